@@ -119,3 +119,56 @@ mod tests {
         }
     }
 }
+
+/// The settings table as Markdown (one row per setting), embedded in `docs/configuration.md`.
+pub fn markdown_table() -> String {
+    let mut s = String::from(
+        "| Config var | `palisade.yml` key | Default | Meaning | Example |\n|---|---|---|---|---|\n",
+    );
+    for st in ALL {
+        let key = if st.key.is_empty() {
+            "—".to_string()
+        } else {
+            format!("`{}`", st.key)
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | `{}` |\n",
+            st.env,
+            key,
+            st.default,
+            st.meaning.replace('|', "\\|"),
+            st.example
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const BEGIN: &str = "<!-- settings-table:begin (generated from crates/palisade-policy/src/settings.rs) -->\n";
+    const END: &str = "<!-- settings-table:end -->";
+
+    /// `docs/configuration.md` must carry the current table. `UPDATE_DOCS=1 cargo test -p
+    /// palisade-policy` rewrites it.
+    #[test]
+    fn configuration_doc_lists_every_setting() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+            panic!("docs/configuration.md lacks the settings-table markers");
+        };
+        let current = &doc[b + BEGIN.len()..e];
+        let want = markdown_table();
+        if current != want {
+            if std::env::var_os("UPDATE_DOCS").is_some() {
+                let new = format!("{}{}{}{}", &doc[..b], BEGIN, want, &doc[e..]);
+                std::fs::write(path, new).unwrap();
+            } else {
+                panic!("docs/configuration.md is out of date: run UPDATE_DOCS=1 cargo test -p palisade-policy");
+            }
+        }
+    }
+}
