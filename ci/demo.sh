@@ -6,7 +6,7 @@
 # Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v cmake >/dev/null && command -v clang >/dev/null || ci/deps.sh
+if ! command -v cmake >/dev/null || ! command -v clang >/dev/null; then ci/deps.sh; fi
 cargo build --release -p palisade
 cd test-apps/python-echo
 export PORT="${PORT:-5000}"

@@ -82,7 +82,7 @@ nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
 nginx -p "$WORK" -c "$WORK/proxy.conf" & PIDS+=($!)
 PORT=$PALISADE PALISADE_THREADS=$THREADS target/release/palisade run --upstream "127.0.0.1:$BACKEND" \
   >/dev/null 2>"$WORK/palisade.err" & PALISADE_PID=$!
-PIDS+=($PALISADE_PID)
+PIDS+=("$PALISADE_PID")
 
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PALISADE"
