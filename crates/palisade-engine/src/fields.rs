@@ -1,0 +1,110 @@
+//! Field typing for healthcare payloads (FHIR, SMART-on-FHIR / OAuth, C-CDA): a field's name tells
+//! what it holds by specification, and rules skip field kinds where their class makes no sense —
+//! a `redirect_uri` is a URL, not a remote-file inclusion; a FHIR `text.div` is XHTML, not XSS by
+//! itself; a SMART `scope` is `patient/*.rs`, not an SQL comment.
+
+use crate::leaf::FieldKind;
+
+/// Names whose values are URLs by specification (FHIR datatypes `uri`/`url`/`canonical`, FHIR
+/// `Reference.reference`, `Bundle.entry.fullUrl`, OAuth 2 / SMART launch parameters).
+const URL_FIELDS: &[&str] = &[
+    "url",
+    "uri",
+    "system",
+    "reference",
+    "fullurl",
+    "profile",
+    "aud",
+    "iss",
+    "redirect_uri",
+    "valueuri",
+    "valueurl",
+    "valuecanonical",
+    "canonical",
+    "source",
+    "implicitrules",
+    "instantiatescanonical",
+    "instantiatesuri",
+    "definition",
+    "address",
+    "endpoint",
+    "token_endpoint",
+    "authorization_endpoint",
+    "registration_endpoint",
+    "jwks_uri",
+    "logo_uri",
+    "client_uri",
+    "tos_uri",
+    "policy_uri",
+    "redirect_uris",
+    "targetprofile",
+    "valueset",
+    "binding",
+    "_format",
+    "xmlns",
+];
+
+/// Names holding free clinical or narrative text.
+const FREE_TEXT_FIELDS: &[&str] = &[
+    "note",
+    "notes",
+    "text",
+    "display",
+    "description",
+    "comment",
+    "comments",
+    "valuestring",
+    "valuemarkdown",
+    "title",
+    "summary",
+    "narrative",
+    "message",
+    "body",
+    "content",
+    "instruction",
+    "instructions",
+    "patientinstruction",
+    "conclusion",
+    "purpose",
+    "requirements",
+    "copyright",
+    "expression",
+    "human",
+    "xpath",
+];
+
+fn eq_any(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// The kind of a field from its own name and its parent's (JSON object key or form name).
+pub fn classify(parent: &str, name: &str) -> FieldKind {
+    if name.eq_ignore_ascii_case("div") && parent.eq_ignore_ascii_case("text") {
+        return FieldKind::Narrative;
+    }
+    if name.eq_ignore_ascii_case("scope") {
+        return FieldKind::Scope;
+    }
+    if eq_any(name, URL_FIELDS) {
+        return FieldKind::Url;
+    }
+    if eq_any(name, FREE_TEXT_FIELDS) {
+        return FieldKind::FreeText;
+    }
+    FieldKind::Generic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing() {
+        assert_eq!(classify("text", "div"), FieldKind::Narrative);
+        assert_eq!(classify("", "redirect_uri"), FieldKind::Url);
+        assert_eq!(classify("coding", "system"), FieldKind::Url);
+        assert_eq!(classify("", "scope"), FieldKind::Scope);
+        assert_eq!(classify("code", "display"), FieldKind::FreeText);
+        assert_eq!(classify("", "q"), FieldKind::Generic);
+    }
+}
