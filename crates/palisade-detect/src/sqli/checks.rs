@@ -2,7 +2,8 @@
 //! needs real SQL syntax around its keyword, so words that merely occur in prose never fire.
 
 use super::keywords::{
-    is_attack_function, is_catalog_name, is_delay_function, is_server_variable, Kw,
+    is_attack_function, is_catalog_name, is_delay_function, is_info_function, is_server_variable,
+    is_sql_type, Kw,
 };
 use super::lexer::{Class, Lexed, Token, BREAKOUT, CLOSED, COMMENT_AFTER, TIGHT};
 
@@ -20,7 +21,10 @@ pub(crate) const CATALOG: &str = "sqli:catalog";
 pub(crate) const SERVER_VARIABLE: &str = "sqli:server-variable";
 pub(crate) const INTO_OUTFILE: &str = "sqli:into-outfile";
 pub(crate) const MYSQL_COMMENT: &str = "sqli:mysql-comment";
-
+pub(crate) const BOOLEAN_PROBE: &str = "sqli:boolean-probe";
+pub(crate) const INFO_FUNCTION: &str = "sqli:info-function";
+pub(crate) const PG_CAST: &str = "sqli:pg-cast";
+pub(crate) const NUMERIC_BYPASS: &str = "sqli:numeric-bypass";
 pub(crate) const FINGERPRINTS: &[&str] = &[
     UNION_SELECT,
     STACKED,
@@ -36,6 +40,10 @@ pub(crate) const FINGERPRINTS: &[&str] = &[
     SERVER_VARIABLE,
     INTO_OUTFILE,
     MYSQL_COMMENT,
+    BOOLEAN_PROBE,
+    INFO_FUNCTION,
+    PG_CAST,
+    NUMERIC_BYPASS,
 ];
 
 /// A finding: fingerprint and byte range.
@@ -149,12 +157,21 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
     let mut j = 1;
     while c.class(j) == Some(Class::RParen) {
         j += 1;
-    }
-    // `admin'--`, `admin'#`, `x')/*`
-    if j == t.len() && c.t.get(j - 1).is_some_and(|tok| tok.has(COMMENT_AFTER)) {
+    } // `admin'--`, `admin'#`, `x')/*` — the broken-out value itself is plain (code such as
+      // FHIRPath `where((('#'…` is not).
+    let plain = !c
+        .text(&t[0])
+        .iter()
+        .any(|b| matches!(b, b'(' | b')' | b'[' | b'{' | b'='));
+    if plain && j == t.len() && c.t.get(j - 1).is_some_and(|tok| tok.has(COMMENT_AFTER)) {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
-    if j < t.len() && t[j].class == Class::Semi && j + 1 == t.len() && t[j].has(COMMENT_AFTER) {
+    if plain
+        && j < t.len()
+        && t[j].class == Class::Semi
+        && j + 1 == t.len()
+        && t[j].has(COMMENT_AFTER)
+    {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     let next = t.get(j)?;
@@ -216,6 +233,22 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
                 c.hit(INTO_OUTFILE, i, i + 2)
             }
             Kw::Select => select_in_context(c, i),
+            Kw::Procedure if c.is_kw(i + 1, Kw::Analyse) => c.hit(STATEMENT, i, i + 1),
+            Kw::Order if i == 0 && c.is_kw(i + 1, Kw::By) => order_by(c, i),
+            Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate => {
+                // `CREATE TABLE x (`, `DROP TABLE users;` anywhere in the value.
+                let obj = c.get(i + 1)?;
+                if obj.is_kw(Kw::Object)
+                    && c.class(i + 2) == Some(Class::Word)
+                    && (c.terminated_after(i + 2) || c.class(i + 3) == Some(Class::LParen))
+                {
+                    return c.hit(STATEMENT, i, i + 2);
+                }
+                if statement_start(c, i) {
+                    return statement(c, i).and_then(|end| c.hit(STATEMENT, i, end));
+                }
+                None
+            }
             _ if statement_start(c, i) => statement(c, i).and_then(|end| c.hit(STATEMENT, i, end)),
             _ => None,
         },
@@ -232,8 +265,25 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
             if is_attack_function(name) && attack_call_context(c, i) {
                 return c.hit(DANGEROUS_FUNCTION, i, i + 1);
             }
+            if is_info_function(name) && info_call(c, i) {
+                return c.hit(INFO_FUNCTION, i, i + 2);
+            }
             catalog(c, i)
         }
+        Class::Op if c.text(tok) == b"::" => {
+            // PostgreSQL cast: `password::int`, `version()::text`, `'{…}'::jsonb`.
+            let before = if i > 0 { c.get(i - 1) } else { None }?;
+            let ty = c.get(i + 1)?;
+            let operand = matches!(
+                before.class,
+                Class::Word | Class::RParen | Class::Str | Class::Num | Class::Func
+            );
+            if operand && matches!(ty.class, Class::Word | Class::Func) && is_sql_type(c.text(ty)) {
+                return c.hit(PG_CAST, i - 1, i + 1);
+            }
+            None
+        }
+        Class::Num => numeric_bypass(c, i),
         Class::Word => catalog(c, i),
         Class::Var if is_server_variable(c.text(tok)) => c.hit(SERVER_VARIABLE, i, i),
         _ => None,
@@ -248,6 +298,13 @@ fn union_select(c: &Ctx, i: usize) -> Option<Hit> {
     }
     if !c.is_kw(j, Kw::Select) {
         return None;
+    }
+    // `UNION SELECT` cut off (`… union select#`, or the whole value) is already SQL.
+    if c.terminated_after(j) {
+        return c.hit(UNION_SELECT, i, j);
+    }
+    if matches!(c.class(j + 1), Some(Class::Num | Class::Str)) {
+        return c.hit(UNION_SELECT, i, j + 1);
     }
     let end = select_columns(c, j + 1, false)?;
     c.hit(UNION_SELECT, i, end)
@@ -279,7 +336,9 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
         return Some(end);
     }
     if strict {
-        return None;
+        // `select session_user;`, `select password--`
+        let cut = first.has(COMMENT_AFTER) || c.class(j + 1) == Some(Class::Semi);
+        return (cut && matches!(first.class, Class::Word | Class::Num)).then_some(j);
     }
     let after = c.get(j + 1);
     let ends_column = after.is_none_or(|a| {
@@ -410,11 +469,17 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
             }
             Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate => {
                 let obj = c.get(j + 1)?;
-                let ok = obj.is_kw(Kw::Object)
-                    || (tok.kw == Kw::Truncate
-                        && obj.class == Class::Word
-                        && c.terminated_after(j + 1));
-                ok.then_some(j + 1)
+                if tok.kw == Kw::Truncate && obj.class == Class::Word && c.terminated_after(j + 1) {
+                    return Some(j + 1);
+                }
+                // `DROP TABLE users`, `CREATE USER x IDENTIFIED`, not "create table of contents".
+                let named = c.class(j + 2) == Some(Class::Word)
+                    && (c.terminated_after(j + 2)
+                        || matches!(
+                            c.class(j + 3),
+                            Some(Class::LParen | Class::Keyword | Class::Comma)
+                        ));
+                (obj.is_kw(Kw::Object) && named).then_some(j + 2)
             }
             Kw::Exec => {
                 let next = c.get(j + 1)?;
@@ -423,6 +488,7 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                         let w = c.text(next).to_ascii_lowercase();
                         w.starts_with(b"xp_")
                             || w.starts_with(b"sp_")
+                            || w == b"master"
                             || w.starts_with(b"master.")
                             || w.starts_with(b"dbo.")
                             || is_catalog_name(&w)
@@ -473,13 +539,13 @@ fn delay_call(c: &Ctx, i: usize) -> bool {
         },
         None => false,
     };
-    if !arg_ok {
+    let prev = if i == 0 { None } else { c.get(i - 1) };
+    if !arg_ok && !prev.is_some_and(|p| p.has(BREAKOUT)) {
         return false;
     }
-    if i == 0 {
+    let Some(prev) = prev else {
         return true;
-    }
-    let prev = &c.t[i - 1];
+    };
     prev.is_logic()
         || prev.is_cmp()
         || prev.has(BREAKOUT)
@@ -498,6 +564,7 @@ fn delay_call(c: &Ctx, i: usize) -> bool {
                     | Kw::Where
                     | Kw::Having
                     | Kw::From
+                    | Kw::By
             ))
 }
 
@@ -546,7 +613,7 @@ fn order_by(c: &Ctx, i: usize) -> Option<Hit> {
         j += 2;
     }
     let cut = c.get(j).is_some_and(|t| t.has(COMMENT_AFTER))
-        || (c.injection_context() && c.terminated_after(j));
+        || ((c.injection_context() || i == 0) && c.terminated_after(j));
     if cut {
         return c.hit(ORDER_BY, i, j);
     }
@@ -624,9 +691,11 @@ fn compare(op: &[u8], a: &Literal, b: &Literal) -> Option<bool> {
     })
 }
 
-/// After a boolean operator (or HAVING/WHERE/WHEN): `1=1`, `'a'='a`, `2>1`, `true`, `not 0`,
-/// `a=a` … Comparisons of two literals always fire when true; when false (`and 1=2`) or for a
+/// After a boolean operator (or HAVING/WHERE/WHEN): `1=1`, `'a'='a`, `(1)=(1)`, `2>1`, `true`,
+/// `not 0`, `a=a` … Comparisons of two literals fire when true; when false (`and 1=2`) or for a
 /// bare truthy literal (`or 1`, `or true`), the value must also be shaped like an injection.
+/// A boolean operator followed by a function call and a comparison (`and ascii(substr(…))>64`)
+/// in an injection-shaped value is a blind-injection probe.
 fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
     let mut j = i + 1;
     let mut negated = false;
@@ -641,10 +710,15 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         j += 1;
     }
     let a_tok = c.get(j)?;
-    let op_tok = c.get(j + 1);
+    let mut op_at = j + 1;
+    while c.class(op_at) == Some(Class::RParen) {
+        op_at += 1;
+    }
+    let shaped = c.injection_context() || prev_is_operand_start(c, i) || i == 0;
+    let op_tok = c.get(op_at);
     // Comparison form.
     if let Some(op_tok) = op_tok.filter(|o| o.is_cmp() && o.kw != Kw::Between && o.kw != Kw::In) {
-        let mut k = j + 2;
+        let mut k = op_at + 1;
         if c.is_kw(k, Kw::Not) {
             k += 1;
         }
@@ -655,9 +729,7 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         let op_text = c.text(op_tok);
         if let (Some(a), Some(b)) = (literal(c, a_tok), literal(c, b_tok)) {
             let truth = compare(op_text, &a, &b);
-            let shaped =
-                c.injection_context() || c.terminated_after(k) || prev_is_operand_start(c, i);
-            if truth == Some(true) && !negated || shaped {
+            if (truth == Some(true) && !negated) || shaped || c.terminated_after(k) {
                 return c.hit(TAUTOLOGY, i, k);
             }
             return None;
@@ -666,27 +738,94 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         if a_tok.class == Class::Word
             && b_tok.class == Class::Word
             && c.text(a_tok).eq_ignore_ascii_case(c.text(b_tok))
-            && c.text(op_tok) == b"="
+            && op_text == b"="
             && c.injection_context()
         {
             return c.hit(TAUTOLOGY, i, k);
         }
-        return None;
     }
     // Bare truthy literal: `or 1`, `or true`, `or not 0`.
-    if let Some(lit) = literal(c, a_tok) {
-        let truthy = match lit {
-            Literal::Num(Some(v)) => {
-                (v != 0.0) != negated && (c.text(a_tok) == b"1" || a_tok.class == Class::Keyword)
-            }
-            _ => false,
-        };
+    if let Some(Literal::Num(Some(v))) = literal(c, a_tok) {
+        let truthy =
+            (v != 0.0) != negated && (c.text(a_tok) == b"1" || a_tok.class == Class::Keyword);
         if truthy
             && c.terminated_after(j)
             && (c.injection_context() || a_tok.has(COMMENT_AFTER) || prev_is_operand_start(c, i))
         {
             return c.hit(TAUTOLOGY, i, j);
         }
+    }
+    // Blind probe: `1 and ascii(substring(user(),1,1))>64`, `' and length(database())=8--`.
+    if (prev_is_operand_start(c, i) || c.injection_context())
+        && a_tok.class == Class::Func
+        && a_tok.has(TIGHT)
+    {
+        let mut depth = 0usize;
+        for k in j + 1..c.t.len().min(j + 64) {
+            match c.t[k].class {
+                Class::LParen => depth += 1,
+                Class::RParen => {
+                    if depth <= 1 {
+                        // The call closed: a comparison must follow.
+                        let next = c.get(k + 1);
+                        if next.is_some_and(|n| {
+                            n.is_cmp() || (n.class == Class::Op && c.text(n) != b"::")
+                        }) {
+                            return c.hit(BOOLEAN_PROBE, i, k + 1);
+                        }
+                        return None;
+                    }
+                    depth -= 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// `version()`, `user()`, `database(` cut off — identity probes in an expression position.
+fn info_call(c: &Ctx, i: usize) -> bool {
+    if !c.t[i].has(TIGHT) || c.class(i + 1) != Some(Class::LParen) {
+        return false;
+    }
+    let empty = matches!(c.class(i + 2), None | Some(Class::RParen));
+    if !empty {
+        return false;
+    }
+    if i == 0 {
+        return true;
+    }
+    let prev = &c.t[i - 1];
+    prev.is_logic()
+        || prev.is_cmp()
+        || prev.has(BREAKOUT)
+        || matches!(
+            prev.class,
+            Class::LParen | Class::Comma | Class::Op | Class::Semi
+        )
+        || (prev.class == Class::Keyword
+            && matches!(
+                prev.kw,
+                Kw::Select | Kw::Union | Kw::Where | Kw::Having | Kw::Then
+            ))
+}
+
+/// MySQL's `1.e(` / `1.e.tables` trick: a number with a bare exponent glued to `(` or a name
+/// makes the parser skip it, hiding keywords from naive filters.
+fn numeric_bypass(c: &Ctx, i: usize) -> Option<Hit> {
+    let tok = &c.t[i];
+    let text = c.text(tok);
+    let bare_exponent = text.len() >= 3
+        && matches!(text.last(), Some(b'e' | b'E'))
+        && text.contains(&b'.')
+        && text.first().is_some_and(u8::is_ascii_digit);
+    if !bare_exponent {
+        return None;
+    }
+    let next = c.input.get(tok.end).copied();
+    if matches!(next, Some(b'(' | b'.' | b')' | b',')) {
+        return c.hit(NUMERIC_BYPASS, i, i);
     }
     None
 }

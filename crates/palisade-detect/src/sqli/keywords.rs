@@ -177,6 +177,13 @@ pub(crate) fn is_attack_function(word: &[u8]) -> bool {
                 | b"ctxsys.drithsx.sn"
                 | b"pg_read_file"
                 | b"lo_import"
+                | b"lo_get"
+                | b"lo_export"
+                | b"dblink"
+                | b"dblink_exec"
+                | b"pg_ls_dir"
+                | b"sys_exec"
+                | b"sys_eval"
                 | b"json_keys"
                 | b"gtid_subset"
                 | b"name_const"
@@ -184,6 +191,70 @@ pub(crate) fn is_attack_function(word: &[u8]) -> bool {
                 | b"multipoint"
                 | b"polygon"
                 | b"linestring"
+        )
+    )
+}
+
+/// Functions that reveal the database identity; called with no argument they are a
+/// fingerprinting probe (`version()`, `user()`).
+pub(crate) fn is_info_function(word: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    matches!(
+        lower_into(word, &mut buf),
+        Some(
+            b"version"
+                | b"database"
+                | b"user"
+                | b"current_user"
+                | b"session_user"
+                | b"system_user"
+                | b"schema"
+                | b"current_database"
+                | b"current_schema"
+                | b"db_name"
+                | b"user_name"
+                | b"suser_name"
+                | b"host_name"
+                | b"connection_id"
+                | b"last_insert_id"
+                | b"uuid"
+                | b"sqlite_version"
+        )
+    )
+}
+
+/// Type names after a PostgreSQL `::` cast.
+pub(crate) fn is_sql_type(word: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    matches!(
+        lower_into(word, &mut buf),
+        Some(
+            b"int"
+                | b"int4"
+                | b"int8"
+                | b"integer"
+                | b"bigint"
+                | b"smallint"
+                | b"text"
+                | b"varchar"
+                | b"char"
+                | b"numeric"
+                | b"decimal"
+                | b"double"
+                | b"float"
+                | b"real"
+                | b"json"
+                | b"jsonb"
+                | b"bool"
+                | b"boolean"
+                | b"regclass"
+                | b"oid"
+                | b"bytea"
+                | b"xml"
+                | b"date"
+                | b"timestamp"
+                | b"inet"
+                | b"name"
         )
     )
 }

@@ -103,6 +103,18 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
 }
 
+/// A word byte at `i` that is not the start of a NBSP or U+FFFD separator.
+fn word_at(input: &[u8], i: usize) -> bool {
+    let b = input[i];
+    if b == 0xc2 && input.get(i + 1) == Some(&0xa0) {
+        return false;
+    }
+    if b == 0xef && input.get(i + 1) == Some(&0xbf) && input.get(i + 2) == Some(&0xbd) {
+        return false;
+    }
+    is_word_byte(b)
+}
+
 /// Lexes `input`. When `quote` is `Some(q)` the lexer starts inside a string literal opened
 /// with `q` (as if the application had written `'…` around the value).
 pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
@@ -132,37 +144,52 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
     let mut exec_depth = 0usize;
     while i < n {
         let b = input[i];
-        if is_space(b) || (b == 0xc2 && input.get(i + 1) == Some(&0xa0)) {
-            i += if b == 0xc2 { 2 } else { 1 };
+        if is_space(b) {
+            i += 1;
+            continue;
+        }
+        // NBSP (`%A0` decoded as Latin-1) and U+FFFD (an undecodable byte such as a raw
+        // `%A0`) separate tokens the way MySQL treats 0xA0.
+        if b == 0xc2 && input.get(i + 1) == Some(&0xa0) {
+            i += 2;
+            continue;
+        }
+        if b == 0xef && input.get(i + 1) == Some(&0xbf) && input.get(i + 2) == Some(&0xbd) {
+            i += 3;
             continue;
         }
         out.ends_with_comment = false;
         // Comments.
-        let comment_end = if b == b'#' || (b == b'-' && input.get(i + 1) == Some(&b'-')) {
-            Some(line_end(input, i))
-        } else if b == b'/' && input.get(i + 1) == Some(&b'*') {
-            if input.get(i + 2) == Some(&b'!') {
-                // `/*!50000 select */`: MySQL runs the content. Skip the marker and version.
-                out.mysql_exec_comment = true;
-                out.any_comment = true;
-                exec_depth += 1;
-                i += 3;
-                while i < n && input[i].is_ascii_digit() {
-                    i += 1;
+        let quoted_hash = b == b'#'
+            && i > 0
+            && matches!(input[i - 1], b'\'' | b'"')
+            && input.get(i + 1) == Some(&input[i - 1]);
+        let comment_end =
+            if (b == b'#' && !quoted_hash) || (b == b'-' && input.get(i + 1) == Some(&b'-')) {
+                Some(line_end(input, i))
+            } else if b == b'/' && input.get(i + 1) == Some(&b'*') {
+                if input.get(i + 2) == Some(&b'!') {
+                    // `/*!50000 select */`: MySQL runs the content. Skip the marker and version.
+                    out.mysql_exec_comment = true;
+                    out.any_comment = true;
+                    exec_depth += 1;
+                    i += 3;
+                    while i < n && input[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    continue;
                 }
+                Some(match find_from(input, i + 2, b"*/") {
+                    Some(e) => e + 2,
+                    None => n,
+                })
+            } else if b == b'*' && exec_depth > 0 && input.get(i + 1) == Some(&b'/') {
+                exec_depth -= 1;
+                i += 2;
                 continue;
-            }
-            Some(match find_from(input, i + 2, b"*/") {
-                Some(e) => e + 2,
-                None => n,
-            })
-        } else if b == b'*' && exec_depth > 0 && input.get(i + 1) == Some(&b'/') {
-            exec_depth -= 1;
-            i += 2;
-            continue;
-        } else {
-            None
-        };
+            } else {
+                None
+            };
         if let Some(end) = comment_end {
             out.any_comment = true;
             match out.tokens.last_mut() {
@@ -175,6 +202,18 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
         }
         let start = i;
         let (class, end, flags) = match b {
+            // PostgreSQL JSON operators: `->`, `->>`, `@>`, `<@`, `@?`, `?|`, `?&`.
+            b'@' if matches!(input.get(i + 1), Some(b'>' | b'?')) => (Class::Cmp, i + 2, 0),
+            b'<' if input.get(i + 1) == Some(&b'@') => (Class::Cmp, i + 2, 0),
+            b'-' if input.get(i + 1) == Some(&b'>') => {
+                let e = if input.get(i + 2) == Some(&b'>') {
+                    i + 3
+                } else {
+                    i + 2
+                };
+                (Class::Cmp, e, 0)
+            }
+            b'?' if matches!(input.get(i + 1), Some(b'|' | b'&')) => (Class::Cmp, i + 2, 0),
             b'\'' | b'"' => {
                 let (end, closed) = scan_string(input, i + 1, b);
                 (Class::Str, end, if closed { CLOSED } else { 0 })
@@ -184,7 +223,7 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             b'0'..=b'9' => {
                 let end = scan_number(input, i);
                 let mut word_end = end;
-                while word_end < n && is_word_byte(input[word_end]) {
+                while word_end < n && word_at(input, word_end) {
                     word_end += 1;
                 }
                 if word_end == end {
@@ -204,7 +243,7 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
                 if input.get(e) == Some(&b'@') {
                     e += 1;
                 }
-                while e < n && (is_word_byte(input[e]) || input[e] == b'.') {
+                while e < n && (word_at(input, e) || input[e] == b'.') {
                     e += 1;
                 }
                 (Class::Var, e, 0)
@@ -238,7 +277,7 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             b')' => (Class::RParen, i + 1, 0),
             b',' => (Class::Comma, i + 1, 0),
             b';' => (Class::Semi, i + 1, 0),
-            _ if is_word_byte(b) => (Class::Word, scan_word(input, i), 0),
+            _ if word_at(input, i) => (Class::Word, scan_word(input, i), 0),
             _ => {
                 // Skip a whole UTF-8 sequence so token bounds stay on char boundaries.
                 let mut e = i + 1;
@@ -330,7 +369,7 @@ fn scan_word(input: &[u8], from: usize) -> usize {
     let n = input.len();
     let mut i = from;
     loop {
-        while i < n && is_word_byte(input[i]) {
+        while i < n && word_at(input, i) {
             i += 1;
         }
         // Qualified names: `information_schema.tables`, `master..xp_cmdshell`.

@@ -39,17 +39,30 @@ pub fn sqli_candidate(input: &[u8]) -> bool {
                 | b'|'
                 | b'&'
                 | b'@'
+                | b':'
         )
     }) {
         return true;
     }
-    // No punctuation: only `1 union select …`, `select a from b`, `1 or true` remain.
-    input.split(|b| !b.is_ascii_alphabetic()).any(|w| {
-        matches!(
-            keywords::lookup(w),
-            Kw::Union | Kw::Select | Kw::True | Kw::Drop | Kw::Exec | Kw::Waitfor | Kw::Shutdown
-        )
-    })
+    // No punctuation: only keyword-led shapes remain (`1 union select 1`, `select a from b`,
+    // `1 or true`, `exec master..xp_cmdshell`, `from information_schema.tables`).
+    input
+        .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+        .any(|w| {
+            matches!(
+                keywords::lookup(w),
+                Kw::Union
+                    | Kw::Select
+                    | Kw::True
+                    | Kw::Drop
+                    | Kw::Create
+                    | Kw::Exec
+                    | Kw::Waitfor
+                    | Kw::Shutdown
+                    | Kw::Order
+                    | Kw::Procedure
+            ) || keywords::is_catalog_name(w)
+        })
 }
 
 /// Detects SQL injection in one decoded value.

@@ -78,8 +78,34 @@ fn breakouts_and_probes() {
     attack("admin')#", "sqli:breakout-comment");
     attack(
         "x' and substring(user(),1,1)='a' and '1",
-        "sqli:breakout-logic",
+        "sqli:boolean-probe",
     );
+    attack("x' and username like '%adm", "sqli:breakout-logic");
+    attack("1 and left(version(),1)=4", "sqli:boolean-probe");
+    attack("(1)and(1)=(1)--", "sqli:tautology");
+    attack("1\u{a0}and\u{a0}1=1\u{a0}--", "sqli:tautology");
+    attack(
+        ",cast(chr(126)||version()||chr(126) as numeric)",
+        "sqli:info-function",
+    );
+    attack("password::int", "sqli:pg-cast");
+    attack("OR '{\"b\":2}' <@ '{\"a\":1}'", "sqli:tautology");
+    attack(
+        "1.e(ascii 1.e(substring(1.e(select password from users)))) = 70",
+        "sqli:numeric-bypass",
+    );
+    attack("ORDER BY SLEEP(5)#", "sqli:time-delay");
+    attack(" ORDER BY 1 ", "sqli:order-by");
+    attack("select session_user;", "sqli:statement");
+    attack("FROM INFORMATION_SCHEMA.tables", "sqli:catalog");
+    attack("exec master..xp_cmdshell 'dir'", "sqli:statement");
+    attack("UnIon seleCt", "sqli:union-select");
+    attack(
+        " UNION ALL SELECT 'INJ'||'ECT'||'XXX',2",
+        "sqli:union-select",
+    );
+    attack("procedure analyse (", "sqli:statement");
+    attack("/CREATE TABLE Persons (id int)", "sqli:statement");
     attack("1 ORDER BY 5#", "sqli:order-by");
     attack("select * from users", "sqli:statement");
     attack(
@@ -128,6 +154,11 @@ fn clinical_text_passes() {
         "#3 - left knee",
         "Dose: 5 mg/kg/day = 20 mg",
         "\"quoted\" text and \"more\"",
+        "contained.where((('#'+id in (%resource.descendants().reference)).not()).trace('unmatched', id).empty()",
+        "user(s) of the device",
+        "Facial expression (observable entity)",
+        "A -> B -> C",
+        "Create table of contents",
     ] {
         benign(s);
     }
