@@ -472,12 +472,13 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                 if tok.kw == Kw::Truncate && obj.class == Class::Word && c.terminated_after(j + 1) {
                     return Some(j + 1);
                 }
-                // `DROP TABLE users`, `CREATE USER x IDENTIFIED`, not "create table of contents".                let named = matches!(c.class(j + 2), Some(Class::Word | Class::Func))
-                &&(c.terminated_after(j + 2)
-                    || matches!(
-                        c.class(j + 3),
-                        Some(Class::LParen | Class::Keyword | Class::Comma)
-                    ));
+                // `DROP TABLE users`, `CREATE USER x IDENTIFIED`, not "create table of contents".
+                let named = matches!(c.class(j + 2), Some(Class::Word | Class::Func))
+                    && (c.terminated_after(j + 2)
+                        || matches!(
+                            c.class(j + 3),
+                            Some(Class::LParen | Class::Keyword | Class::Comma)
+                        ));
                 (obj.is_kw(Kw::Object) && named).then_some(j + 2)
             }
             Kw::Exec => {
