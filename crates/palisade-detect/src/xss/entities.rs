@@ -67,9 +67,11 @@ fn reference(s: &str) -> Option<(char, usize)> {
         .unwrap_or(b.len().saturating_sub(1).min(12));
     let name = s.get(1..1 + name_len)?;
     let c = match name {
-        "Tab" => '\t',
-        "NewLine" => '\n',
-        "colon" => ':',
+        // HTML5 names are case-sensitive, but filters (and old browsers) accept any case;
+        // decoding more is the safe direction for a detector.
+        "Tab" | "tab" | "TAB" => '\t',
+        "NewLine" | "newline" | "Newline" | "NEWLINE" => '\n',
+        "colon" | "Colon" | "COLON" => ':',
         "lpar" => '(',
         "rpar" => ')',
         "sol" => '/',

@@ -14,6 +14,8 @@ pub(crate) enum Start {
     Quoted(u8),
     /// Inside an unquoted attribute value; the first whitespace ends it.
     Unquoted,
+    /// Inside a tag, before an attribute name: the value is written where attributes go.
+    Attrs,
 }
 
 /// One attribute of a tag.
@@ -65,6 +67,11 @@ pub(crate) fn tokenize<'a, T>(
                 Flow::End => return None,
             }
         }
+        Start::Attrs => match attributes_checked(input, 0, "", &mut on) {
+            Flow::Hit(h) => return Some(h),
+            Flow::Continue(k) => i = k,
+            Flow::End => return None,
+        },
         Start::Unquoted => {
             let from = b.iter().position(|&c| is_space(c) || c == b'>')?;
             match attributes_checked(input, from, "", &mut on) {
@@ -95,11 +102,38 @@ pub(crate) fn tokenize<'a, T>(
                 }) {
                     return Some(hit);
                 }
-                match attributes_checked(input, j, name, &mut on) {
+                let tag_end = match attributes_checked(input, j, name, &mut on) {
                     Flow::Hit(h) => return Some(h),
-                    Flow::Continue(k) => i = k,
-                    Flow::End => return None,
+                    Flow::Continue(k) => k,
+                    Flow::End => n,
+                };
+                // Tags hidden inside this tag's attributes (`<a href="about:<script>">`,
+                // `<scr<script>ipt>`): a filter that strips the outer one leaves them.
+                let mut k = j;
+                while let Some(p) = b
+                    .get(k..tag_end)
+                    .and_then(|r| r.iter().position(|&c| c == b'<'))
+                {
+                    let s = k + p + 1;
+                    let mut e = s;
+                    while e < n && b[e].is_ascii_alphanumeric() {
+                        e += 1;
+                    }
+                    if e > s {
+                        if let Some(hit) = on(Event::Tag {
+                            name: input.get(s..e).unwrap_or(""),
+                            start: s - 1,
+                            end: e,
+                        }) {
+                            return Some(hit);
+                        }
+                    }
+                    k = e.max(s);
                 }
+                if tag_end >= n {
+                    return None;
+                }
+                i = tag_end;
             }
             Some(b'!') => {
                 if b.get(lt + 2..lt + 4) == Some(b"--") {
@@ -116,6 +150,24 @@ pub(crate) fn tokenize<'a, T>(
                         .position(|&c| c == b'>')
                         .map(|p| lt + p + 1)?;
                 }
+            }
+            Some(b'/') => {
+                // `</script>` closes a script block the value was written into.
+                let s = lt + 2;
+                let mut e = s;
+                while e < n && b[e].is_ascii_alphabetic() {
+                    e += 1;
+                }
+                if b[s.min(n)..e].eq_ignore_ascii_case(b"script") {
+                    if let Some(hit) = on(Event::Tag {
+                        name: "script",
+                        start: lt,
+                        end: e,
+                    }) {
+                        return Some(hit);
+                    }
+                }
+                i = e.max(lt + 2);
             }
             Some(b'?') => {
                 i = b
@@ -193,8 +245,24 @@ fn attributes_inner<'a>(
         let mut value = None;
         if j < n && b[j] == b'=' {
             j += 1;
+            let before_ws = j;
             while j < n && is_space(b[j]) {
                 j += 1;
+            }
+            if j > before_ws && starts_attribute(b, j) {
+                // `<img src= onerror=alert(1)>`: read `onerror=…` as its own attribute, as
+                // lenient parsers do, rather than as the value of `src`.
+                let attr = Attr {
+                    name,
+                    value: Some(""),
+                    start: name_start,
+                    end: j,
+                };
+                if stop(Event::Attr { tag, attr }) {
+                    return None;
+                }
+                i = j;
+                continue;
             }
             let (v_start, v_end, after) = match b.get(j) {
                 Some(&q @ (b'"' | b'\'' | b'`')) => match b[j + 1..].iter().position(|&c| c == q) {
@@ -225,6 +293,18 @@ fn attributes_inner<'a>(
             return None;
         }
     }
+}
+
+/// At `j`: `name=` with a letter-led name, i.e. the start of another attribute.
+fn starts_attribute(b: &[u8], j: usize) -> bool {
+    if !b.get(j).is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let mut k = j;
+    while k < b.len() && (b[k].is_ascii_alphanumeric() || matches!(b[k], b'-' | b'_' | b':')) {
+        k += 1;
+    }
+    b.get(k) == Some(&b'=')
 }
 
 /// `input[start..end]`, widened to char boundaries so it never panics.

@@ -7,6 +7,10 @@ pub(crate) const JS_BREAKOUT: &str = "xss:js-breakout";
 pub(crate) const JS_TEMPLATE: &str = "xss:js-template";
 pub(crate) const JS_CALL: &str = "xss:js-call";
 pub(crate) const JS_OBFUSCATION: &str = "xss:js-obfuscation";
+/// Same tag as the markup check: an `on…=` handler, here found outside a parsed tag.
+const HANDLER_LOOSE: &str = "xss:event-handler";
+/// Same tag as the markup check: a `javascript:` URL running a sink.
+const SCRIPT_SCHEME: &str = "xss:script-url";
 
 type Hit = (&'static str, usize, usize);
 
@@ -100,6 +104,12 @@ pub(crate) fn check(input: &str) -> Option<Hit> {
     if let Some(h) = jsfuck(b) {
         return Some(h);
     }
+    if let Some(h) = loose_handler(b) {
+        return Some(h);
+    }
+    if let Some(h) = script_scheme_call(b) {
+        return Some(h);
+    }
     let n = b.len();
     let mut i = 0;
     while i < n {
@@ -134,7 +144,11 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     let indexed = INDEXED_GLOBALS.contains(&word)
         && next == Some(b'[')
         && matches!(b.get(end + 1), Some(b'\'' | b'"' | b'`' | b'/'));
-    if !(call || property || indexed) {
+    let gadget = word == b"constructor"
+        && start > 0
+        && b[start - 1] == b'.'
+        && matches!(next, Some(b'(' | b'`'));
+    if !(call || property || indexed || gadget) {
         return None;
     }
     let span_end = b[end..]
@@ -142,11 +156,14 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
         .position(|&c| c == b')')
         .map_or(end, |p| end + p + 1);
     match left_context(b, start) {
-        Left::Quote => Some((JS_BREAKOUT, start, span_end)),
-        Left::Template => Some((JS_TEMPLATE, start, span_end)),
-        Left::Start if call || indexed => Some((JS_CALL, start, span_end)),
-        _ => None,
+        Left::Quote => return Some((JS_BREAKOUT, start, span_end)),
+        Left::Template => return Some((JS_TEMPLATE, start, span_end)),
+        Left::Start if call || indexed => return Some((JS_CALL, start, span_end)),
+        _ => {}
     }
+    // An argument that only an attacker passes (`alert(document.cookie)`), or the
+    // `constructor.constructor(…)` gadget, is an attack whatever precedes it.
+    ((call && args_are_attack(b, end + 1)) || gadget).then_some((JS_CALL, start, span_end))
 }
 
 enum Left {
@@ -237,6 +254,116 @@ fn args_are_code(b: &[u8], from: usize) -> bool {
         }
         _ => false,
     }
+}
+
+/// Arguments that read browser secrets or decode hidden code.
+fn args_are_attack(b: &[u8], from: usize) -> bool {
+    let mut i = from;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let rest = b.get(i..).unwrap_or(&[]);
+    [
+        &b"document.cookie"[..],
+        b"document.domain",
+        b"document.location",
+        b"window.location",
+        b"top.location",
+        b"location.href",
+        b"window.name",
+        b"String.fromCharCode",
+        b"atob(",
+        b"/xss/",
+        b"'xss'",
+        b"\"xss\"",
+        b"'XSS'",
+        b"\"XSS\"",
+    ]
+    .iter()
+    .any(|p| rest.starts_with(p))
+}
+
+/// `onerror=alert(1)` outside any tag (written into a tag by the application, or probing a
+/// filter): a known event name at a word start, `=`, and code or nothing after it.
+fn loose_handler(b: &[u8]) -> Option<Hit> {
+    let n = b.len();
+    let mut i = 0;
+    while i + 2 < n {
+        let at_start = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if !(at_start && b[i].eq_ignore_ascii_case(&b'o') && b[i + 1].eq_ignore_ascii_case(&b'n')) {
+            i += 1;
+            continue;
+        }
+        let mut e = i + 2;
+        while e < n && b[e].is_ascii_alphabetic() {
+            e += 1;
+        }
+        let mut name = [0u8; 40];
+        let len = e - i - 2;
+        if len == 0 || len > name.len() {
+            i = e.max(i + 1);
+            continue;
+        }
+        for (d, s) in name.iter_mut().zip(&b[i + 2..e]) {
+            *d = s.to_ascii_lowercase();
+        }
+        let mut j = e;
+        while j < n && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if is_event_name(&name[..len]) && b.get(j) == Some(&b'=') {
+            j += 1;
+            while j < n && (b[j].is_ascii_whitespace() || matches!(b[j], b'"' | b'\'' | b'`')) {
+                j += 1;
+            }
+            let value = &b[j..n.min(j + 120)];
+            let end_of_value = value.is_empty();
+            let code = value_starts_with_code(value);
+            if end_of_value || code {
+                return Some((HANDLER_LOOSE, i, j));
+            }
+        }
+        i = e.max(i + 1);
+    }
+    None
+}
+
+/// Value text that begins with a script call (`alert(1)`, `top.alert(1)`, `javascript:…`).
+fn value_starts_with_code(v: &[u8]) -> bool {
+    if crate::ascii::starts_with_ci(v, 0, b"javascript:") {
+        return true;
+    }
+    let mut k = 0;
+    while k < v.len() && (is_ident(v[k]) || v[k] == b'.') {
+        k += 1;
+    }
+    let chain = &v[..k];
+    let last = chain.rsplit(|&c| c == b'.').next().unwrap_or(chain);
+    (CALL_SINKS.contains(&last) && matches!(v.get(k), Some(b'(' | b'`')))
+        || PROPERTY_SINKS.iter().any(|p| v.starts_with(p))
+}
+
+/// `javascript:` followed by a sink call anywhere in the value (`getURL("javascript:alert(1)")`,
+/// `<script>javascript:confirm(1)</script>`).
+fn script_scheme_call(b: &[u8]) -> Option<Hit> {
+    let at = crate::ascii::find_ci(b, b"javascript:")?;
+    let mut j = at + 11;
+    // `javascript://%0aalert(1)`: skip a comment line start and blanks.
+    while j < b.len() && (b[j].is_ascii_whitespace() || b[j] == b'/') {
+        j += 1;
+    }
+    let tail = &b[j..b.len().min(j + 120)];
+    let mut k = 0;
+    while k < tail.len() {
+        if tail[k].is_ascii_alphabetic()
+            && (k == 0 || !is_ident(tail[k - 1]))
+            && value_starts_with_code(&tail[k..])
+        {
+            return Some((SCRIPT_SCHEME, at, j + k));
+        }
+        k += 1;
+    }
+    None
 }
 
 /// JSFuck and similar: a long run drawn only from `[]()!+`.

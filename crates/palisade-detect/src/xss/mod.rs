@@ -68,8 +68,10 @@ pub fn xss(input: &str) -> Option<Detection> {
                 .find_map(|q| markup(input, Start::Quoted(q)))
         })
         .or_else(|| markup(input, Start::Unquoted))
+        .or_else(|| markup(input, Start::Attrs))
         .or_else(|| whole_value_url(input))
-        .or_else(|| js::check(input));
+        .or_else(|| js::check(input))
+        .or_else(|| loose_style(input));
     found.map(|(fp, s, e)| Detection::new(DetectorKind::Xss, fp, char_span(input, s, e)))
 }
 
@@ -103,10 +105,9 @@ fn is_dangerous_tag(name: &str) -> bool {
                 | b"object"
                 | b"embed"
                 | b"applet"
-                | b"base"
-                | b"link"
-                | b"meta"
                 | b"style"
+                | b"xml"
+                | b"vmlframe"
                 | b"import"
                 | b"isindex"
                 | b"bgsound"
@@ -125,6 +126,18 @@ fn check_attr(tag: &str, attr: &Attr, implied: bool) -> Option<Hit> {
     let name = crate::ascii::lower_into(attr.name.as_bytes(), &mut buf);
     let hit = |fp| Some((fp, attr.start, attr.end));
     if let Some(name) = name {
+        // `<link href>`, `<meta http-equiv>`, `<base href>`: HTML elements that load or
+        // redirect. FHIR XML has `<link>` and `<meta>` elements too, but without attributes.
+        let mut tbuf = [0u8; 16];
+        let loads = match local_name(tag, &mut tbuf) {
+            Some(b"link") => matches!(name, b"href" | b"rel" | b"import"),
+            Some(b"meta") => matches!(name, b"http-equiv" | b"content" | b"charset"),
+            Some(b"base") => name == b"href",
+            _ => false,
+        };
+        if loads && !implied {
+            return hit(DANGEROUS_TAG);
+        }
         if name.len() > 2
             && name.starts_with(b"on")
             && name[2..].iter().all(u8::is_ascii_alphabetic)
@@ -145,6 +158,12 @@ fn check_attr(tag: &str, attr: &Attr, implied: bool) -> Option<Hit> {
                 }
             }
         }
+    }
+    // `<ahref="javascript:…">` leaves `="javascript:…"` where a name should be.
+    if attr.name.starts_with('=')
+        && url_scheme(attr.name.trim_start_matches(['=', '"', '\'', '`'])) == Scheme::Script
+    {
+        return hit(SCRIPT_URL);
     }
     let value = attr.value?;
     match url_scheme(value) {
@@ -191,7 +210,8 @@ fn url_scheme(value: &str) -> Scheme {
         if c == ':' {
             break;
         }
-        if c.is_ascii_control() {
+        // Browsers drop tabs and newlines inside URLs; old ones also spaces (`jav ascript:`).
+        if c.is_ascii_control() || c == ' ' {
             continue;
         }
         if !c.is_ascii_alphabetic() || len == scheme.len() {
@@ -310,6 +330,39 @@ fn style_runs_script(value: &str) -> bool {
     ]
     .iter()
     .any(|needle| css.contains(needle))
+}
+
+/// CSS that runs script outside a `style` attribute (a value written into a stylesheet or a
+/// `style` element): `-moz-binding`, or `expression(` around a script sink.
+fn loose_style(input: &str) -> Option<Hit> {
+    let b = input.as_bytes();
+    if let Some(at) = crate::ascii::find_ci(b, b"-moz-binding") {
+        return Some((STYLE_SCRIPT, at, at + 12));
+    }
+    // `e/**/xpression(` and `ex/*x*/pression(`: check the comment-free form.
+    if crate::ascii::find_ci(b, b"pression").is_some() && style_runs_script(input) {
+        let lower = input.to_ascii_lowercase();
+        if let Some(at) = lower
+            .find("expression(")
+            .or_else(|| lower.find("pression("))
+        {
+            let tail = &lower[at..lower.len().min(at + 80)];
+            if [
+                "alert",
+                "prompt",
+                "confirm",
+                "eval",
+                "document.",
+                "javascript",
+            ]
+            .iter()
+            .any(|s| tail.contains(s))
+            {
+                return Some((STYLE_SCRIPT, at, at + 10));
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -102,6 +102,58 @@ fn javascript_contexts() {
 }
 
 #[test]
+fn filter_evasions() {
+    attack(
+        "onanimationiteration=\"alert(1)\"></p>",
+        "xss:event-handler",
+    );
+    attack("<scr<script>ipt>alert(1)</script/x>", "xss:dangerous-tag");
+    attack(
+        "<a href=\"about:<script>document.vulnerable=true;</script>\">bb",
+        "xss:dangerous-tag",
+    );
+    attack("<IMG SRC=\"jav    ascript:alert(1);\">", "xss:script-url");
+    attack(
+        "<IMG SRC= onmouseover=\"alert('xxs')\">",
+        "xss:event-handler",
+    );
+    attack(
+        "<ahref=\"javascript:window[/alert/.source]()\">X</a>",
+        "xss:script-url",
+    );
+    attack(
+        "https://evil.com/search?q=test;onfocus=eval(atob('YWxlcnQoMSk='))",
+        "xss:event-handler",
+    );
+    attack("  onload=  ", "xss:event-handler");
+    attack(
+        "\"])}catch(e){if(!this.x)confirm(document.domain),this.x=1}//",
+        "xss:js-call",
+    );
+    attack("{{constructor.constructor(alert`1`)()}}", "xss:js-call");
+    attack("true));alert(1)</script>", "xss:dangerous-tag");
+    attack("getURL(\"javascript:alert('XSS')\")", "xss:script-url");
+    attack(
+        "-moz-binding:url(http://example.com/xss.xml#xss)",
+        "xss:style-script",
+    );
+    attack(
+        "XSS-STYLE=xss:e/**/xpression(alert('XSS'))>",
+        "xss:style-script",
+    );
+    attack("<v:vmlframe src=\"foo.com/sup.fml\"/>", "xss:dangerous-tag");
+    attack(
+        "v&newline;b&tab;s&newline;c&newline;r&tab;i&tab;p&newline;t&colon;:",
+        "xss:script-url",
+    );
+    attack("<link rel=import href=//evil/x.html>", "xss:dangerous-tag");
+    attack(
+        "<meta http-equiv=\"refresh\" content=\"0;url=//evil\">",
+        "xss:dangerous-tag",
+    );
+}
+
+#[test]
 fn clinical_markup_passes() {
     for s in [
         "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Patient is <b>stable</b>.</p></div>",
@@ -124,6 +176,10 @@ fn clinical_markup_passes() {
         "value[x]: string",
         "Results: [1] [2] (see note)",
         "print(out) of results",
+        "<Bundle xmlns=\"http://hl7.org/fhir\"><meta><lastUpdated value=\"2024-01-01\"/></meta><link><relation value=\"self\"/><url value=\"https://x/fhir\"/></link></Bundle>",
+        "Carry on=continue; onset=sudden",
+        "Facial expression (observable entity)",
+        "Mother's expression (finding); alert",
     ] {
         benign(s);
     }
