@@ -138,7 +138,7 @@ fn filter_evasions() {
         "xss:style-script",
     );
     attack(
-        "XSS-STYLE=xss:e/**/xpression(alert('XSS'))>",
+        "XSS-STYLE=xss:e/**/xpression(alert(1))>",
         "xss:style-script",
     );
     attack("<v:vmlframe src=\"foo.com/sup.fml\"/>", "xss:dangerous-tag");
