@@ -51,6 +51,35 @@ pub(crate) fn is_probe(word: &[u8]) -> bool {
     )
 }
 
+/// Commands that run their first argument as another command.
+pub(crate) fn is_wrapper(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"time"
+            | b"nohup"
+            | b"strace"
+            | b"ltrace"
+            | b"sudo"
+            | b"env"
+            | b"nice"
+            | b"timeout"
+            | b"exec"
+            | b"command"
+            | b"builtin"
+            | b"xargs"
+            | b"busybox"
+            | b"watch"
+            | b"stdbuf"
+            | b"setsid"
+            | b"chroot"
+            | b"flock"
+            | b"cpulimit"
+            | b"ionice"
+            | b"doas"
+            | b"unbuffer"
+    )
+}
+
 /// Probes that are not English words, so even a weak separator (`|id`, `&ls`) suffices.
 pub(crate) fn is_quiet_probe(word: &[u8]) -> bool {
     matches!(
@@ -72,6 +101,7 @@ pub(crate) fn is_quiet_probe(word: &[u8]) -> bool {
             | b"nproc"
             | b"lscpu"
             | b"hostname"
+            | b"dir"
     )
 }
 
@@ -91,9 +121,15 @@ pub(crate) fn unix(word: &[u8]) -> Option<Tier> {
         | b"chattr" | b"lsof" | b"readlink" | b"uptime" | b"shutdown" | b"reboot" | b"whois"
         | b"node" | b"nodejs" | b"jjs" | b"jrunscript" | b"php-cgi" | b"powershell" | b"pwsh"
         | b"tclsh" | b"wish" | b"irb" | b"expect" | b"msfvenom" | b"dash" | b"fish" | b"rbash"
-        | b"sftp" | b"ftp" | b"lynx" | b"nc.traditional" | b"nc.openbsd" | b"groups" => {
-            Tier::Unique
-        }
+        | b"sftp" | b"ftp" | b"lynx" | b"nc.traditional" | b"nc.openbsd" | b"groups" | b"gdb"
+        | b"rmt" | b"perf" | b"flock" | b"cpulimit" | b"base32" | b"lastlog" | b"lastlogin"
+        | b"visudo" | b"unxz" | b"unlzma" | b"xz" | b"cscli" | b"ansible" | b"ansible-playbook"
+        | b"ansible-console" | b"ansible-vault" | b"ansible-galaxy" | b"ansible-pull"
+        | b"ansible-doc" | b"ansible-config" | b"ansible-inventory" | b"chef-client"
+        | b"chef-shell" | b"chef-run" | b"chef-vault" | b"ltrace" | b"setsid" | b"stdbuf"
+        | b"doas" | b"pkexec" | b"wget2" | b"aria2c" | b"sshpass" | b"uuencode" | b"uudecode"
+        | b"xterm" | b"screen" | b"tmux" | b"rpm" | b"dpkg" | b"apt-get" | b"yum" | b"pip"
+        | b"npm" | b"gem" | b"docker" | b"kubectl" => Tier::Unique,
         b"ls" | b"ps" | b"rm" | b"cp" | b"mv" | b"dd" | b"od" | b"nl" | b"tac" | b"wc" | b"env"
         | b"pwd" | b"id" | b"ln" | b"du" | b"df" | b"tar" | b"zip" | b"vi" | b"vim" | b"nano"
         | b"less" | b"more" | b"diff" | b"uniq" | b"hexdump" | b"strings" | b"ping" | b"cat"
@@ -104,7 +140,8 @@ pub(crate) fn unix(word: &[u8]) -> Option<Tier> {
         | b"links" | b"source" | b"find" | b"sort" | b"touch" | b"make" | b"file" | b"mail"
         | b"su" | b"set" | b"test" | b"type" | b"true" | b"false" | b"shred" | b"chroot"
         | b"install" | b"stat" | b"timeout" | b"nice" | b"split" | b"join" | b"paste" | b"fold"
-        | b"look" | b"column" | b"dir" | b"mount" | b"host" => Tier::Tool,
+        | b"look" | b"column" | b"dir" | b"mount" | b"host" | b"cd" | b"comm" | b"bridge"
+        | b"trap" | b"ip" | b"ss" | b"lsmod" => Tier::Tool,
         _ => return None,
     };
     // English words and abbreviations seen in clinical text demand more.
@@ -176,9 +213,19 @@ pub(crate) fn unix(word: &[u8]) -> Option<Tier> {
             | b"diff"
             | b"strings"
             | b"vi"
-            | b"sh"
             | b"route"
             | b"dir"
+            | b"cd"
+            | b"comm"
+            | b"bridge"
+            | b"trap"
+            | b"ip"
+            | b"ss"
+            | b"flock"
+            | b"perf"
+            | b"screen"
+            | b"gem"
+            | b"pip"
     );
     Some(if wordlike { Tier::Word } else { tier })
 }
@@ -239,7 +286,22 @@ pub(crate) fn windows(lower: &[u8]) -> Option<Tier> {
         | b"add-type"
         | b"set-executionpolicy"
         | b"downloadstring"
-        | b"downloadfile" => Tier::Unique,
+        | b"downloadfile"
+        | b"regedit"
+        | b"bcdedit"
+        | b"diskpart"
+        | b"cipher"
+        | b"forfiles"
+        | b"pcalua"
+        | b"installutil"
+        | b"msbuild"
+        | b"odbcconf"
+        | b"mavinject"
+        | b"esentutl"
+        | b"makecab"
+        | b"ntdsutil"
+        | b"wusa"
+        | b"net1" => Tier::Unique,
         b"net" | b"type" | b"dir" | b"copy" | b"del" | b"erase" | b"move" | b"ren" | b"start"
         | b"set" | b"echo" | b"ver" | b"ping" | b"attrib" | b"more" | b"find" | b"sort"
         | b"tree" | b"where" | b"timeout" | b"shutdown" | b"call" | b"reg" | b"sc" => Tier::Word,

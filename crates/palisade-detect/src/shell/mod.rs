@@ -10,6 +10,7 @@
 
 mod commands;
 mod normalise;
+mod syntax;
 
 use crate::ascii::char_span;
 use crate::{Detection, DetectorKind};
@@ -22,37 +23,47 @@ const DIRECT: &str = "shell:direct-command";
 const SHELLSHOCK: &str = "shell:shellshock";
 
 /// Every fingerprint [`shell`] can return.
-pub const FINGERPRINTS: &[&str] = &[COMMAND, SUBSTITUTION, DIRECT, SHELLSHOCK];
+pub const FINGERPRINTS: &[&str] = &[
+    COMMAND,
+    SUBSTITUTION,
+    DIRECT,
+    SHELLSHOCK,
+    syntax::ARITHMETIC,
+    syntax::EXEC_FUNCTION,
+    syntax::SSI,
+    syntax::CMD_BATCH,
+];
 
 /// Cheap pre-filter: `false` means [`shell`] cannot fire on this value.
 ///
 /// Every command needs at least two ASCII letters and either a separator, a path, a flag or
-/// a substitution character.
+/// a substitution character — except a short value that is a bare command (`ipconfig`).
 pub fn shell_candidate(input: &[u8]) -> bool {
-    input
+    let letters = input
         .iter()
-        .filter(|b| b.is_ascii_lowercase() || b.is_ascii_uppercase())
+        .filter(|b| b.is_ascii_alphabetic())
         .take(2)
-        .count()
-        == 2
-        && input.iter().any(|&b| {
-            matches!(
-                b,
-                b';' | b'|'
-                    | b'&'
-                    | b'\n'
-                    | b'`'
-                    | b'$'
-                    | b'('
-                    | b'/'
-                    | b'\\'
-                    | b'-'
-                    | b'{'
-                    | b'%'
-                    | b'<'
-                    | b'>'
-            )
-        })
+        .count();
+    letters == 2
+        && (input.len() <= 24
+            || input.iter().any(|&b| {
+                matches!(
+                    b,
+                    b';' | b'|'
+                        | b'&'
+                        | b'\n'
+                        | b'`'
+                        | b'$'
+                        | b'('
+                        | b'/'
+                        | b'\\'
+                        | b'-'
+                        | b'{'
+                        | b'%'
+                        | b'<'
+                        | b'>'
+                )
+            }))
 }
 
 /// Detects OS command injection in one decoded value.
@@ -60,7 +71,9 @@ pub fn shell_candidate(input: &[u8]) -> bool {
 /// Fingerprints: `"shell:command"` (separator, command, argument), `"shell:substitution"`
 /// (`` `…` ``, `$(…)`, `<(…)`), `"shell:direct-command"` (the whole value is a command line
 /// that names a system path or runs an unmistakable program), `"shell:shellshock"`
-/// (`() { :; };`).
+/// (`() { :; };`), `"shell:arithmetic"` (`$((7+8))` probes), `"shell:exec-function"`
+/// (`system('id')`, `passthru(`…)), `"shell:ssi"` (`<!--#exec cmd=…-->`) and
+/// `"shell:cmd-batch"` (cmd.exe `FOR … IN (…) DO` / `IF EXIST|DEFINED|==` syntax).
 pub fn shell(input: &str) -> Option<Detection> {
     let bytes = input.as_bytes();
     if !shell_candidate(bytes) {
@@ -73,9 +86,16 @@ pub fn shell(input: &str) -> Option<Detection> {
             char_span(input, at, at + 4),
         ));
     }
+    if let Some((fp, s, e)) = syntax::check(bytes) {
+        return Some(Detection::new(
+            DetectorKind::Shell,
+            fp,
+            char_span(input, s, e),
+        ));
+    }
     let mut norm = Normalised::default();
     normalise(bytes, &mut norm);
-    let (fp, s, e) = scan(&norm.text)?;
+    let (fp, s, e) = scan(&norm)?;
     let start = norm.origin_of(s, bytes.len());
     let end = if e == 0 {
         start
@@ -147,8 +167,10 @@ fn looks_like_hl7(b: &[u8]) -> bool {
             .any(|w| matches!(w[0], b'\r' | b'\n') && segment(&w[1..]))
 }
 
-fn scan(t: &[u8]) -> Option<Hit> {
-    if let Some(h) = command_at(t, 0, Sep::Start) {
+fn scan(norm: &Normalised) -> Option<Hit> {
+    let t = norm.text.as_slice();
+    let brace = norm.brace.as_slice();
+    if let Some(h) = command_at(t, 0, Sep::Start, brace) {
         return Some(h);
     }
     let hl7 = looks_like_hl7(t);
@@ -171,7 +193,7 @@ fn scan(t: &[u8]) -> Option<Hit> {
                 continue;
             }
         };
-        if let Some(h) = command_at(t, i + len, sep) {
+        if let Some(h) = command_at(t, i + len, sep, brace) {
             return Some((h.0, i, h.2));
         }
         i += len;
@@ -196,9 +218,23 @@ struct Args {
     url: bool,
     host: bool,
     redirect: bool,
+    /// Output redirected into a file (`> x.php`, `>> /tmp/x`).
+    redirect_file: bool,
 }
 
-fn command_at(t: &[u8], from: usize, sep: Sep) -> Option<Hit> {
+fn command_at(t: &[u8], from: usize, sep: Sep, brace: &[(usize, usize)]) -> Option<Hit> {
+    command_word(t, from, sep, brace, 0)
+}
+
+/// Reads the command word at `from`; `depth` counts wrapper commands already skipped
+/// (`time`, `nohup`, `sudo` … run their first argument as a command).
+fn command_word(
+    t: &[u8],
+    from: usize,
+    sep: Sep,
+    brace: &[(usize, usize)],
+    depth: usize,
+) -> Option<Hit> {
     let n = t.len();
     let mut i = from;
     // Skip blanks, grouping and negation, and `VAR=value` prefixes.
@@ -231,36 +267,50 @@ fn command_at(t: &[u8], from: usize, sep: Sep) -> Option<Hit> {
         Some(p) => (&raw[..=p], &raw[p + 1..]),
         None => (&raw[..0], raw),
     };
-    let mut lower_buf = [0u8; 24];
+    let mut lower_buf = [0u8; 32];
     let lower = crate::ascii::lower_into(name, &mut lower_buf)?;
     let lower = strip_exe(lower);
     let globbed = name.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
     let bin_prefix = is_bin_prefix(prefix);
-    let (tier, cmd) = if globbed {
+    let via_brace = brace.iter().any(|&(s, e)| start >= s && start < e);
+    let known = if globbed {
         if prefix.is_empty() {
             return None;
         }
-        (Tier::Unique, glob_command(name)?)
+        glob_command(name).map(|c| (Tier::Unique, c))
     } else {
-        let tier = match (commands::unix(name), commands::windows(lower)) {
-            (Some(a), Some(b)) => a.max(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => return None,
-        };
-        (tier, name)
+        match (commands::unix(name), commands::windows(lower)) {
+            (Some(a), Some(b)) => Some((a.max(b), name)),
+            (Some(a), None) | (None, Some(a)) => Some((a, name)),
+            (None, None) => None,
+        }
     };
     if !prefix.is_empty() && !bin_prefix && !globbed {
         // `patient/cat`: a path segment, not a command.
         return None;
     }
-    let pathed = bin_prefix || globbed;
     let args = args(t, end);
-    let probe = commands::is_probe(cmd) || commands::is_probe(lower);
-    let quiet_probe = commands::is_quiet_probe(cmd) || commands::is_quiet_probe(lower);
-    let fire = if pathed {
-        !args.plain_word_first || sep != Sep::Start
-    } else {
-        decide(sep, tier, probe, cmd, &args) || (sep == Sep::Weak && quiet_probe && args.none)
+    let fire = match known {
+        // `/bin/anything args`, `/usr/local/bin/x`: a program path is a command line whatever
+        // the program.
+        None => bin_prefix && prefix.first() == Some(&b'/') && name.len() >= 2,
+        Some((tier, cmd)) => {
+            if depth < 2 && commands::is_wrapper(cmd) {
+                // `time sh -c id`, `nohup ifconfig`: judge the wrapped command instead.
+                let next_start = end;
+                if let Some(h) = command_word(t, next_start, sep, brace, depth + 1) {
+                    return Some((h.0, start, h.2));
+                }
+            }
+            let probe = commands::is_probe(cmd) || commands::is_probe(lower);
+            let quiet_probe = commands::is_quiet_probe(cmd) || commands::is_quiet_probe(lower);
+            if bin_prefix || globbed || via_brace {
+                !args.plain_word_first || sep != Sep::Start || via_brace
+            } else {
+                decide(sep, tier, probe, cmd, &args)
+                    || (sep == Sep::Weak && quiet_probe && args.none)
+            }
+        }
     };
     if !fire {
         return None;
@@ -278,7 +328,11 @@ fn command_at(t: &[u8], from: usize, sep: Sep) -> Option<Hit> {
 }
 
 fn decide(sep: Sep, tier: Tier, probe: bool, cmd: &[u8], a: &Args) -> bool {
-    let strong_arg = a.sys_path || a.sensitive || a.url || a.redirect;
+    let strong_arg = a.sys_path || a.sensitive || a.url || a.redirect_file;
+    if sep == Sep::Subst {
+        // `` `id` ``, `$(echo x)`: command substitution runs whatever it names.
+        return true;
+    }
     match (tier, sep) {
         (Tier::Unique, Sep::Start) => strong_arg || a.flag || a.host || (probe && a.none),
         (Tier::Unique, _) => !a.plain_word_first || strong_arg || a.flag,
@@ -431,6 +485,21 @@ fn args(t: &[u8], from: usize) -> Args {
         .map_or(t.len(), |p| from + p);
     let seg = &t[from..stop];
     a.redirect = seg.iter().any(|&c| c == b'>' || c == b'<') || t.get(stop) == Some(&b'|');
+    a.redirect_file = seg
+        .iter()
+        .position(|&c| c == b'>')
+        .map(|p| {
+            let target = seg[p..]
+                .iter()
+                .skip_while(|&&c| c == b'>' || c == b'&' || c == b' ')
+                .take_while(|&&c| c != b' ')
+                .copied()
+                .collect::<Vec<u8>>();
+            target.len() > 2
+                && (target.starts_with(b"/") || target.contains(&b'.'))
+                && !target.iter().all(u8::is_ascii_digit)
+        })
+        .unwrap_or(false);
     let mut count = 0;
     for (k, arg) in seg
         .split(|&c| matches!(c, b' ' | b'<' | b'>'))
@@ -480,7 +549,10 @@ fn is_flag(arg: &[u8]) -> bool {
                 && rest.iter().all(u8::is_ascii_alphabetic)
                 && rest != b"ve"
         }
-        [b'/', c] => c.is_ascii_alphabetic() || *c == b'?',
+        [b'/', rest @ ..] => {
+            (1..=3).contains(&rest.len())
+                && rest.iter().all(|c| c.is_ascii_alphabetic() || *c == b'?')
+        }
         _ => false,
     }
 }
@@ -537,7 +609,9 @@ fn is_sensitive(arg: &[u8]) -> bool {
         b"c:\\windows",
         b"\\windows\\",
     ];
-    FILES.iter().any(|f| contains_ci(arg, f))
+    arg == b"passwd"
+        || arg == b"shadow"
+        || FILES.iter().any(|f| contains_ci(arg, f))
         || (arg.iter().filter(|&&c| c == b'/').count() >= 2
             && arg.iter().any(|c| matches!(c, b'?' | b'*'))
             && arg.starts_with(b"/"))

@@ -8,6 +8,8 @@
 pub(crate) struct Normalised {
     pub text: Vec<u8>,
     pub origin: Vec<usize>,
+    /// Ranges of `text` produced by brace expansion (`c{a,oun}t` → `cat count`).
+    pub brace: Vec<(usize, usize)>,
 }
 
 impl Normalised {
@@ -21,6 +23,11 @@ impl Normalised {
     }
 }
 
+/// Ends a shell word.
+fn is_boundary(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b';' | b'|' | b'&' | b'`' | b'(' | b')' | b'<' | b'>')
+}
+
 fn is_name(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -28,7 +35,11 @@ fn is_name(b: u8) -> bool {
 pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
     out.text.clear();
     out.origin.clear();
+    out.brace.clear();
     let n = input.len();
+    // Windows paths (`C:\Users`, `\\host\share`) keep their backslashes; elsewhere a backslash
+    // only escapes the next character.
+    let windows = input.windows(2).any(|w| w == b":\\" || w == b"\\\\");
     let mut i = 0;
     while i < n {
         let b = input[i];
@@ -38,7 +49,9 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                     // Line continuation.
                     Some(b'\n') => i += 2,
                     // `\` before a letter or `/` is dropped by the shell (`c\at`, `\/bin`).
-                    Some(&c) if c.is_ascii_alphanumeric() || c == b'/' || c == b'.' => {
+                    Some(&c)
+                        if !windows && (c.is_ascii_alphanumeric() || c == b'/' || c == b'.') =>
+                    {
                         out.push(c, i + 1);
                         i += 2;
                     }
@@ -65,6 +78,9 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                                 let inner = &input[i + 2..i + 2 + p];
                                 if inner.eq_ignore_ascii_case(b"IFS") {
                                     out.push(b' ', i);
+                                } else if inner == b"SHELL" {
+                                    out.push(b's', i);
+                                    out.push(b'h', i);
                                 } else if inner.contains(&b':')
                                     && inner.first().is_some_and(|c| c.is_ascii_alphabetic())
                                 {
@@ -97,6 +113,9 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                         }
                         if input[i + 1..j].eq_ignore_ascii_case(b"IFS") {
                             out.push(b' ', i);
+                        } else if &input[i + 1..j] == b"SHELL" {
+                            out.push(b's', i);
+                            out.push(b'h', i);
                         }
                         i = j;
                     }
@@ -123,24 +142,55 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                 }
             }
             b'{' => {
-                // Brace list without spaces: `{cat,/etc/passwd}` → ` cat /etc/passwd `.
+                // Brace expansion without spaces: `{cat,/etc/passwd}` → ` cat /etc/passwd `,
+                // `c{a,oun}t` → ` cat count `, `{l,-lh}s` → ` ls -lhs `.
                 let close = input[i + 1..].iter().take(256).position(|&c| c == b'}');
-                match close {
-                    Some(p)
-                        if input[i + 1..i + 1 + p].contains(&b',')
-                            && !input[i + 1..i + 1 + p]
-                                .iter()
-                                .any(|c| c.is_ascii_whitespace()) =>
+                let list = close.map(|p| &input[i + 1..i + 1 + p]);
+                match (close, list) {
+                    (Some(p), Some(list))
+                        if list.contains(&b',')
+                            && !list.iter().any(|c| c.is_ascii_whitespace() || *c == b'{') =>
                     {
-                        out.push(b' ', i);
-                        for (k, &c) in input[i + 1..i + 1 + p].iter().enumerate() {
-                            let c = if c == b',' { b' ' } else { c };
-                            if !matches!(c, b'\'' | b'"') {
-                                out.push(c, i + 1 + k);
-                            }
+                        // Prefix: what was emitted since the last blank or separator.
+                        let mut cut = out.text.len();
+                        while cut > 0 && !is_boundary(out.text[cut - 1]) {
+                            cut -= 1;
                         }
-                        out.push(b' ', i + 1 + p);
-                        i += 2 + p;
+                        let prefix: Vec<(u8, usize)> = out.text[cut..]
+                            .iter()
+                            .copied()
+                            .zip(out.origin[cut..].iter().copied())
+                            .collect();
+                        out.text.truncate(cut);
+                        out.origin.truncate(cut);
+                        let suffix_start = i + 2 + p;
+                        let mut suffix_end = suffix_start;
+                        while suffix_end < n
+                            && !is_boundary(input[suffix_end])
+                            && input[suffix_end] != b'{'
+                        {
+                            suffix_end += 1;
+                        }
+                        let range_start = out.text.len();
+                        out.push(b' ', i);
+                        let mut offset = i + 1;
+                        for alt in list.split(|&c| c == b',') {
+                            for &(c, at) in &prefix {
+                                out.push(c, at);
+                            }
+                            for (k, &c) in alt.iter().enumerate() {
+                                if !matches!(c, b'\'' | b'"') {
+                                    out.push(c, offset + k);
+                                }
+                            }
+                            for k in suffix_start..suffix_end {
+                                out.push(input[k], k);
+                            }
+                            out.push(b' ', offset + alt.len());
+                            offset += alt.len() + 1;
+                        }
+                        out.brace.push((range_start, out.text.len()));
+                        i = suffix_end;
                     }
                     _ => {
                         out.push(b, i);
@@ -177,6 +227,11 @@ mod tests {
         assert_eq!(norm("cat${IFS}/etc/passwd"), "cat /etc/passwd");
         assert_eq!(norm("cat$IFS$9/etc/passwd"), "cat /etc/passwd");
         assert_eq!(norm(";{cat,/etc/passwd}"), "; cat /etc/passwd ");
+        assert_eq!(norm("c{a,oun}t"), " cat count ");
+        assert_eq!(norm("{l,-lh}s"), " ls -lhs ");
+        assert_eq!(norm("{,ifconfig,eth0}"), "  ifconfig eth0 ");
+        assert_eq!(norm("dir C:\\Users\\x"), "dir C:\\Users\\x");
+        assert_eq!(norm("${SHELL} -c id"), "sh -c id");
         assert_eq!(
             norm("$aaaaaa/bin$bbbbbb/cat$ccccccc $dddddd/etc$eeeeeee/passwd$fffffff"),
             "/bin/cat /etc/passwd"

@@ -69,6 +69,45 @@ fn evasions() {
 }
 
 #[test]
+fn probes_and_other_syntax() {
+    attack(
+        ";echo ZZKJNZ$((11+6))$(echo ZZKJNZ)ZZKJNZ",
+        "shell:arithmetic",
+    );
+    attack("${system(print(`echo CKLWBH`))}", "shell:exec-function");
+    attack(";phpinfo()", "shell:exec-function");
+    attack("eval('sleep 5')", "shell:exec-function");
+    attack("<!--#exec cmd=\"/bin/cat /etc/passwd\"-->", "shell:ssi");
+    attack(
+        "for /f \"tokens=*\" %G in ('dir /b') do echo %G",
+        "shell:cmd-batch",
+    );
+    attack("& FOR %a IN (a,b,c) DO cmd", "shell:cmd-batch");
+    attack("IF EXIST C:\\pagefile.sys CMD", "shell:cmd-batch");
+    attack("if /i \"a\"==\"b\" foo", "shell:cmd-batch");
+    attack("IF %ERRORLEVEL% NEQ 0 echo test", "shell:cmd-batch");
+    attack("print(`echo AGODDO`)", "shell:substitution");
+    attack("ipconfig", "shell:direct-command");
+    attack("ipconfig /all", "shell:direct-command");
+    attack("&& dir C:\\Users", "shell:command");
+    attack(
+        "| echo \"<?php system($_GET['c']) ?>\" > dir.php",
+        "shell:exec-function",
+    );
+    attack("time sh -c whoami", "shell:direct-command");
+    attack("nohup ifconfig", "shell:direct-command");
+    attack("c{a,oun}t", "shell:direct-command");
+    attack("{id,}", "shell:direct-command");
+    attack("$SHELL -c \"echo hi\"", "shell:direct-command");
+    attack("/bin/unxz -c /var/log/x.xz", "shell:direct-command");
+    attack(" ;cd /;cd etc;column passwd", "shell:command");
+    attack(
+        "x; regedit /E c:\\ads\\file.txt HKEY_CURRENT_USER\\Key",
+        "shell:command",
+    );
+}
+
+#[test]
 fn clinical_text_and_hl7_pass() {
     for s in [
         "drop in blood pressure; watch for dizziness",
@@ -92,6 +131,16 @@ fn clinical_text_and_hl7_pass() {
         "Follow up: watch & wait",
         "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient",
         "Dr. Smith & Dr. Jones; time: 10:30",
+        "If defined by the user, use the value",
+        "If pain persists, for 3 days in (total) do not drive",
+        "Nervous system (finding)",
+        "coding system(s) used",
+        "{a,b}",
+        "Cat",
+        "time",
+        "Patient was seen; time 10 minutes",
+        "Watch",
+        "1 or 2 days; more if needed",
     ] {
         benign(s);
     }
