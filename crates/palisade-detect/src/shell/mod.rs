@@ -93,6 +93,10 @@ pub fn shell(input: &str) -> Option<Detection> {
             char_span(input, s, e),
         ));
     }
+    if looks_binary(bytes) {
+        // Decoded file content (images, PDFs): random bytes form "commands" by chance.
+        return None;
+    }
     let mut norm = Normalised::default();
     normalise(bytes, &mut norm);
     let (fp, s, e) = scan(&norm)?;
@@ -107,6 +111,19 @@ pub fn shell(input: &str) -> Option<Detection> {
         fp,
         char_span(input, start, end),
     ))
+}
+
+/// More than 5% control characters or U+FFFD replacement characters: not text.
+fn looks_binary(b: &[u8]) -> bool {
+    let odd = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| {
+            (c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t'))
+                || (c == 0xef && b.get(i + 1) == Some(&0xbf) && b.get(i + 2) == Some(&0xbd))
+        })
+        .count();
+    b.len() >= 64 && odd * 20 > b.len()
 }
 
 /// `() {` function-definition prefix used by Shellshock (CVE-2014-6271).
@@ -304,7 +321,15 @@ fn command_word(
             }
             let probe = commands::is_probe(cmd) || commands::is_probe(lower);
             let quiet_probe = commands::is_quiet_probe(cmd) || commands::is_quiet_probe(lower);
-            if bin_prefix || globbed || via_brace {
+            // Inside a substitution the word must end like a command does (`\`id\``,
+            // `$(ls -la)`), not run on into other bytes.
+            let clean_end = matches!(
+                t.get(end),
+                None | Some(b' ' | b'`' | b')' | b';' | b'|' | b'&' | b'\n')
+            );
+            if sep == Sep::Subst && !clean_end {
+                false
+            } else if bin_prefix || globbed || via_brace {
                 !args.plain_word_first || sep != Sep::Start || via_brace
             } else {
                 decide(sep, tier, probe, cmd, &args)
