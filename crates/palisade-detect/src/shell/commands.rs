@@ -50,6 +50,45 @@ pub(crate) fn is_probe(word: &[u8]) -> bool {
     )
 }
 
+/// Unique program names that are also everyday words or language names ("python is",
+/// "curl up"): after a separator they still need a non-word argument.
+pub(crate) fn is_everyday_word(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"python"
+            | b"perl"
+            | b"ruby"
+            | b"php"
+            | b"node"
+            | b"lua"
+            | b"expect"
+            | b"wish"
+            | b"dash"
+            | b"fish"
+            | b"screen"
+            | b"gem"
+            | b"docker"
+            | b"pip"
+            | b"npm"
+            | b"curl"
+            | b"sed"
+            | b"awk"
+            | b"grep"
+            | b"tee"
+            | b"groups"
+            | b"wall"
+            | b"dig"
+            | b"host"
+            | b"lynx"
+            | b"irb"
+            | b"gcc"
+            | b"xterm"
+            | b"tmux"
+            | b"rpm"
+            | b"yum"
+    )
+}
+
 /// Commands that run their first argument as another command.
 pub(crate) fn is_wrapper(word: &[u8]) -> bool {
     matches!(
@@ -219,8 +258,6 @@ pub(crate) fn unix(word: &[u8]) -> Option<Tier> {
             | b"trap"
             | b"ip"
             | b"ss"
-            | b"flock"
-            | b"perf"
             | b"screen"
             | b"gem"
             | b"pip"

@@ -76,6 +76,14 @@ pub fn shell_candidate(input: &[u8]) -> bool {
 /// `"shell:cmd-batch"` (cmd.exe `FOR … IN (…) DO` / `IF EXIST|DEFINED|==` syntax).
 pub fn shell(input: &str) -> Option<Detection> {
     let bytes = input.as_bytes();
+    // Whole-value syntax (cmd.exe `IF EXIST x CMD` has no separator character at all).
+    if let Some((fp, s, e)) = syntax::check(bytes) {
+        return Some(Detection::new(
+            DetectorKind::Shell,
+            fp,
+            char_span(input, s, e),
+        ));
+    }
     if !shell_candidate(bytes) {
         return None;
     }
@@ -86,13 +94,7 @@ pub fn shell(input: &str) -> Option<Detection> {
             char_span(input, at, at + 4),
         ));
     }
-    if let Some((fp, s, e)) = syntax::check(bytes) {
-        return Some(Detection::new(
-            DetectorKind::Shell,
-            fp,
-            char_span(input, s, e),
-        ));
-    }
+
     if looks_binary(bytes) {
         // Decoded file content (images, PDFs): random bytes form "commands" by chance.
         return None;
@@ -128,6 +130,21 @@ fn looks_binary(b: &[u8]) -> bool {
 
 /// `() {` function-definition prefix used by Shellshock (CVE-2014-6271).
 fn shellshock(b: &[u8]) -> Option<usize> {
+    // A value that *is* a function definition: `() {`.
+    let lead = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let rest = &b[lead..];
+    if rest.starts_with(b"()") {
+        let k = 2 + rest[2..]
+            .iter()
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+        if rest.get(k) == Some(&b'{') {
+            return Some(lead);
+        }
+    }
     let mut i = 0;
     while i + 1 < b.len() {
         if b[i] == b'(' && b[i + 1] == b')' {
@@ -205,6 +222,8 @@ fn scan(norm: &Normalised) -> Option<Hit> {
             (b'(', _) => (Sep::Weak, 1),
             (b'`', _) => (Sep::Subst, 1),
             (b'$' | b'<' | b'>', Some(b'(')) => (Sep::Subst, 2),
+            // Here-string: `cat<<<"sh -c id"` feeds a command line to the first command.
+            (b'<', Some(b'<')) if t.get(i + 2) == Some(&b'<') => (Sep::Weak, 3),
             _ => {
                 i += 1;
                 continue;
@@ -310,7 +329,12 @@ fn command_word(
     let fire = match known {
         // `/bin/anything args`, `/usr/local/bin/x`: a program path is a command line whatever
         // the program.
-        None => bin_prefix && prefix.first() == Some(&b'/') && name.len() >= 2,
+        None => {
+            bin_prefix
+                && (prefix.first() == Some(&b'/')
+                    || (sep == Sep::Start && (prefix == b"bin/" || prefix == b"sbin/")))
+                && name.len() >= 2
+        }
         Some((tier, cmd)) => {
             if depth < 2 && commands::is_wrapper(cmd) {
                 // `time sh -c id`, `nohup ifconfig`: judge the wrapped command instead.
@@ -360,7 +384,9 @@ fn decide(sep: Sep, tier: Tier, probe: bool, cmd: &[u8], a: &Args) -> bool {
     }
     match (tier, sep) {
         (Tier::Unique, Sep::Start) => strong_arg || a.flag || a.host || (probe && a.none),
-        (Tier::Unique, _) => !a.plain_word_first || strong_arg || a.flag,
+        (Tier::Unique, _) => {
+            !a.plain_word_first || strong_arg || a.flag || !commands::is_everyday_word(cmd)
+        }
         (Tier::Tool, Sep::Start) => a.sensitive || (a.flag && a.sys_path),
         (Tier::Tool, Sep::Weak) => strong_arg || a.flag,
         (Tier::Tool, Sep::Strong | Sep::Subst) => {
@@ -567,6 +593,14 @@ fn is_flag(arg: &[u8]) -> bool {
     match arg {
         [b'-', b'-', rest @ ..] => {
             rest.len() >= 2 && rest.iter().all(|c| c.is_ascii_lowercase() || *c == b'-')
+        }
+        // PowerShell parameters: `-Command`, `-EncodedCommand`, `-ExecutionPolicy`.
+        [b'-', first, rest @ ..]
+            if first.is_ascii_uppercase()
+                && (2..=24).contains(&rest.len())
+                && rest.iter().all(u8::is_ascii_alphabetic) =>
+        {
+            true
         }
         [b'-', rest @ ..] => {
             !rest.is_empty()

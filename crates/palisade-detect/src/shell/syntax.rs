@@ -178,7 +178,7 @@ fn batch_for(rest: &[u8]) -> bool {
             _ => return false,
         }
     };
-    if var.len() < 2 || var.len() > 3 {
+    if var.len() < 2 || var.len() > 34 {
         return false;
     }
     let Some(kw) = tokens.next() else {
