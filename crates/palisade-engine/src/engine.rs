@@ -305,6 +305,10 @@ impl<'e> Transaction<'e> {
                     content_lengths = Some(value);
                 }
                 "transfer-encoding" => transfer_encoding = true,
+                // Upload helpers send the file name in a header; it is a file name to the rules.
+                "x-filename" | "x-file-name" | "x_filename" | "x-upload-filename" => {
+                    self.leaf(Leaf { location: Location::Filename, name: &lname, value, field: FieldKind::Generic });
+                }
                 "cookie" => {
                     self.cookies(value);
                     continue;
@@ -478,7 +482,17 @@ impl Sink for Transaction<'_> {
             }
             return;
         }
-        self.eval_leaf(&leaf);
+        let markup = matches!(leaf.field, FieldKind::Generic | FieldKind::FreeText | FieldKind::Narrative)
+            && !matches!(leaf.location, Location::Header | Location::Path | Location::Method | Location::ArgName)
+            && crate::fields::looks_like_markup(leaf.value);
+        if !markup {
+            self.eval_leaf(&leaf);
+            return;
+        }
+        // Rich text: markup rules on the markup, free-text rules on its text content.
+        self.eval_leaf(&Leaf { field: FieldKind::Narrative, ..leaf });
+        let text = crate::fields::markup_text(leaf.value);
+        self.eval_leaf(&Leaf { value: &text, field: FieldKind::FreeText, ..leaf });
     }
 
     fn signal(&mut self, signal: Signal, location: Location, name: &str) {

@@ -42,6 +42,9 @@ const URL_FIELDS: &[&str] = &[
     "binding",
     "_format",
     "xmlns",
+    "schemalocation",
+    "nonamespaceschemalocation",
+    "href",
 ];
 
 /// Names holding free clinical or narrative text.
@@ -94,6 +97,36 @@ pub fn classify(parent: &str, name: &str) -> FieldKind {
     FieldKind::Generic
 }
 
+/// True when a value is itself a markup document (`<div …>…</div>`): rich-text fields (FHIR
+/// narratives, C-CDA sections, portal rich-text notes) are checked as markup against the
+/// narrative allow-list, and their text content separately as free text.
+pub fn looks_like_markup(value: &[u8]) -> bool {
+    let v = crate::decode::trim(value);
+    v.len() >= 7
+        && v[0] == b'<'
+        && v[1].is_ascii_alphabetic()
+        && v[v.len() - 1] == b'>'
+        && v.windows(2).any(|w| w == b"</")
+}
+
+/// The text content of markup: tags removed (each replaced by a space).
+pub fn markup_text(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut in_tag = false;
+    for &b in value {
+        match b {
+            b'<' => in_tag = true,
+            b'>' if in_tag => {
+                in_tag = false;
+                out.push(b' ');
+            }
+            _ if !in_tag => out.push(b),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +139,13 @@ mod tests {
         assert_eq!(classify("", "scope"), FieldKind::Scope);
         assert_eq!(classify("code", "display"), FieldKind::FreeText);
         assert_eq!(classify("", "q"), FieldKind::Generic);
+    }
+
+    #[test]
+    fn markup_sniffing() {
+        assert!(looks_like_markup(b"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</p></div>"));
+        assert!(!looks_like_markup(b"a < b and c > d"));
+        assert!(!looks_like_markup(b"<script>"));
+        assert_eq!(markup_text(b"<p>a</p><b>' or 1=1--</b>"), b" a  ' or 1=1-- ");
     }
 }

@@ -318,9 +318,6 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
                 })
             })
             .transpose()?;
-        if detector.is_some() && !crate::detect::AVAILABLE {
-            return Err(err("detector", "this build has no detectors (feature 'detectors' off)".into()));
-        }
         if literals.is_empty() && regex.is_none() && detector.is_none() {
             return Err(err("literals", "a rule needs literals, a regex, a detector or a signal".into()));
         }

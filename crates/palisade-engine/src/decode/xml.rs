@@ -69,7 +69,7 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
             // CDATA is literal: no entity decoding.
             let v = &s[i + 9..end];
             if !v.iter().all(u8::is_ascii_whitespace) {
-                sink.leaf(Leaf { location: Location::Xml, name: &path, value: v, field: FieldKind::Generic });
+                sink.leaf(Leaf { location: Location::Xml, name: &path, value: v, field: FieldKind::FreeText });
             }
             i = (end + 3).min(s.len());
         } else if rest.starts_with(b"<!") {
@@ -196,8 +196,10 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
                 if contains_ci(&value, b"javascript:") {
                     active = true;
                 }
-                let name = format!("{path}/@{}", String::from_utf8_lossy(alocal));
-                sink.leaf(Leaf { location: Location::Xml, name: &name, value: &value, field: FieldKind::Generic });
+                let aname_str = String::from_utf8_lossy(alocal);
+                let name = format!("{path}/@{aname_str}");
+                let field = crate::fields::classify(&String::from_utf8_lossy(local), &aname_str);
+                sink.leaf(Leaf { location: Location::Xml, name: &name, value: &value, field });
                 j = next.min(s.len());
             }
             if self_closing {
@@ -228,8 +230,9 @@ fn text_leaf(raw: &[u8], path: &str, sink: &mut dyn Sink) {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return;
     }
+    // Element text in an XML document is document text: free text to the rules.
     let v: Cow<'_, [u8]> = html_entity_decode(super::trim(raw));
-    sink.leaf(Leaf { location: Location::Xml, name: path, value: &v, field: FieldKind::Generic });
+    sink.leaf(Leaf { location: Location::Xml, name: path, value: &v, field: FieldKind::FreeText });
 }
 
 #[cfg(test)]
@@ -249,7 +252,8 @@ mod tests {
         assert!(ok);
         let got: Vec<(String, String)> =
             s.leaves.iter().map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned())).collect();
-        assert!(got.contains(&("xml:/root/@xmlns".into(), "u".into())), "{got:?}");
+        // Attribute names are local names: `xmlns:a` is named `@a`.
+        assert!(got.contains(&("xml:/root/@a".into(), "u".into())), "{got:?}");
         assert!(got.contains(&("xml:/root/b/@id".into(), "1&2".into())));
         assert!(got.contains(&("xml:/root/b".into(), "hi <x>".into())));
         assert!(s.signals.is_empty(), "{:?}", s.signals);

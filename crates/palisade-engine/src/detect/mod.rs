@@ -39,11 +39,7 @@ pub struct Finding {
     pub span: Range<usize>,
 }
 
-/// Whether detectors are compiled into this build.
-pub const AVAILABLE: bool = cfg!(feature = "detectors");
-
 /// Runs a detector on a decoded value.
-#[cfg(feature = "detectors")]
 pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
     let d = match kind {
         DetectorKind::Sqli => palisade_detect::sqli(input),
@@ -56,9 +52,3 @@ pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
     })
 }
 
-/// Runs a detector on a decoded value (this build has no detectors; rules naming one are rejected
-/// at compile time, so this is never reached with a live rule).
-#[cfg(not(feature = "detectors"))]
-pub fn run(_kind: DetectorKind, _input: &str) -> Option<Finding> {
-    None
-}
