@@ -434,7 +434,11 @@ fn is_bin_prefix(prefix: &[u8]) -> bool {
     let Some(p) = crate::ascii::lower_into(prefix, &mut buf) else {
         return false;
     };
-    p.ends_with(b"bin/")
+    // A `bin` directory itself (`/bin/`, `/usr/local/sbin/`, `bin/`), not `/cgi-bin/`.
+    let bin_dir = [&b"bin/"[..], b"sbin/"]
+        .iter()
+        .any(|d| p.ends_with(d) && (p.len() == d.len() || p[p.len() - d.len() - 1] == b'/'));
+    bin_dir
         || p.ends_with(b"system32\\")
         || p.ends_with(b"system32/")
         || p.ends_with(b"windowspowershell\\v1.0\\")

@@ -141,6 +141,9 @@ fn clinical_text_and_hl7_pass() {
         "Patient was seen; time 10 minutes",
         "Watch",
         "1 or 2 days; more if needed",
+        "/cgi-bin/test.cgi",
+        "/tienda1/publico/anadir.jsp",
+        "data is base64; base64 encoded attachment follows",
     ] {
         benign(s);
     }

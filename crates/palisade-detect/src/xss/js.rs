@@ -40,6 +40,27 @@ const CALL_SINKS: &[&[u8]] = &[
     b"XMLHttpRequest",
 ];
 
+/// Call sinks that are not English words.
+const STRONG_SINKS: &[&[u8]] = &[
+    b"alert",
+    b"prompt",
+    b"confirm",
+    b"eval",
+    b"setTimeout",
+    b"setInterval",
+    b"Function",
+    b"execScript",
+    b"atob",
+    b"fromCharCode",
+    b"constructor",
+    b"writeln",
+    b"sendBeacon",
+    b"getScript",
+    b"globalEval",
+    b"unescape",
+    b"XMLHttpRequest",
+];
+
 /// Properties whose mere mention after a breakout is an attack.
 const PROPERTY_SINKS: &[&[u8]] = &[
     b"document.cookie",
@@ -158,7 +179,11 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     match left_context(b, start) {
         Left::Quote => return Some((JS_BREAKOUT, start, span_end)),
         Left::Template => return Some((JS_TEMPLATE, start, span_end)),
-        Left::Start if call || indexed => return Some((JS_CALL, start, span_end)),
+        // A bare value that is a call: only sinks that are not also ordinary words
+        // (`print(2 copies)`, `open(…)` are not code).
+        Left::Start if (call && STRONG_SINKS.contains(&word)) || indexed => {
+            return Some((JS_CALL, start, span_end))
+        }
         _ => {}
     }
     // An argument that only an attacker passes (`alert(document.cookie)`), or the

@@ -176,6 +176,8 @@ fn clinical_markup_passes() {
         "value[x]: string",
         "Results: [1] [2] (see note)",
         "print(out) of results",
+        "print(2 copies)",
+        "open(3) wounds",
         "<Bundle xmlns=\"http://hl7.org/fhir\"><meta><lastUpdated value=\"2024-01-01\"/></meta><link><relation value=\"self\"/><url value=\"https://x/fhir\"/></link></Bundle>",
         "Carry on=continue; onset=sudden",
         "Facial expression (observable entity)",
