@@ -188,17 +188,17 @@ fn eval_file(
                 li[1] = true;
             }
         }
-        for k in 0..3 {
-            if first[k].is_some() {
-                c.hits[k] += 1;
+        for (hit, found) in c.hits.iter_mut().zip(&first) {
+            if found.is_some() {
+                *hit += 1;
             }
         }
         if first.iter().any(Option::is_some) {
             c.hits[3] += 1;
         }
-        for k in 0..2 {
-            if li[k] {
-                c.hits[4 + k] += 1;
+        for (hit, found) in c.hits[4..].iter_mut().zip(li) {
+            if found {
+                *hit += 1;
             }
         }
         if label == "benign" {
@@ -417,8 +417,7 @@ fn url_decode(b: &[u8], plus_is_space: bool) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() + 0
-                && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            b'%' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                 && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
             {
                 let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();

@@ -102,3 +102,91 @@ pub fn detect_all(input: &str) -> Vec<Detection> {
         .flatten()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// xorshift64: deterministic pseudo-random bytes without a dependency.
+    fn xorshift(state: &mut u64) -> u64 {
+        let mut x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        x
+    }
+
+    fn check_all(s: &str) {
+        for d in detect_all(s) {
+            // Spans must be usable to slice the input.
+            assert!(s.get(d.span.clone()).is_some(), "{d} on {s:?}");
+            assert!(d.fingerprint.starts_with(d.kind.as_str()));
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // Bytes are drawn mostly from syntax characters so the lexers reach deep states.
+        const ALPHABET: &[u8] = b"<>'\"`;|&$(){}[]=/\\*-#%!?:, \t\nabcdeiklnoprstuvwxyzSELCTUNIO0123456789\xc2\xa0\xef\xbf\xbd\xe2\x80\x8b\xff";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            let len = (xorshift(&mut state) % 96) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = xorshift(&mut state);
+                    if r % 8 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        ALPHABET[(r >> 8) as usize % ALPHABET.len()]
+                    }
+                })
+                .collect();
+            check_all(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn pathological_inputs_complete() {
+        // Repetitions that would make a backtracking or rescanning detector quadratic; the
+        // detectors must finish (and not panic) on each.
+        for unit in [
+            "<a ",
+            "((((",
+            "for ",
+            "alert(",
+            "information_schema ",
+            "' or ",
+            "/*",
+            "`",
+            "$(",
+            "<<<",
+            "{a,",
+            "${",
+            "on",
+            "\\",
+            "<!--",
+            "&#",
+            "union select ",
+            "if exist ",
+        ] {
+            let s = unit.repeat(20_000 / unit.len());
+            check_all(&s);
+        }
+    }
+
+    #[test]
+    fn detect_all_reports_each_kind() {
+        let found = detect_all("';exec master..xp_cmdshell 'ping 10.0.0.1'-- <script>");
+        let kinds: Vec<DetectorKind> = found.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![DetectorKind::Sqli, DetectorKind::Xss, DetectorKind::Shell]
+        );
+        assert_eq!(found[0].fingerprint, "sqli:stacked-query");
+        assert_eq!(found[1].fingerprint, "xss:dangerous-tag");
+        assert!(detect_all("Eggs (edible) (substance)").is_empty());
+    }
+}

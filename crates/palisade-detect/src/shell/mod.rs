@@ -275,7 +275,7 @@ fn command_word(
     let mut i = from;
     // Skip blanks, grouping and negation, and `VAR=value` prefixes.
     loop {
-        while i < n && matches!(t[i], b' ' | b'(' | b'{' | b'!' | b'@') {
+        while i < n && i < from + 64 && matches!(t[i], b' ' | b'(' | b'{' | b'!' | b'@') {
             i += 1;
         }
         let ws = word_end(t, i);
@@ -323,6 +323,9 @@ fn command_word(
     };
     if !prefix.is_empty() && !bin_prefix && !globbed {
         // `patient/cat`: a path segment, not a command.
+        return None;
+    }
+    if known.is_none() && !bin_prefix {
         return None;
     }
     let args = args(t, end);
@@ -534,10 +537,13 @@ fn glob_match(pat: &[u8], text: &[u8]) -> bool {
 
 fn args(t: &[u8], from: usize) -> Args {
     let mut a = Args::default();
-    let stop = t[from..]
+    // Arguments are read up to the next separator, and at most 512 bytes: enough for any
+    // command line, and it keeps the scan linear however many command positions there are.
+    let limit = t.len().min(from + 512);
+    let stop = t[from..limit]
         .iter()
         .position(|&c| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`' | b')'))
-        .map_or(t.len(), |p| from + p);
+        .map_or(limit, |p| from + p);
     let seg = &t[from..stop];
     a.redirect = seg.iter().any(|&c| c == b'>' || c == b'<') || t.get(stop) == Some(&b'|');
     a.redirect_file = seg
@@ -573,6 +579,9 @@ fn args(t: &[u8], from: usize) -> Args {
         if is_sys_path(arg) {
             a.sys_path = true;
         }
+        // Long "arguments" are data, not file names; looking at a bounded prefix keeps the
+        // dictionary checks cheap.
+        let arg = &arg[..arg.len().min(128)];
         if is_sensitive(arg) {
             a.sensitive = true;
             a.sys_path = true;

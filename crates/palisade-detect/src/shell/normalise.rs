@@ -40,6 +40,7 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
     // Windows paths (`C:\Users`, `\\host\share`) keep their backslashes; elsewhere a backslash
     // only escapes the next character.
     let windows = input.windows(2).any(|w| w == b":\\" || w == b"\\\\");
+    let mut next_close = 0usize;
     let mut i = 0;
     while i < n {
         let b = input[i];
@@ -144,7 +145,15 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
             b'{' => {
                 // Brace expansion without spaces: `{cat,/etc/passwd}` → ` cat /etc/passwd `,
                 // `c{a,oun}t` → ` cat count `, `{l,-lh}s` → ` ls -lhs `.
-                let close = input[i + 1..].iter().take(256).position(|&c| c == b'}');
+                // The next `}` is cached so runs of `{` without one stay linear.
+                if next_close <= i {
+                    next_close = input[i + 1..]
+                        .iter()
+                        .position(|&c| c == b'}')
+                        .map_or(n, |p| i + 1 + p);
+                }
+                let close =
+                    (next_close < n && next_close - (i + 1) < 256).then(|| next_close - (i + 1));
                 let list = close.map(|p| &input[i + 1..i + 1 + p]);
                 match (close, list) {
                     (Some(p), Some(list))
@@ -183,8 +192,8 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                                     out.push(c, offset + k);
                                 }
                             }
-                            for k in suffix_start..suffix_end {
-                                out.push(input[k], k);
+                            for (k, &c) in input[suffix_start..suffix_end].iter().enumerate() {
+                                out.push(c, suffix_start + k);
                             }
                             out.push(b' ', offset + alt.len());
                             offset += alt.len() + 1;

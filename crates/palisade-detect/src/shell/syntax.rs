@@ -133,10 +133,12 @@ fn batch(b: &[u8]) -> Option<Hit> {
             .unwrap_or(n - i);
         if at_command && word_end > i {
             let word = &b[i..word_end];
-            if word.eq_ignore_ascii_case(b"for") && batch_for(&b[word_end..]) {
+            // A batch line is short; looking at most 512 bytes ahead keeps this linear.
+            let rest = &b[word_end..n.min(word_end + 512)];
+            if word.eq_ignore_ascii_case(b"for") && batch_for(rest) {
                 return Some((CMD_BATCH, i, word_end));
             }
-            if word.eq_ignore_ascii_case(b"if") && batch_if(&b[word_end..]) {
+            if word.eq_ignore_ascii_case(b"if") && batch_if(rest) {
                 return Some((CMD_BATCH, i, word_end));
             }
         }

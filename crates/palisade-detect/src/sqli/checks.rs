@@ -55,6 +55,8 @@ struct Ctx<'a> {
     lexed: &'a Lexed,
     /// Lexed as if inside a quoted literal and the value closed it.
     breakout: bool,
+    /// The value has a boolean operator, `;` or a clause keyword somewhere (computed once).
+    sql_words: bool,
 }
 
 impl Ctx<'_> {
@@ -112,11 +114,21 @@ impl Ctx<'_> {
 }
 
 pub(crate) fn analyse(input: &[u8], lexed: &Lexed, breakout: bool) -> Option<Hit> {
+    let sql_words = lexed.tokens.iter().any(|x| {
+        x.is_logic()
+            || x.class == Class::Semi
+            || (x.class == Class::Keyword
+                && matches!(
+                    x.kw,
+                    Kw::Select | Kw::From | Kw::Union | Kw::Exec | Kw::Where | Kw::Join | Kw::Into
+                ))
+    });
     let ctx = Ctx {
         input,
         t: &lexed.tokens,
         lexed,
         breakout,
+        sql_words,
     };
     // In a breakout context, only meaningful if the first token really is the breakout literal.
     if breakout
@@ -588,16 +600,7 @@ fn catalog(c: &Ctx, i: usize) -> Option<Hit> {
     if !named {
         return None;
     }
-    let sql_nearby = c.t.iter().any(|x| {
-        x.is_logic()
-            || x.class == Class::Semi
-            || (x.class == Class::Keyword
-                && matches!(
-                    x.kw,
-                    Kw::Select | Kw::From | Kw::Union | Kw::Exec | Kw::Where | Kw::Join | Kw::Into
-                ))
-    }) || tok.class == Class::Func;
-    if sql_nearby {
+    if c.sql_words || tok.class == Class::Func {
         return c.hit(CATALOG, i, i);
     }
     None

@@ -172,7 +172,7 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     if !(call || property || indexed || gadget) {
         return None;
     }
-    let span_end = b[end..]
+    let span_end = b[end..b.len().min(end + 256)]
         .iter()
         .position(|&c| c == b')')
         .map_or(end, |p| end + p + 1);
