@@ -306,7 +306,8 @@ impl<'e> Transaction<'e> {
                 }
                 "transfer-encoding" => transfer_encoding = true,
                 // Upload helpers send the file name in a header; it is a file name to the rules.
-                "x-filename" | "x-file-name" | "x_filename" | "x-upload-filename" => {
+                "x-filename" | "x-file-name" | "x_filename" | "x.filename" | "x-upload-filename" | "x_file_name"
+                | "x.file_name" => {
                     self.leaf(Leaf { location: Location::Filename, name: &lname, value, field: FieldKind::Generic });
                 }
                 "cookie" => {

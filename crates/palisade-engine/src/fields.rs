@@ -47,6 +47,9 @@ const URL_FIELDS: &[&str] = &[
     "href",
 ];
 
+/// OAuth 2 / OIDC redirect targets (RFC 6749 §3.1.2; loopback redirects are legitimate, RFC 8252).
+const REDIRECT_FIELDS: &[&str] = &["redirect_uri", "redirect_uris", "post_logout_redirect_uri", "return_to", "returnurl", "return_url"];
+
 /// Names holding free clinical or narrative text.
 const FREE_TEXT_FIELDS: &[&str] = &[
     "note",
@@ -87,6 +90,9 @@ pub fn classify(parent: &str, name: &str) -> FieldKind {
     }
     if name.eq_ignore_ascii_case("scope") {
         return FieldKind::Scope;
+    }
+    if eq_any(name, REDIRECT_FIELDS) {
+        return FieldKind::Redirect;
     }
     if eq_any(name, URL_FIELDS) {
         return FieldKind::Url;
@@ -134,7 +140,7 @@ mod tests {
     #[test]
     fn typing() {
         assert_eq!(classify("text", "div"), FieldKind::Narrative);
-        assert_eq!(classify("", "redirect_uri"), FieldKind::Url);
+        assert_eq!(classify("", "redirect_uri"), FieldKind::Redirect);
         assert_eq!(classify("coding", "system"), FieldKind::Url);
         assert_eq!(classify("", "scope"), FieldKind::Scope);
         assert_eq!(classify("code", "display"), FieldKind::FreeText);

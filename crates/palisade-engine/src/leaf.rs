@@ -88,6 +88,10 @@ pub enum FieldKind {
     FreeText,
     /// OAuth/SMART scope list.
     Scope,
+    /// An OAuth/OIDC redirect target (`redirect_uri`, `post_logout_redirect_uri`): a URL where
+    /// loopback hosts are legitimate (native and development clients). Skipping `url` in a rule
+    /// also skips `redirect`.
+    Redirect,
 }
 
 impl FieldKind {
@@ -104,6 +108,7 @@ impl FieldKind {
             FieldKind::Narrative => "narrative",
             FieldKind::FreeText => "free_text",
             FieldKind::Scope => "scope",
+            FieldKind::Redirect => "redirect",
         }
     }
 
@@ -115,6 +120,7 @@ impl FieldKind {
             FieldKind::Narrative,
             FieldKind::FreeText,
             FieldKind::Scope,
+            FieldKind::Redirect,
         ]
         .into_iter()
         .find(|k| k.name() == s)

@@ -275,10 +275,13 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
             let k = FieldKind::from_name(s).ok_or_else(|| {
                 err(
                     "skip_fields",
-                    format!("unknown field kind '{s}'; allowed: generic, url, narrative, free_text, scope"),
+                    format!("unknown field kind '{s}'; allowed: generic, url, redirect, narrative, free_text, scope"),
                 )
             })?;
             field_mask &= !k.bit();
+            if k == FieldKind::Url {
+                field_mask &= !FieldKind::Redirect.bit();
+            }
         }
     }
     let name = def.name.clone().unwrap_or_default();
