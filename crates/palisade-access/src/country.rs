@@ -13,9 +13,10 @@ impl CountryCode {
     /// Parses two ASCII letters, in either case; `None` otherwise.
     pub fn from_bytes(code: &[u8]) -> Option<Self> {
         match code {
-            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
-                Some(CountryCode([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
-            }
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => Some(CountryCode([
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+            ])),
             _ => None,
         }
     }

@@ -30,7 +30,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {} `{}`: {}", self.what, self.value, self.allowed)
+        write!(
+            f,
+            "invalid {} `{}`: {}",
+            self.what, self.value, self.allowed
+        )
     }
 }
 

@@ -159,20 +159,19 @@ impl FromStr for AnonymousCategory {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let norm = s.trim().to_ascii_lowercase().replace('-', "_");
-        let cat = match norm.as_str() {
-            "vpn" | "anonymous_vpn" => AnonymousCategory::Vpn,
-            "tor" | "tor_exit" | "tor_exit_node" => AnonymousCategory::Tor,
-            "public_proxy" | "proxy" => AnonymousCategory::PublicProxy,
-            "hosting" | "hosting_provider" => AnonymousCategory::Hosting,
-            "residential_proxy" => AnonymousCategory::ResidentialProxy,
-            _ => {
-                return Err(ConfigError::new(
+        let cat =
+            match norm.as_str() {
+                "vpn" | "anonymous_vpn" => AnonymousCategory::Vpn,
+                "tor" | "tor_exit" | "tor_exit_node" => AnonymousCategory::Tor,
+                "public_proxy" | "proxy" => AnonymousCategory::PublicProxy,
+                "hosting" | "hosting_provider" => AnonymousCategory::Hosting,
+                "residential_proxy" => AnonymousCategory::ResidentialProxy,
+                _ => return Err(ConfigError::new(
                     "anonymous network category",
                     s,
                     "expected one of `vpn`, `tor`, `public_proxy`, `hosting`, `residential_proxy`",
-                ))
-            }
-        };
+                )),
+            };
         Ok(cat)
     }
 }
@@ -308,7 +307,9 @@ impl AnonymousDb {
 
 impl fmt::Debug for AnonymousDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AnonymousDb").field("path", &self.path).finish()
+        f.debug_struct("AnonymousDb")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -348,7 +349,10 @@ mod tests {
     fn generated_anonymous_db_lookups() {
         let db = AnonymousDb::from_bytes(
             anonymous_db(&[
-                ("198.51.100.0/24", &["is_anonymous_vpn", "is_hosting_provider"]),
+                (
+                    "198.51.100.0/24",
+                    &["is_anonymous_vpn", "is_hosting_provider"],
+                ),
                 ("203.0.113.7/32", &["is_tor_exit_node"]),
                 ("2001:db8:1::/48", &["is_residential_proxy"]),
             ]),
@@ -359,7 +363,9 @@ mod tests {
         assert!(c.contains(AnonymousCategory::Vpn));
         assert!(c.contains(AnonymousCategory::Hosting));
         assert!(!c.contains(AnonymousCategory::Tor));
-        assert!(db.categories(ip("203.0.113.7")).contains(AnonymousCategory::Tor));
+        assert!(db
+            .categories(ip("203.0.113.7"))
+            .contains(AnonymousCategory::Tor));
         assert!(db.categories(ip("203.0.113.8")).is_empty());
         assert!(db
             .categories(ip("2001:db8:1::9"))
@@ -368,7 +374,8 @@ mod tests {
 
     #[test]
     fn wrong_kind_and_garbage_are_errors() {
-        let err = AnonymousDb::from_bytes(country_db(&[("1.0.0.0/8", "AU")]), "c.mmdb").unwrap_err();
+        let err =
+            AnonymousDb::from_bytes(country_db(&[("1.0.0.0/8", "AU")]), "c.mmdb").unwrap_err();
         assert!(err.to_string().contains("not an Anonymous-IP"), "{err}");
         let err = GeoDb::from_bytes(b"garbage".to_vec(), "g.mmdb").unwrap_err();
         assert!(err.to_string().contains("g.mmdb"), "{err}");
@@ -380,7 +387,10 @@ mod tests {
     fn truncated_db_is_refused() {
         let mut bytes = country_db(&[("1.0.0.0/8", "AU"), ("2.0.0.0/8", "FR")]);
         // Cut the data section out from under the tree but keep the metadata.
-        let meta = bytes.windows(14).position(|w| w == b"\xAB\xCD\xEFMaxMind.com").unwrap();
+        let meta = bytes
+            .windows(14)
+            .position(|w| w == b"\xAB\xCD\xEFMaxMind.com")
+            .unwrap();
         let tail = bytes.split_off(meta);
         bytes.truncate(meta / 2);
         bytes.extend_from_slice(&tail);

@@ -179,7 +179,9 @@ pub fn parse_forwarded_entry(entry: &[u8]) -> Option<IpAddr> {
 
 fn valid_port_suffix(s: &str) -> bool {
     match s.strip_prefix(':') {
-        Some(port) => !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()),
+        Some(port) => {
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+        }
         None => false,
     }
 }
@@ -221,11 +223,26 @@ mod tests {
     #[test]
     fn ports_brackets_and_whitespace() {
         let h = heroku();
-        assert_eq!(h.resolve(ip(ROUTER), &[b"\t203.0.113.9:51234 "]), ip("203.0.113.9"));
-        assert_eq!(h.resolve(ip(ROUTER), &[b"[2001:db8::7]:443"]), ip("2001:db8::7"));
-        assert_eq!(h.resolve(ip(ROUTER), &[b"[2001:db8::7]"]), ip("2001:db8::7"));
-        assert_eq!(h.resolve(ip(ROUTER), &[b"1.2.3.4,2001:db8::8"]), ip("2001:db8::8"));
-        assert_eq!(h.resolve(ip(ROUTER), &[b"::ffff:198.51.100.3"]), ip("198.51.100.3"));
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"\t203.0.113.9:51234 "]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"[2001:db8::7]:443"]),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"[2001:db8::7]"]),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"1.2.3.4,2001:db8::8"]),
+            ip("2001:db8::8")
+        );
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"::ffff:198.51.100.3"]),
+            ip("198.51.100.3")
+        );
     }
 
     #[test]
@@ -254,18 +271,30 @@ mod tests {
         // client -> CDN edge -> router: the router appended the CDN edge's address.
         let got = h.resolve(ip(ROUTER), &[b"6.6.6.6, 203.0.113.50, 198.51.100.20"]);
         assert_eq!(got, ip("203.0.113.50"));
-        let got = h.resolve(ip(ROUTER), &[b"203.0.113.51, [2001:db8:cd::1]:80, 198.51.100.7"]);
+        let got = h.resolve(
+            ip(ROUTER),
+            &[b"203.0.113.51, [2001:db8:cd::1]:80, 198.51.100.7"],
+        );
         assert_eq!(got, ip("203.0.113.51"));
         // Only CDN hops: the left-most trusted one is as far as we can see.
-        assert_eq!(h.resolve(ip(ROUTER), &[b"198.51.100.7"]), ip("198.51.100.7"));
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"198.51.100.7"]),
+            ip("198.51.100.7")
+        );
         // Garbage to the left of a CDN hop: stop at the CDN hop.
-        assert_eq!(h.resolve(ip(ROUTER), &[b"junk, 198.51.100.7"]), ip("198.51.100.7"));
+        assert_eq!(
+            h.resolve(ip(ROUTER), &[b"junk, 198.51.100.7"]),
+            ip("198.51.100.7")
+        );
     }
 
     #[test]
     fn socket_mode_ignores_header() {
         let s = TrustedProxies::socket_only();
-        assert_eq!(s.resolve(ip("203.0.113.1"), &[b"1.2.3.4"]), ip("203.0.113.1"));
+        assert_eq!(
+            s.resolve(ip("203.0.113.1"), &[b"1.2.3.4"]),
+            ip("203.0.113.1")
+        );
         assert_eq!(s.resolve(ip("::ffff:203.0.113.1"), &[]), ip("203.0.113.1"));
     }
 
@@ -273,11 +302,20 @@ mod tests {
     fn trusted_peers_mode_needs_a_trusted_peer() {
         let lb = IpSet::parse_list("10.0.0.0/8", "lb").unwrap();
         let t = TrustedProxies::trusted_peers(lb);
-        assert_eq!(t.resolve(ip("10.0.0.2"), &[b"1.2.3.4, 203.0.113.4"]), ip("203.0.113.4"));
+        assert_eq!(
+            t.resolve(ip("10.0.0.2"), &[b"1.2.3.4, 203.0.113.4"]),
+            ip("203.0.113.4")
+        );
         // Untrusted peer: its header is not believed.
-        assert_eq!(t.resolve(ip("203.0.113.99"), &[b"1.2.3.4"]), ip("203.0.113.99"));
+        assert_eq!(
+            t.resolve(ip("203.0.113.99"), &[b"1.2.3.4"]),
+            ip("203.0.113.99")
+        );
         // A chain of internal hops is walked.
-        assert_eq!(t.resolve(ip("10.0.0.2"), &[b"203.0.113.4, 10.9.9.9"]), ip("203.0.113.4"));
+        assert_eq!(
+            t.resolve(ip("10.0.0.2"), &[b"203.0.113.4, 10.9.9.9"]),
+            ip("203.0.113.4")
+        );
     }
 
     #[test]
@@ -292,8 +330,17 @@ mod tests {
 
     #[test]
     fn mode_parse_errors_name_value() {
-        assert_eq!("Heroku".parse::<ForwardedMode>().unwrap(), ForwardedMode::Heroku);
-        let err = "cloudflare".parse::<ForwardedMode>().unwrap_err().to_string();
-        assert!(err.contains("cloudflare") && err.contains("heroku"), "{err}");
+        assert_eq!(
+            "Heroku".parse::<ForwardedMode>().unwrap(),
+            ForwardedMode::Heroku
+        );
+        let err = "cloudflare"
+            .parse::<ForwardedMode>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cloudflare") && err.contains("heroku"),
+            "{err}"
+        );
     }
 }

@@ -231,7 +231,8 @@ mod tests {
 
     #[test]
     fn comments_blank_lines_and_annotations() {
-        let text = "# FireHOL style\n\n1.2.3.0/24 ; SBL123\n  5.6.7.8   # tor exit\n;only comment\n";
+        let text =
+            "# FireHOL style\n\n1.2.3.0/24 ; SBL123\n  5.6.7.8   # tor exit\n;only comment\n";
         let set = IpSet::parse_list(text, "list.txt").unwrap();
         assert_eq!(set.entries(), 2);
         assert!(set.contains(ip("1.2.3.200")));

@@ -43,7 +43,10 @@ impl MmdbValue {
                 MmdbValue::map([("en", MmdbValue::Str(format!("Country {iso_code}")))]),
             ),
         ]);
-        MmdbValue::map([("country", country.clone()), ("registered_country", country)])
+        MmdbValue::map([
+            ("country", country.clone()),
+            ("registered_country", country),
+        ])
     }
 
     /// The record a GeoIP2 Anonymous-IP database holds; only the `true` flags are written.
@@ -164,7 +167,10 @@ impl MmdbWriter {
                 MmdbValue::map([("en", MmdbValue::Str("Palisade test database".into()))]),
             ),
             ("ip_version", MmdbValue::U16(self.ip_version)),
-            ("languages", MmdbValue::Array(vec![MmdbValue::Str("en".into())])),
+            (
+                "languages",
+                MmdbValue::Array(vec![MmdbValue::Str("en".into())]),
+            ),
             ("node_count", MmdbValue::U32(node_count)),
             ("record_size", MmdbValue::U16(24)),
         ]);
@@ -253,6 +259,8 @@ pub fn anonymous_db(entries: &[(&str, &[&str])]) -> Vec<u8> {
 pub fn nth_addr(net: &IpNet, offset: u32) -> IpAddr {
     match net {
         IpNet::V4(n) => IpAddr::V4((u32::from(n.network()).wrapping_add(offset)).into()),
-        IpNet::V6(n) => IpAddr::V6((u128::from(n.network()).wrapping_add(u128::from(offset))).into()),
+        IpNet::V6(n) => {
+            IpAddr::V6((u128::from(n.network()).wrapping_add(u128::from(offset))).into())
+        }
     }
 }

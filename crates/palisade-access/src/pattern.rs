@@ -37,13 +37,20 @@ impl PathPattern {
     pub fn parse(pattern: &str) -> Result<Self, ConfigError> {
         let err = |why: &str| ConfigError::new("path pattern", pattern, why.to_owned());
         if !pattern.starts_with('/') {
-            return Err(err("must start with `/` (e.g. `/admin/**`, `/api/*/export`)"));
+            return Err(err(
+                "must start with `/` (e.g. `/admin/**`, `/api/*/export`)",
+            ));
         }
         if pattern.len() > MAX_PATTERN_LEN {
             return Err(err("longer than 1024 bytes"));
         }
-        if pattern.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'?') {
-            return Err(err("must not contain spaces, control characters or a query (`?`)"));
+        if pattern
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'?')
+        {
+            return Err(err(
+                "must not contain spaces, control characters or a query (`?`)",
+            ));
         }
         let mut segments = Vec::new();
         let body = &pattern[1..];
