@@ -3,7 +3,6 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,8 @@ const NS_RATE: u8 = 1;
 const NS_BAN: u8 = 2;
 const NS_BAN_COUNT: u8 = 3;
 const NS_BOT_SCORE: u8 = 4;
+/// Header-keyed rate state: a namespace of its own so a header value can never alias an IP key.
+const NS_RATE_HEADER: u8 = 5;
 /// Rule index used for the global limit.
 const GLOBAL_RULE: u16 = u16::MAX;
 
@@ -63,8 +64,9 @@ impl NamedSets {
         for path in &cfg.files {
             let mut b = IpSetBuilder::new();
             b.add_list_file(path)?;
-            any.add_list_file(path)?;
-            sources.push((Arc::from(path.display().to_string()), b.build()));
+            let set = b.build();
+            any.insert_set(&set);
+            sources.push((Arc::from(path.display().to_string()), set));
         }
         Ok(NamedSets {
             any: any.build(),
@@ -213,10 +215,6 @@ impl std::fmt::Debug for AccessControl {
     }
 }
 
-fn open_geo(path: &Path) -> Result<GeoDb, AccessError> {
-    GeoDb::open(path)
-}
-
 impl AccessControl {
     /// Compiles `config`: parses lists, opens databases, and (if `config.redis` is set with a
     /// `redis://` URL) prepares the shared limiter over plain TCP. A missing or corrupt file is
@@ -268,7 +266,7 @@ impl AccessControl {
         }
         let geo_needed = geo.is_active() || paths.iter().any(|p| p.geo.is_active());
         let geo_db = match &config.geo.database {
-            Some(path) => Some(open_geo(path)?),
+            Some(path) => Some(GeoDb::open(path)?),
             None if geo_needed => {
                 return Err(ConfigError::new(
                     "geo.database",
@@ -638,7 +636,7 @@ impl AccessControl {
             let rule_id = index as u16;
             let key = match &r.rule.key {
                 RateKey::Header(h) => match req.headers.header(h) {
-                    Some(v) => self.key(NS_RATE, rule_id, v),
+                    Some(v) => self.key(NS_RATE_HEADER, rule_id, v),
                     None => self.ip_key(NS_RATE, rule_id, ip),
                 },
                 RateKey::Ip => self.ip_key(NS_RATE, rule_id, ip),

@@ -63,6 +63,13 @@ impl IpSetBuilder {
         }
     }
 
+    /// Adds every network of an existing set.
+    pub fn insert_set(&mut self, set: &IpSet) {
+        self.entries += set.entries;
+        self.v4.extend_from_slice(&set.v4);
+        self.v6.extend_from_slice(&set.v6);
+    }
+
     /// Adds one address (a /32 or /128 network).
     pub fn insert_addr(&mut self, ip: IpAddr) {
         self.insert(IpNet::from(ip.to_canonical()));
@@ -271,6 +278,22 @@ mod tests {
         let set = IpSet::parse_list("::ffff:10.0.0.0/104\n", "x").unwrap();
         assert!(set.contains(ip("10.200.0.1")));
         assert!(set.contains(ip("::ffff:10.200.0.1")));
+    }
+
+    #[test]
+    fn union_of_sets() {
+        let a = IpSet::parse_list("10.0.0.0/24\n2001:db8::/48", "a").unwrap();
+        let b = IpSet::parse_list("10.0.1.0/24\n192.0.2.1", "b").unwrap();
+        let mut u = IpSetBuilder::new();
+        u.insert_set(&a);
+        u.insert_set(&b);
+        let u = u.build();
+        assert_eq!(u.entries(), 4);
+        assert_eq!(u.ranges(), 3);
+        for x in ["10.0.0.1", "10.0.1.255", "2001:db8::9", "192.0.2.1"] {
+            assert!(u.contains(ip(x)), "{x}");
+        }
+        assert!(!u.contains(ip("10.0.2.0")));
     }
 
     #[test]
