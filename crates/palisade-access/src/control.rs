@@ -3,6 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -200,6 +201,10 @@ pub struct AccessControl {
     ban_counts: TimeMap,
     bans: TimeMap,
     hasher: RandomState,
+    /// The name reported for the global limit.
+    global_name: Arc<str>,
+    /// Set once the first ban is made, so the ban lookup costs nothing until then.
+    any_ban: AtomicBool,
     epoch: Instant,
     shared: Option<SharedLimiter>,
 }
@@ -394,6 +399,8 @@ impl AccessControl {
             ban_counts: TimeMap::new(max / 4),
             bans: TimeMap::new(MAX_BANS),
             hasher: RandomState::new(),
+            any_ban: AtomicBool::new(false),
+            global_name: Arc::from(GLOBAL),
             epoch: Instant::now(),
             shared,
         })
@@ -442,20 +449,27 @@ impl AccessControl {
         self.hasher.hash_one((ns, rule, bytes))
     }
 
-    fn ip_key(&self, ns: u8, rule: u16, ip: IpAddr) -> u64 {
+    /// Keyed SipHash of the client address, computed once per request; per-table keys are
+    /// derived from it with [`derive_key`].
+    fn ip_hash(&self, ip: IpAddr) -> u64 {
         match ip.to_canonical() {
-            IpAddr::V4(v4) => self.key(ns, rule, &v4.octets()),
-            IpAddr::V6(v6) => self.key(ns, rule, &v6.octets()),
+            IpAddr::V4(v4) => self.hasher.hash_one(v4.octets()),
+            IpAddr::V6(v6) => self.hasher.hash_one(v6.octets()),
         }
+    }
+
+    fn ip_key(&self, ns: u8, rule: u16, ip: IpAddr) -> u64 {
+        derive_key(self.ip_hash(ip), ns, rule)
     }
 
     /// Decides a request using this process's state only. Synchronous, no I/O, no allocation on
     /// the allow path.
     pub fn check(&self, req: &AccessRequest<'_>) -> AccessDecision {
         let now = self.now_ns();
-        match self.check_policy(req, now) {
+        let ip_hash = self.ip_hash(req.ip);
+        match self.check_policy(req, now, ip_hash) {
             Some(decision) => decision,
-            None => self.check_rates_local(req, now),
+            None => self.check_rates_local(req, now, ip_hash),
         }
     }
 
@@ -464,11 +478,12 @@ impl AccessControl {
     /// exactly like [`AccessControl::check`]. Never blocks a worker thread.
     pub async fn check_shared(&self, req: &AccessRequest<'_>) -> AccessDecision {
         let now = self.now_ns();
-        if let Some(decision) = self.check_policy(req, now) {
+        let ip_hash = self.ip_hash(req.ip);
+        if let Some(decision) = self.check_policy(req, now, ip_hash) {
             return decision;
         }
         let Some(shared) = self.shared.as_ref().filter(|s| s.is_usable()) else {
-            return self.check_rates_local(req, now);
+            return self.check_rates_local(req, now, ip_hash);
         };
         let ip = req.ip.to_canonical();
         let ip_text = ip.to_string();
@@ -486,7 +501,7 @@ impl AccessControl {
             }
         }
         if let Some(g) = self.global_rate {
-            rates.push(SharedRate::new(&Arc::from(GLOBAL), &ip_text, g));
+            rates.push(SharedRate::new(&self.global_name, &ip_text, g));
         }
         match shared.check(&ip_text, &rates).await {
             Ok(SharedOutcome::Allowed) => AccessDecision::Allow,
@@ -498,7 +513,7 @@ impl AccessControl {
             Ok(SharedOutcome::Limited { index, retry_us }) => {
                 let rule: Arc<str> = match rates.get(index) {
                     Some(r) => r.name.clone(),
-                    None => Arc::from(GLOBAL),
+                    None => self.global_name.clone(),
                 };
                 AccessDecision::Limit {
                     status: LIMIT_STATUS,
@@ -506,29 +521,39 @@ impl AccessControl {
                     rule,
                 }
             }
-            Err(_) => self.check_rates_local(req, now),
+            Err(_) => self.check_rates_local(req, now, ip_hash),
         }
     }
 
     /// Every control except rate limits; `None` means "carry on to rate limits".
-    fn check_policy(&self, req: &AccessRequest<'_>, now: u64) -> Option<AccessDecision> {
+    fn check_policy(
+        &self,
+        req: &AccessRequest<'_>,
+        now: u64,
+        ip_hash: u64,
+    ) -> Option<AccessDecision> {
         let ip = req.ip.to_canonical();
         if self.trusted.contains(ip) {
             return Some(AccessDecision::Allow);
         }
-        if let Some(until) = self.bans.get(self.ip_key(NS_BAN, 0, ip), now) {
+        let ban = if self.any_ban.load(Ordering::Relaxed) {
+            self.bans.get(derive_key(ip_hash, NS_BAN, 0), now)
+        } else {
+            None
+        };
+        if let Some(until) = ban {
             return Some(AccessDecision::deny(DenyReason::Banned {
                 remaining_secs: (until - now).div_ceil(1_000_000_000).max(1),
             }));
         }
         if !self.allow.is_empty() && self.allow.find(ip).is_none() {
             return Some(AccessDecision::deny(DenyReason::NotAllowlisted {
-                scope: Arc::from(GLOBAL),
+                scope: self.global_name.clone(),
             }));
         }
         if let Some(list) = self.block.find(ip) {
             return Some(AccessDecision::deny(DenyReason::Blocklisted {
-                scope: Arc::from(GLOBAL),
+                scope: self.global_name.clone(),
                 list: list.clone(),
             }));
         }
@@ -540,7 +565,7 @@ impl AccessControl {
             let c = lookup_country(&mut country);
             if let Some(rule) = self.geo.judge(c) {
                 return Some(AccessDecision::deny(DenyReason::Country {
-                    scope: Arc::from(GLOBAL),
+                    scope: self.global_name.clone(),
                     country: c,
                     rule,
                 }));
@@ -578,7 +603,7 @@ impl AccessControl {
         let verdict = self.bots.inspect(req.user_agent, req.path, req.headers);
         if verdict.score > 0 {
             if let Some(gcra) = self.bot_score {
-                let key = self.ip_key(NS_BOT_SCORE, 0, ip);
+                let key = derive_key(ip_hash, NS_BOT_SCORE, 0);
                 let tripped = self.bot_scores.update(key, now, |tat| {
                     gcra.apply(tat, now, u64::from(verdict.score)).is_err()
                 });
@@ -626,8 +651,7 @@ impl AccessControl {
             })
     }
 
-    fn check_rates_local(&self, req: &AccessRequest<'_>, now: u64) -> AccessDecision {
-        let ip = req.ip.to_canonical();
+    fn check_rates_local(&self, req: &AccessRequest<'_>, now: u64, ip_hash: u64) -> AccessDecision {
         for (index, r) in self.rates.iter().enumerate() {
             if !r.rule.applies(req.method, req.path) {
                 continue;
@@ -637,9 +661,9 @@ impl AccessControl {
             let key = match &r.rule.key {
                 RateKey::Header(h) => match req.headers.header(h) {
                     Some(v) => self.key(NS_RATE_HEADER, rule_id, v),
-                    None => self.ip_key(NS_RATE, rule_id, ip),
+                    None => derive_key(ip_hash, NS_RATE, rule_id),
                 },
-                RateKey::Ip => self.ip_key(NS_RATE, rule_id, ip),
+                RateKey::Ip => derive_key(ip_hash, NS_RATE, rule_id),
             };
             let result = self
                 .limiter
@@ -653,12 +677,12 @@ impl AccessControl {
             }
         }
         if let Some(g) = self.global_rate {
-            let key = self.ip_key(NS_RATE, GLOBAL_RULE, ip);
+            let key = derive_key(ip_hash, NS_RATE, GLOBAL_RULE);
             if let Err(wait_ns) = self.limiter.update(key, now, |tat| g.apply(tat, now, 1)) {
                 return AccessDecision::Limit {
                     status: LIMIT_STATUS,
                     retry_after_secs: wait_ns.div_ceil(1_000_000_000).max(1),
-                    rule: Arc::from(GLOBAL),
+                    rule: self.global_name.clone(),
                 };
             }
         }
@@ -667,6 +691,7 @@ impl AccessControl {
 
     fn ban_ip(&self, ip: IpAddr, now: u64, duration_ns: u64) {
         let until = now.saturating_add(duration_ns);
+        self.any_ban.store(true, Ordering::Relaxed);
         self.bans.update(self.ip_key(NS_BAN, 0, ip), now, |v| {
             *v = Some(v.map_or(until, |old| old.max(until)));
         });
@@ -689,7 +714,9 @@ impl AccessControl {
             return BlockRecord::Ignored;
         }
         let now = self.now_ns();
-        if self.bans.get(self.ip_key(NS_BAN, 0, ip), now).is_some() {
+        if self.any_ban.load(Ordering::Relaxed)
+            && self.bans.get(self.ip_key(NS_BAN, 0, ip), now).is_some()
+        {
             return BlockRecord::Ignored;
         }
         if let Some(shared) = &self.shared {
@@ -720,6 +747,16 @@ impl AccessControl {
     pub fn tracked_clients(&self) -> usize {
         self.limiter.len()
     }
+}
+
+/// Derives a per-table key from the client hash: the tag is folded in and the result mixed by a
+/// bijection (the SplitMix64 finalizer), so different tags never map one client to the same key.
+#[inline]
+fn derive_key(base: u64, ns: u8, rule: u16) -> u64 {
+    let mut z = base ^ (u64::from(ns) << 56) ^ (u64::from(rule) << 32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// FNV-1a, 64 bit: a stable (same in every process) digest for header values used as Redis keys,

@@ -271,3 +271,187 @@ fn rediss_without_tls_connector_is_a_clear_error() {
     assert!(err.contains("TLS connector"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// A connector that wraps the TCP stream in another type (as a TLS connector would) and counts
+/// the bytes written: the client is generic over the stream, and `rediss://` URLs go through a
+/// caller-supplied connector.
+mod custom_connector {
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use palisade_access::{RedisConnector, RedisUrl};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::net::TcpStream;
+
+    pub struct Counting {
+        inner: TcpStream,
+        written: Arc<AtomicUsize>,
+    }
+
+    impl AsyncRead for Counting {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Counting {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = &r {
+                self.written.fetch_add(*n, Ordering::SeqCst);
+            }
+            r
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    pub struct CountingConnector {
+        pub written: Arc<AtomicUsize>,
+    }
+
+    impl RedisConnector for CountingConnector {
+        type Stream = Counting;
+        async fn connect(&self, url: &RedisUrl) -> std::io::Result<Counting> {
+            // A real TLS connector would start a handshake here when url.tls is set.
+            let inner = TcpStream::connect((url.host.as_str(), url.port)).await?;
+            Ok(Counting {
+                inner,
+                written: self.written.clone(),
+            })
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_supplied_connector_for_rediss() {
+    use palisade_access::SharedLimiter;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let config = shared_config(&server.url(), "POST /login 3/minute");
+    let mut redis = config.redis.clone().unwrap();
+    redis.url = format!("rediss://127.0.0.1:{}", server.port);
+    let written = Arc::new(AtomicUsize::new(0));
+    let shared = SharedLimiter::with_connector(
+        &redis,
+        custom_connector::CountingConnector {
+            written: written.clone(),
+        },
+    )
+    .unwrap();
+    let access = AccessControl::with_shared(config, Some(shared)).unwrap();
+    wait_connected(&access).await;
+    let before = written.load(Ordering::SeqCst);
+    let client = ip("192.0.2.33");
+    let mut allowed = 0;
+    for _ in 0..5 {
+        if access
+            .check_shared(&req(client, "POST", "/login"))
+            .await
+            .is_allow()
+        {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 3);
+    assert!(
+        written.load(Ordering::SeqCst) > before,
+        "requests went through the custom stream"
+    );
+}
+
+/// A server that loads the scripts and then never answers again: each request waits at most the
+/// timeout, then the breaker sends requests straight to local state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_redis_costs_one_timeout_then_breaker_opens() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Answer the two SCRIPT LOADs, then go silent (keep the socket open).
+        let mut answered = 0;
+        loop {
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let loads = seen.windows(6).filter(|w| w == b"SCRIPT").count();
+            while answered < loads.min(2) {
+                sock.write_all(b"$40\r\n0123456789012345678901234567890123456789\r\n")
+                    .await
+                    .unwrap();
+                answered += 1;
+            }
+        }
+    });
+    let mut config = shared_config(&format!("redis://127.0.0.1:{port}"), "POST /login 2/minute");
+    config.redis.as_mut().unwrap().timeout = ConfigDuration(Duration::from_millis(50));
+    let access = AccessControl::new(config).unwrap();
+    wait_connected(&access).await;
+    let client = ip("198.51.100.44");
+
+    let t = Instant::now();
+    assert!(access
+        .check_shared(&req(client, "POST", "/login"))
+        .await
+        .is_allow());
+    let first = t.elapsed();
+    assert!(
+        first >= Duration::from_millis(45) && first < Duration::from_millis(1000),
+        "{first:?}"
+    );
+
+    let t = Instant::now();
+    assert!(access
+        .check_shared(&req(client, "POST", "/login"))
+        .await
+        .is_allow());
+    assert_eq!(
+        access
+            .check_shared(&req(client, "POST", "/login"))
+            .await
+            .control(),
+        Some(Control::RateLimit),
+        "local limits apply while the breaker is open"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(40),
+        "breaker open: {:?}",
+        t.elapsed()
+    );
+    assert!(matches!(
+        access.shared_status(),
+        SharedStatus::Degraded { .. }
+    ));
+    match access.take_shared_warning() {
+        Some(SharedWarning::Unavailable { error, .. }) => {
+            assert!(error.contains("in time"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
