@@ -24,7 +24,34 @@
 //! ```
 //!
 //! Order of checks (cheapest and most decisive first): trusted → ban → allowlists → blocklists
-//! → geo → anonymous networks → bots → rate limits. See `docs/access-control.md`.
+//! → geo → anonymous networks → bots → rate limits. The full configuration syntax, with a YAML
+//! example, is in `docs/access-control.md`.
+//!
+//! ## What the proxy calls
+//! - [`AccessControl::new`]`(AccessConfig) -> Result<AccessControl, AccessError>` once at startup
+//!   (opens databases and list files; errors name the file and the problem), or
+//!   [`AccessControl::with_shared`] with a [`SharedLimiter`] built by
+//!   [`SharedLimiter::with_connector`] for `rediss://`.
+//! - [`TrustedProxies::resolve`]`(peer, xff_values) -> IpAddr` via [`AccessControl::identity`],
+//!   once per request; use the result everywhere, including the audit log.
+//! - [`AccessControl::check`] (sync, local state) or [`AccessControl::check_shared`] (async,
+//!   Redis-shared limits and bans, bounded wait, local fallback) →
+//!   [`AccessDecision`]`::{Allow, Deny { status: 403, reason }, Limit { status: 429,
+//!   retry_after_secs, rule }}`; [`DenyReason::control`], [`DenyReason::rule`] and its `Display`
+//!   feed the audit event.
+//! - [`AccessControl::record_block`] for every refused request (feeds temporary bans).
+//! - [`AccessControl::country`] for `source.geo.country_iso_code`.
+//! - [`AccessControl::take_shared_warning`] after requests: `Some` at most once a minute while
+//!   Redis is unavailable (the proxy logs it; this crate never logs).
+//!
+//! ## Modules
+//! One job each: [`identity`] (client IP), [`ipset`] (CIDR sets), [`pattern`] (path patterns),
+//! [`country`] and [`geo`] (MaxMind-format databases), [`bots`] (one file per signal),
+//! [`ratelimit`] (GCRA and rule syntax), [`config`] (the `access:` section), [`control`] (the
+//! decision), [`redis`] (RESP client) and [`shared`] (the Redis-backed limiter),
+//! [`mmdb_writer`] (MaxMind DB writer for tests and dev tools).
+//!
+//! Everything is `Send + Sync`; per-client state sits in 64 independently locked shards.
 
 pub mod bots;
 pub mod config;
