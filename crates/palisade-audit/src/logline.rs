@@ -8,6 +8,9 @@ use crate::format::{
     CEF_LINE_START, JSON_HASH_MARKER, JSON_LINE_START, KV_HASH_MARKER, KV_LINE_START,
 };
 
+/// Parse error of a line that stops before its hash field (cut short).
+pub(crate) const NO_HASH_AT_END: &str = "line does not end with the hash field";
+
 /// An audit line read back.
 #[derive(Debug)]
 pub(crate) struct Parsed<'a> {
@@ -47,9 +50,7 @@ pub(crate) fn parse_line(raw: &str) -> Option<Result<Parsed<'_>, &'static str>> 
 }
 
 fn parse_json(payload: &str) -> Result<Parsed<'_>, &'static str> {
-    let without_close = payload
-        .strip_suffix("\"}")
-        .ok_or("line does not end with the hash field")?;
+    let without_close = payload.strip_suffix("\"}").ok_or(NO_HASH_AT_END)?;
     let pos = without_close
         .rfind(JSON_HASH_MARKER)
         .ok_or("no palisade.hash field")?;

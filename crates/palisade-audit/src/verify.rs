@@ -8,7 +8,7 @@ use std::io::{self, BufRead};
 use serde::Serialize;
 
 use crate::chain::{chain_hash, to_hex, ChainHash, ALG_HMAC, ALG_SHA256, GENESIS};
-use crate::logline::{parse_line, Parsed};
+use crate::logline::{parse_line, Parsed, NO_HASH_AT_END};
 
 /// How to verify.
 #[derive(Clone, Default)]
@@ -44,6 +44,9 @@ pub enum FindingKind {
     StartsMidStream,
     /// Keyed hashes could not be checked because no key was given. Not tampering.
     HashesNotChecked,
+    /// The start of a line cut off by an output failure, followed by Palisade's loss notice.
+    /// Not tampering.
+    PartialLine,
 }
 
 impl FindingKind {
@@ -55,6 +58,7 @@ impl FindingKind {
                 | FindingKind::DeclaredLoss
                 | FindingKind::StartsMidStream
                 | FindingKind::HashesNotChecked
+                | FindingKind::PartialLine
         )
     }
 
@@ -71,6 +75,7 @@ impl FindingKind {
             FindingKind::DeclaredLoss => "declared loss",
             FindingKind::StartsMidStream => "starts mid-chain",
             FindingKind::HashesNotChecked => "hashes not checked",
+            FindingKind::PartialLine => "partial line",
         }
     }
 }
@@ -252,6 +257,8 @@ pub(crate) struct Verifier {
     chains: Vec<Chain>,
     index: HashMap<(String, String), usize>,
     unchecked_noted: Vec<bool>,
+    /// A line cut short (no hash field) waiting to see whether a loss notice follows it.
+    cut_line: Option<usize>,
 }
 
 impl Verifier {
@@ -262,6 +269,7 @@ impl Verifier {
             chains: Vec::new(),
             index: HashMap::new(),
             unchecked_noted: Vec::new(),
+            cut_line: None,
         }
     }
 
@@ -293,10 +301,18 @@ impl Verifier {
             }
             Some(Err(why)) => {
                 self.report.audit_lines += 1;
-                self.finding(FindingKind::Malformed, line, None, None, (*why).to_owned());
+                self.settle_cut_line(false);
+                if *why == NO_HASH_AT_END {
+                    self.cut_line = Some(line);
+                } else {
+                    self.finding(FindingKind::Malformed, line, None, None, (*why).to_owned());
+                }
                 return;
             }
-            Some(Ok(p)) => p,
+            Some(Ok(p)) => {
+                self.settle_cut_line(p.lost.is_some());
+                p
+            }
         };
         self.report.audit_lines += 1;
         let chain_id = (p.dyno.as_str(), p.boot_id.as_str());
@@ -383,7 +399,27 @@ impl Verifier {
         });
     }
 
+    /// Classifies a pending cut-short line: harmless when Palisade's loss notice follows it.
+    fn settle_cut_line(&mut self, loss_notice_follows: bool) {
+        if let Some(line) = self.cut_line.take() {
+            if loss_notice_follows {
+                let detail =
+                    "line cut short by an output failure; the loss notice follows".to_owned();
+                self.finding(FindingKind::PartialLine, line, None, None, detail);
+            } else {
+                self.finding(
+                    FindingKind::Malformed,
+                    line,
+                    None,
+                    None,
+                    NO_HASH_AT_END.to_owned(),
+                );
+            }
+        }
+    }
+
     pub(crate) fn finish(mut self) -> VerifyReport {
+        self.settle_cut_line(false);
         let chains = std::mem::take(&mut self.chains);
         let mut last_boot: HashMap<String, String> = HashMap::new();
         for chain in &chains {
