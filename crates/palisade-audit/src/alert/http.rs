@@ -29,7 +29,8 @@ impl HttpError {
     /// Whether trying again later could help (network errors, timeouts, 408, 429, 5xx).
     pub fn is_retryable(&self) -> bool {
         match self {
-            HttpError::Io(_) | HttpError::Timeout => true,
+            HttpError::Io(e) => e.kind() != io::ErrorKind::Unsupported,
+            HttpError::Timeout => true,
             HttpError::BadResponse(_) => false,
             HttpError::Status(s) => *s == 408 || *s == 429 || *s >= 500,
         }
