@@ -290,9 +290,9 @@ main{padding:20px 32px;max-width:1200px}section{background:#fff;border-radius:8p
 h2{font-size:18px;margin:0 0 12px}.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:18px}
 .card{background:#fff;border-radius:8px;padding:12px 16px;min-width:150px;box-shadow:0 1px 2px rgba(0,0,0,.08)}.card b{display:block;font-size:24px}.card span{color:#5b6b7a;font-size:13px}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px}table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e4e8ec;vertical-align:top}
-th{color:#5b6b7a;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:12px;background:#f0f3f6;padding:1px 4px;border-radius:3px}
+th{color:#5b6b7a;font-weight:600}.checklist td:nth-child(2){white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:12px;background:#f0f3f6;padding:1px 4px;border-radius:3px}
 .chart .grid{stroke:#e4e8ec}.axis,.legend{font-size:12px;fill:#5b6b7a}.bar-total{fill:#9fb7cc}.bar-hl{fill:#d9534f}.bars .label,.bars .count{font-size:13px;fill:#1d2733}.bar-cat{fill:#d9534f}.bar-rule{fill:#e08e0b}
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}.badge.pass{background:#2e8b57}.badge.warn{background:#d98e04}.badge.fail{background:#c9302c}.badge.nc{background:#7a8793}
+.badge{display:inline-block;white-space:nowrap;padding:2px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}.badge.pass{background:#2e8b57}.badge.warn{background:#d98e04}.badge.fail{background:#c9302c}.badge.nc{background:#7a8793}
 .ok{color:#2e8b57;font-weight:600}.bad{color:#c9302c;font-weight:600}.muted{color:#7a8793}footer{color:#7a8793;font-size:12px;padding:0 32px 24px}
 ";
 
