@@ -16,6 +16,6 @@ pub use path::{redact_path, PATH_MAX_BYTES};
 pub use query::{bound_param_names, query_param_names, MAX_PARAM_NAMES, PARAM_NAME_MAX_BYTES};
 pub use referrer::{redact_referrer, REFERRER_MAX_BYTES};
 pub use text::{
-    bound_text, redact_snippet, sanitize_dyno, sanitize_request_id, truncate_utf8,
+    bound_text, redact_snippet, sanitize_dyno, sanitize_request_id, scrub_controls, truncate_utf8,
     REQUEST_ID_MAX_BYTES, SNIPPET_MAX_BYTES, TRUNCATION_MARK, USER_AGENT_MAX_BYTES,
 };

@@ -2,7 +2,7 @@
 //! optionally replaced by placeholders.
 
 use super::ident::classify_identifier;
-use super::text::{truncate_utf8, TRUNCATION_MARK};
+use super::text::{scrub_controls, truncate_utf8, TRUNCATION_MARK};
 
 /// Longest `url.path` logged, in bytes.
 pub const PATH_MAX_BYTES: usize = 1024;
@@ -15,7 +15,8 @@ pub const PATH_MAX_BYTES: usize = 1024;
 ///   (`/patients/12345/notes` → `/patients/{n}/notes`); see [`classify_identifier`].
 /// - The result is bounded to [`PATH_MAX_BYTES`].
 pub fn redact_path(raw: &str, mask_ids: bool) -> String {
-    let path = raw.split(['?', '#']).next().unwrap_or("");
+    let cleaned = scrub_controls(raw);
+    let path = cleaned.split(['?', '#']).next().unwrap_or("");
     let mut out = String::with_capacity(path.len().min(PATH_MAX_BYTES));
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
@@ -81,6 +82,7 @@ mod tests {
         assert_eq!(redact_path("/patients/12345", false), "/patients/12345");
         assert_eq!(redact_path("/", true), "/");
         assert_eq!(redact_path("", true), "");
+        assert_eq!(redact_path("/a\nforged=1", false), "/a\u{FFFD}forged=1");
     }
 
     #[test]

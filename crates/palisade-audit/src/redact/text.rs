@@ -22,12 +22,28 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `s` cut to at most `max` bytes, with [`TRUNCATION_MARK`] at the end when something was cut.
-pub fn bound_text(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
+/// Control characters (newlines, escapes, NUL) replaced by U+FFFD: they have no business in a logged
+/// value, would let a client forge line breaks in l2met/CEF, and cost 6 bytes each once escaped.
+pub fn scrub_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
-    let keep = truncate_utf8(s, max.saturating_sub(TRUNCATION_MARK.len()));
+}
+
+/// `s` without control characters, cut to at most `max` bytes, with [`TRUNCATION_MARK`] at the end
+/// when something was cut.
+pub fn bound_text(s: &str, max: usize) -> String {
+    let s = scrub_controls(s);
+    if s.len() <= max {
+        return s.into_owned();
+    }
+    let keep = truncate_utf8(&s, max.saturating_sub(TRUNCATION_MARK.len()));
     let mut out = String::with_capacity(keep.len() + TRUNCATION_MARK.len());
     out.push_str(keep);
     out.push_str(TRUNCATION_MARK);
@@ -55,7 +71,7 @@ pub fn redact_snippet(s: &str) -> String {
                 continue;
             }
             flush_digits(&mut out, &mut run);
-            out.push(c);
+            out.push(if c.is_control() { '\u{FFFD}' } else { c });
         }
         flush_digits(&mut out, &mut run);
     }
@@ -127,6 +143,8 @@ mod tests {
             b.len()
         );
         assert_eq!(bound_text("short", 10), "short");
+        assert_eq!(bound_text("a\nb\u{1b}[31m", 20), "a\u{FFFD}b\u{FFFD}[31m");
+        assert_eq!(redact_snippet("x\r\ny"), "x\u{FFFD}\u{FFFD}y");
     }
 
     #[test]
