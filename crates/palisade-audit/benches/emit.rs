@@ -13,7 +13,8 @@ use palisade_audit::redact::redact_path;
 use palisade_audit::testing::{canary_access_event, render_access_line, CANARY};
 use palisade_audit::time::format_rfc3339_micros;
 use palisade_audit::{
-    AccessEvent, Action, AuditConfig, AuditSink, LogFormat, RequestInfo, SinkOptions, TcpConnector,
+    chain_hash, AccessEvent, Action, AuditConfig, AuditSink, LogFormat, RequestInfo, SinkOptions,
+    TcpConnector,
 };
 
 const CHUNK: u64 = 20_000;
