@@ -13,9 +13,9 @@ use std::time::SystemTime;
 use crate::chain::Chain;
 use crate::config::LogFormat;
 use crate::event::{AccessEvent, Action, Control, RequestInfo, RuleHit, SecurityEvent};
-use crate::format::{append_hash, write_chain, write_record, ChainFields};
 use crate::record::{self, Record};
 use crate::redact::query_param_names;
+use crate::writer::format_line;
 
 /// A canary shaped like a record number (letters and 3+ digits).
 pub const CANARY: &str = "PHICANARY73519";
@@ -81,25 +81,17 @@ pub fn canary_security_event(canary: &str) -> SecurityEvent {
     }
 }
 
-fn render(rec: Record<'_>, format: LogFormat) -> String {
+fn render(mut rec: Record<'_>, format: LogFormat) -> String {
     let mut chain = Chain::new(None);
     let mut line = String::new();
-    write_record(format, &rec, &mut line);
-    let (seq, prev) = chain.peek();
-    let prev = *prev;
-    write_chain(
+    format_line(
         format,
-        &ChainFields {
-            dyno: "web.1",
-            boot_id: "0000000000000000",
-            seq,
-            alg: chain.alg(),
-            prev: &prev,
-        },
+        &mut rec,
+        &mut chain,
+        "web.1",
+        "0000000000000000",
         &mut line,
     );
-    let hash = chain.seal(line.as_bytes());
-    append_hash(format, &hash, &mut line);
     line
 }
 
@@ -173,6 +165,74 @@ mod tests {
         );
         let rest = line.replace(&path, "").replace(&referrer, "");
         assert_no_canary(&rest, CANARY);
+    }
+
+    #[test]
+    fn random_events_always_fit_the_line_limit() {
+        // A small deterministic generator: field lengths from 0 to several times the bounds.
+        struct Rng(u64, Vec<char>);
+        impl Rng {
+            fn next(&mut self, max: u64) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0 % max.max(1)
+            }
+            fn text(&mut self, max: u64) -> String {
+                let n = self.next(max);
+                (0..n)
+                    .map(|_| {
+                        let i = self.next(self.1.len() as u64) as usize;
+                        self.1[i]
+                    })
+                    .collect()
+            }
+        }
+        let mut r = Rng(
+            0x2545_f491_4f6c_dd1d,
+            "a1/%@;=?# \n\"\\é\u{1}{}|".chars().collect(),
+        );
+        for round in 0..60 {
+            let mut e = canary_access_event(CANARY);
+            e.request.path = r.text(4000);
+            e.request.user_agent = Some(r.text(2000));
+            e.request.referrer = Some(r.text(2000));
+            e.request.method = r.text(40);
+            e.request.request_id = Some(r.text(600));
+            e.request.query_param_names = (0..r.next(80)).map(|_| r.text(200)).collect();
+            e.hits = (0..r.next(60))
+                .map(|i| RuleHit {
+                    id: r.text(100),
+                    category: r.text(60),
+                    target: r.text(150),
+                    snippet: r.text(400),
+                    score: i as u32,
+                })
+                .collect();
+            let s = SecurityEvent {
+                hits: e.hits.clone(),
+                ..canary_security_event(CANARY)
+            };
+            for format in [LogFormat::Json, LogFormat::L2met, LogFormat::Cef] {
+                for line in [
+                    render_access_line(&e, format, round % 2 == 0),
+                    render_security_line(&s, format, true),
+                ] {
+                    assert!(
+                        line.len() < crate::MAX_LINE_BYTES,
+                        "{format:?} line of {} bytes",
+                        line.len()
+                    );
+                    assert!(!line.contains('\n'), "raw newline in a line");
+                    if format == LogFormat::Json {
+                        assert!(
+                            serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+                            "invalid JSON: {line}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

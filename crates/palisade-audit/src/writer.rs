@@ -236,27 +236,14 @@ impl Writer {
     }
 
     fn emit_line_with(&mut self, rec: &mut Record<'_>) {
-        let (seq, prev) = self.chain.peek();
-        let prev = *prev;
-        let fmt = self.s.format;
-        loop {
-            self.scratch.clear();
-            write_record(fmt, rec, &mut self.scratch);
-            let fields = ChainFields {
-                dyno: &self.s.dyno,
-                boot_id: &self.s.boot_id,
-                seq,
-                alg: self.chain.alg(),
-                prev: &prev,
-            };
-            write_chain(fmt, &fields, &mut self.scratch);
-            // +1 for the newline.
-            if self.scratch.len() + trailer_len(fmt) < MAX_LINE_BYTES || !rec.shrink() {
-                break;
-            }
-        }
-        let hash = self.chain.seal(self.scratch.as_bytes());
-        append_hash(fmt, &hash, &mut self.scratch);
+        let seq = format_line(
+            self.s.format,
+            rec,
+            &mut self.chain,
+            &self.s.dyno,
+            &self.s.boot_id,
+            &mut self.scratch,
+        );
         self.batch.push_str(&self.scratch);
         self.batch.push('\n');
         self.line_ends.push((self.batch.len(), seq));
@@ -310,6 +297,39 @@ impl Writer {
         self.batch = reuse;
         self.line_ends.clear();
     }
+}
+
+/// Formats `rec` as the next line of `chain` into `out` (cleared first; no newline), shrinking the
+/// record until the line fits [`MAX_LINE_BYTES`] with its newline. Returns the line's seq.
+pub(crate) fn format_line(
+    format: LogFormat,
+    rec: &mut Record<'_>,
+    chain: &mut Chain,
+    dyno: &str,
+    boot_id: &str,
+    out: &mut String,
+) -> u64 {
+    let (seq, prev) = chain.peek();
+    let prev = *prev;
+    loop {
+        out.clear();
+        write_record(format, rec, out);
+        let fields = ChainFields {
+            dyno,
+            boot_id,
+            seq,
+            alg: chain.alg(),
+            prev: &prev,
+        };
+        write_chain(format, &fields, out);
+        // Strictly less: the newline takes the last byte.
+        if out.len() + trailer_len(format) < MAX_LINE_BYTES || !rec.shrink() {
+            break;
+        }
+    }
+    let hash = chain.seal(out.as_bytes());
+    append_hash(format, &hash, out);
+    seq
 }
 
 /// Writes as much of `buf` as possible; returns bytes written and the error that stopped it.
