@@ -127,6 +127,8 @@ bp_fetch_verified() {
       "Nothing was deployed."
   fi
   mv "$partial" "$cached"
+  # Only the pinned artifact is worth keeping: drop what earlier pins left behind.
+  find "$cache" -maxdepth 1 -name 'sha256-*' ! -name "sha256-$sha" -delete
   echo "$cached"
 }
 
@@ -266,14 +268,20 @@ bp_install_geoip() {
 # Runs `palisade check --hipaa` in APP_DIR with the app's PALISADE_* config and prints its output
 # indented. On an invalid config the build fails with palisade's message (which names the variable
 # or file:line, the value and what is allowed). PORT/DYNO are not passed: they do not exist at
-# build time, and the checks that need them happen again at boot.
+# build time, and the checks that need them happen again at boot. RUNTIME_HOME is where the app
+# directory will be at run time (/app on Heroku, /workspace for CNB): a PALISADE_CONFIG under it is
+# looked up in APP_DIR instead.
 bp_validate_config() {
-  local app_dir=$1 palisade=$2 name out status
+  local app_dir=$1 palisade=$2 runtime_home=$3 name value out status
   local -a env_args=("PATH=/usr/bin:/bin" "HOME=$app_dir" "LANG=C.UTF-8")
   while IFS='=' read -r name _; do
     [[ $name =~ ^PALISADE_[A-Z0-9_]+$ ]] || continue
     [[ $BP_ONLY_VARS == *" $name "* ]] && continue
-    env_args+=("$name=${!name}")
+    value=${!name}
+    if [[ $name == PALISADE_CONFIG && $value == "$runtime_home"/* ]]; then
+      value="$app_dir/${value#"$runtime_home"/}"
+    fi
+    env_args+=("$name=$value")
   done < <(env)
   bp_topic "Validating Palisade configuration (palisade check --hipaa)"
   set +e

@@ -452,6 +452,28 @@ else
   check "PALISADE_BINARY_URL without PALISADE_BINARY_SHA256 fails the build" grep -q 'PALISADE_BINARY_SHA256' "$T/no-sha.log"
 fi
 
+# PALISADE_CONFIG given as the run-time path (/app/...) is validated from the build directory.
+new_build "$NODE_APP" config-path
+mkdir -p "$B/config"
+mv "$B/palisade.yml" "$B/config/palisade.yml"
+sed -i 's/^paranoia:.*/paranoia: 9/' "$B/config/palisade.yml"
+setenv "$E" PALISADE_CONFIG /app/config/palisade.yml
+if run_compile "$B" "$C" "$E" "$T/config-path.log" > /dev/null; then
+  fail "PALISADE_CONFIG=/app/config/palisade.yml is validated at build time (bad value fails)" "$T/config-path.log"
+else
+  check "PALISADE_CONFIG=/app/config/palisade.yml is validated at build time (bad value fails)" \
+    grep -q 'config/palisade.yml' "$T/config-path.log"
+fi
+
+# arm64: the inventory lists it, but no artifact is published from this machine: clear failure.
+new_build "$NODE_APP" arm64
+if (cd "$B" && mkdir -p "$T/arm64/layers" && env CNB_TARGET_ARCH=arm64 CNB_LAYERS_DIR="$T/arm64/layers" \
+  CNB_PLATFORM_DIR="$T/arm64" CNB_BUILDPACK_DIR="$BP" "$BP/bin/build") > "$T/arm64.log" 2>&1; then
+  fail "arm64 without a published artifact fails the build clearly" "$T/arm64.log"
+else
+  check "arm64 without a published artifact fails the build clearly" grep -q 'linux/arm64 has no published sha256' "$T/arm64.log"
+fi
+
 # Download outage (nothing listens on the port): clear failure after retries.
 new_build "$NODE_APP" outage
 closed=$(free_port_pair)
