@@ -57,7 +57,13 @@ fi
 if [[ -z $binary ]]; then
   binary="${CARGO_TARGET_DIR:-$ROOT/target}/release/palisade"
   if [[ $build -eq 1 ]]; then
-    (cd "$ROOT" && cargo build --release --locked -p palisade)
+    locked=()
+    if [[ -f $ROOT/Cargo.lock ]]; then
+      locked=(--locked)
+    else
+      echo "release.sh: WARNING: no Cargo.lock: this build's dependency versions are not pinned" >&2
+    fi
+    (cd "$ROOT" && cargo build --release "${locked[@]}" -p palisade)
   fi
 fi
 [[ -x $binary ]] || die "no palisade binary at $binary: build it with 'cargo build --release -p palisade' (or drop --no-build)"
