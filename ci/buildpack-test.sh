@@ -76,7 +76,9 @@ started_pgids=()
 started_pids=()
 cleanup() {
   local pg
-  for pg in "${started_pgids[@]}"; do kill -KILL -- "-$pg" 2> /dev/null || true; done
+  # palisade starts the app in a process group of its own: kill the whole tree of each dyno.
+  # shellcheck disable=SC2046 # a list of pids
+  for pg in "${started_pgids[@]}"; do kill -KILL $(descendants "$pg") 2> /dev/null || true; done
   for pg in "${started_pids[@]}"; do kill -KILL "$pg" 2> /dev/null || true; done
   if [[ ${KEEP:-0} == 1 ]]; then echo "kept $T"; else rm -rf "$T"; fi
 }
