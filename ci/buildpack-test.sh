@@ -549,6 +549,38 @@ check "app binding the public port under palisade: dyno exits non-zero (status $
   test "$status" -ne 0 -a "$unprotected" -eq 0
 stop_dyno
 
+# One side dies: the other must not stay up. (a) The app is killed: palisade exits non-zero.
+port=$(free_port_pair)
+start_dyno "$NB" "$port" "$T/app-dies.log"
+if wait_http "$port" 10000 > /dev/null; then
+  read -r -a tree <<< "$(descendants "$DYNO_PID")"
+  kill -KILL "${tree[-1]}"
+  if wait_gone 10 "$DYNO_PID" > /dev/null; then
+    wait "$DYNO_PID" 2> /dev/null && status=0 || status=$?
+    check "app killed: palisade exits too (status $status), the dyno stops instead of serving errors" test "$status" -ne 0
+  else
+    fail "app killed: palisade exits within 10 s" "$T/app-dies.log"
+  fi
+else
+  fail "app-dies dyno boots" "$T/app-dies.log"
+fi
+stop_dyno
+# (b) palisade is killed (SIGKILL: no chance to clean up): the app is stopped, nothing serves.
+port=$(free_port_pair)
+start_dyno "$NB" "$port" "$T/palisade-dies.log"
+if wait_http "$port" 10000 > /dev/null; then
+  read -r -a tree <<< "$(descendants "$DYNO_PID")"
+  kill -KILL "$DYNO_PID"
+  if wait_gone 10 "${tree[@]}" > /dev/null; then
+    pass "palisade killed with SIGKILL: the app is stopped too (no unprotected app left running)"
+  else
+    fail "palisade killed with SIGKILL: the app is stopped within 10 s" "$T/palisade-dies.log"
+  fi
+else
+  fail "palisade-dies dyno boots" "$T/palisade-dies.log"
+fi
+stop_dyno
+
 # Public port already taken when palisade starts: fail closed with a clear message.
 port=$(free_port_pair)
 node -e 'require("node:net").createServer().listen(+process.argv[1], "0.0.0.0")' "$port" &
