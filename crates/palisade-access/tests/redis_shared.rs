@@ -388,25 +388,32 @@ async fn hung_redis_costs_one_timeout_then_breaker_opens() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
     tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Answer the two SCRIPT LOADs, then go silent (keep the socket open).
-        let mut answered = 0;
         loop {
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            seen.extend_from_slice(&buf[..n]);
-            let loads = seen.windows(6).filter(|w| w == b"SCRIPT").count();
-            while answered < loads.min(2) {
-                sock.write_all(b"$40\r\n0123456789012345678901234567890123456789\r\n")
-                    .await
-                    .unwrap();
-                answered += 1;
-            }
+            let (mut sock, _) = listener.accept().await.unwrap();
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Answer the two SCRIPT LOADs, then go silent (keep the socket open).
+                let mut answered = 0;
+                loop {
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let loads = seen.windows(6).filter(|w| w == b"SCRIPT").count();
+                    while answered < loads.min(2) {
+                        sock.write_all(b"$40\r\n0123456789012345678901234567890123456789\r\n")
+                            .await
+                            .unwrap();
+                        answered += 1;
+                    }
+                }
+            });
         }
     });
     let mut config = shared_config(&format!("redis://127.0.0.1:{port}"), "POST /login 2/minute");
@@ -439,8 +446,9 @@ async fn hung_redis_costs_one_timeout_then_breaker_opens() {
         Some(Control::RateLimit),
         "local limits apply while the breaker is open"
     );
+    // Without the breaker these two would wait 2 × 50 ms.
     assert!(
-        t.elapsed() < Duration::from_millis(40),
+        t.elapsed() < Duration::from_millis(90),
         "breaker open: {:?}",
         t.elapsed()
     );
@@ -454,4 +462,18 @@ async fn hung_redis_costs_one_timeout_then_breaker_opens() {
         }
         other => panic!("{other:?}"),
     }
+
+    // Three timeouts in a row (one per breaker period) make the client drop the hung
+    // connection and dial again.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(15);
+    while connections.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "never reconnected");
+        let _ = access
+            .check_shared(&req(ip("198.51.100.45"), "GET", "/"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("hung redis: reconnected after {:?}", started.elapsed());
 }
