@@ -605,7 +605,12 @@ impl AccessControl {
             if let Some(gcra) = self.bot_score {
                 let key = derive_key(ip_hash, NS_BOT_SCORE, 0);
                 let tripped = self.bot_scores.update(key, now, |tat| {
-                    gcra.apply(tat, now, u64::from(verdict.score)).is_err()
+                    let tripped = gcra.apply(tat, now, u64::from(verdict.score)).is_err();
+                    if tripped {
+                        // The ban takes over; the score starts afresh when it ends.
+                        *tat = None;
+                    }
+                    tripped
                 });
                 if tripped {
                     let duration = self
