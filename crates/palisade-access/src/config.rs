@@ -23,6 +23,8 @@ use crate::ratelimit::{RateLimit, RateRule};
 
 /// Default cap on clients tracked by the rate limiter (about 35 MB at the cap).
 pub const DEFAULT_MAX_TRACKED_CLIENTS: usize = 1_000_000;
+/// Default IPv6 prefix length that counts as one client for limits and bans.
+pub const DEFAULT_IPV6_CLIENT_PREFIX: u8 = 64;
 /// Default number of blocks that leads to a ban.
 pub const DEFAULT_BAN_AFTER_BLOCKS: u32 = 20;
 /// Default window for counting blocks.
@@ -352,6 +354,9 @@ pub struct AccessConfig {
     pub redis: Option<RedisConfig>,
     /// Cap on clients tracked per table (rate limits, bot scores); memory is bounded by it.
     pub max_tracked_clients: usize,
+    /// IPv6 clients are counted per network of this prefix length for rate limits, bot scores
+    /// and bans (default 64; 128 = per address). Lists and geo always use the full address.
+    pub ipv6_client_prefix: u8,
 }
 
 impl Default for AccessConfig {
@@ -369,6 +374,7 @@ impl Default for AccessConfig {
             bans: BanConfig::default(),
             redis: None,
             max_tracked_clients: DEFAULT_MAX_TRACKED_CLIENTS,
+            ipv6_client_prefix: DEFAULT_IPV6_CLIENT_PREFIX,
         }
     }
 }

@@ -201,6 +201,8 @@ pub struct AccessControl {
     ban_counts: TimeMap,
     bans: TimeMap,
     hasher: RandomState,
+    /// Mask applied to IPv6 clients for per-client state (see [`AccessControl::client_unit`]).
+    ipv6_mask: u128,
     /// The name reported for the global limit.
     global_name: Arc<str>,
     /// Set once the first ban is made, so the ban lookup costs nothing until then.
@@ -378,6 +380,18 @@ impl AccessControl {
             })
             .collect();
         let max = config.max_tracked_clients.max(1024);
+        let prefix = config.ipv6_client_prefix;
+        if !(32..=128).contains(&prefix) {
+            return Err(ConfigError::new(
+                "ipv6_client_prefix",
+                prefix.to_string(),
+                "expected a prefix length from 32 to 128 (64 = one subscriber's /64)",
+            )
+            .into());
+        }
+        let ipv6_mask = u128::MAX
+            .checked_shr(u32::from(prefix))
+            .map_or(u128::MAX, |low| !low);
         Ok(AccessControl {
             identity,
             trusted,
@@ -401,6 +415,7 @@ impl AccessControl {
             hasher: RandomState::new(),
             any_ban: AtomicBool::new(false),
             global_name: Arc::from(GLOBAL),
+            ipv6_mask,
             epoch: Instant::now(),
             shared,
         })
@@ -452,9 +467,21 @@ impl AccessControl {
     /// Keyed SipHash of the client address, computed once per request; per-table keys are
     /// derived from it with [`derive_key`].
     fn ip_hash(&self, ip: IpAddr) -> u64 {
-        match ip.to_canonical() {
+        match self.client_unit(ip) {
             IpAddr::V4(v4) => self.hasher.hash_one(v4.octets()),
             IpAddr::V6(v6) => self.hasher.hash_one(v6.octets()),
+        }
+    }
+
+    /// The unit that rate limits, bot scores and bans count: the IPv4 address, or the IPv6
+    /// address cut to `ipv6_client_prefix` bits (one subscriber usually holds a whole /64, so
+    /// counting single IPv6 addresses would let one client rotate through 2^64 identities).
+    pub fn client_unit(&self, ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) if self.ipv6_mask != u128::MAX => {
+                IpAddr::V6((u128::from(v6) & self.ipv6_mask).into())
+            }
+            other => other,
         }
     }
 
@@ -485,8 +512,7 @@ impl AccessControl {
         let Some(shared) = self.shared.as_ref().filter(|s| s.is_usable()) else {
             return self.check_rates_local(req, now, ip_hash);
         };
-        let ip = req.ip.to_canonical();
-        let ip_text = ip.to_string();
+        let ip_text = self.client_unit(req.ip).to_string();
         let mut rates: Vec<SharedRate> = Vec::with_capacity(self.rates.len() + 1);
         for r in &self.rates {
             if r.rule.applies(req.method, req.path) {
@@ -701,7 +727,10 @@ impl AccessControl {
             *v = Some(v.map_or(until, |old| old.max(until)));
         });
         if let Some(shared) = &self.shared {
-            shared.publish_ban(&ip.to_string(), Duration::from_nanos(duration_ns));
+            shared.publish_ban(
+                &self.client_unit(ip).to_string(),
+                Duration::from_nanos(duration_ns),
+            );
         }
     }
 
@@ -726,7 +755,7 @@ impl AccessControl {
         }
         if let Some(shared) = &self.shared {
             shared.record_block(
-                &ip.to_string(),
+                &self.client_unit(ip).to_string(),
                 policy.counter,
                 Duration::from_nanos(policy.duration_ns),
             );

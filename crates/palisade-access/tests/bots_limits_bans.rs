@@ -284,3 +284,48 @@ fn access_control_is_shared_across_threads() {
     let allowed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(allowed, 100, "exactly the burst across all threads");
 }
+
+#[test]
+fn ipv6_clients_are_counted_per_64_by_default() {
+    let mut config = AccessConfig::default();
+    config
+        .rate_limits
+        .rules
+        .push(RateRule::parse("POST /login 2/minute").unwrap());
+    let access = AccessControl::new(config.clone()).unwrap();
+    // Rotating addresses inside one /64 does not escape the limit...
+    assert!(access
+        .check(&req(ip("2001:db8:1:2::1"), "POST", "/login"))
+        .is_allow());
+    assert!(access
+        .check(&req(ip("2001:db8:1:2::2"), "POST", "/login"))
+        .is_allow());
+    assert_eq!(
+        access
+            .check(&req(ip("2001:db8:1:2:ffff::3"), "POST", "/login"))
+            .control(),
+        Some(Control::RateLimit)
+    );
+    // ...while the neighbouring /64 is someone else.
+    assert!(access
+        .check(&req(ip("2001:db8:1:3::1"), "POST", "/login"))
+        .is_allow());
+    assert_eq!(
+        access.client_unit(ip("2001:db8:1:2:abcd::9")),
+        ip("2001:db8:1:2::")
+    );
+    assert_eq!(access.client_unit(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+
+    config.ipv6_client_prefix = 128;
+    let per_address = AccessControl::new(config.clone()).unwrap();
+    for last in 1..=4 {
+        let a = format!("2001:db8:1:2::{last}");
+        assert!(per_address.check(&req(ip(&a), "POST", "/login")).is_allow());
+    }
+    config.ipv6_client_prefix = 16;
+    let err = AccessControl::new(config).unwrap_err().to_string();
+    assert!(
+        err.contains("ipv6_client_prefix") && err.contains("16"),
+        "{err}"
+    );
+}
