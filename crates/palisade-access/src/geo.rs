@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use maxminddb::PathElement;
 use serde::Deserialize;
 
 use crate::country::CountryCode;
@@ -42,19 +43,6 @@ fn reader_from_bytes(
 pub struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
     path: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct CountryRecord<'a> {
-    #[serde(borrow)]
-    country: Option<IsoOnly<'a>>,
-    #[serde(borrow)]
-    registered_country: Option<IsoOnly<'a>>,
-}
-
-#[derive(Deserialize)]
-struct IsoOnly<'a> {
-    iso_code: Option<&'a str>,
 }
 
 impl GeoDb {
@@ -99,12 +87,23 @@ impl GeoDb {
     pub fn country(&self, ip: IpAddr) -> Option<CountryCode> {
         let ip = ip.to_canonical();
         let result = self.reader.lookup(ip).ok()?;
-        let record: CountryRecord<'_> = result.decode().ok()??;
-        record
-            .country
-            .and_then(|c| c.iso_code)
-            .or_else(|| record.registered_country.and_then(|c| c.iso_code))
-            .and_then(|code| CountryCode::from_bytes(code.as_bytes()))
+        // Navigate straight to the two-letter code instead of decoding the whole record (City
+        // records carry names in eight languages, subdivisions, location…).
+        let code: Option<&str> = result
+            .decode_path(&[PathElement::Key("country"), PathElement::Key("iso_code")])
+            .ok()
+            .flatten();
+        let code = match code {
+            Some(c) => c,
+            None => result
+                .decode_path(&[
+                    PathElement::Key("registered_country"),
+                    PathElement::Key("iso_code"),
+                ])
+                .ok()
+                .flatten()?,
+        };
+        CountryCode::from_bytes(code.as_bytes())
     }
 }
 
