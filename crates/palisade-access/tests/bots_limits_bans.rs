@@ -329,3 +329,19 @@ fn ipv6_clients_are_counted_per_64_by_default() {
         "{err}"
     );
 }
+
+/// The proxy shares one `AccessControl` across worker threads and awaits `check_shared` inside
+/// async hooks whose futures must be `Send`.
+#[test]
+fn types_are_send_sync_and_the_async_check_is_send() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<AccessControl>();
+    send_sync::<palisade_access::SharedLimiter>();
+    send_sync::<AccessDecision>();
+    let access = AccessControl::new(AccessConfig::default()).unwrap();
+    let request = req(ip("192.0.2.1"), "GET", "/");
+    let fut = access.check_shared(&request);
+    send(&fut);
+    drop(fut);
+}
