@@ -296,12 +296,19 @@ impl RedisClient {
         let mut frame = Vec::with_capacity(128);
         encode_command(args, &mut frame);
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.tx
-            .try_send(Job {
-                frame,
-                reply: Some(reply_tx),
-            })
-            .map_err(|_| RedisError::Unavailable)?;
+        let sent = self.tx.try_send(Job {
+            frame,
+            reply: Some(reply_tx),
+        });
+        if let Err(e) = sent {
+            if matches!(e, mpsc::error::TrySendError::Closed(_)) {
+                // The connection task is gone (its runtime shut down): report it, stay local.
+                self.health.connected.store(false, Ordering::Release);
+                self.health
+                    .mark_failure(&RedisError::Io("connection task ended".into()));
+            }
+            return Err(RedisError::Unavailable);
+        }
         match tokio::time::timeout(timeout, reply_rx).await {
             Ok(Ok(Ok(RespValue::Error(e)))) => Err(RedisError::Server(e)),
             Ok(Ok(Ok(v))) => {
