@@ -274,9 +274,10 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BanConfig {
-    /// Blocks (any 403/429 the proxy reports via `record_block`) that lead to a ban; 0 = never.
+    /// Blocks (any 403/429 the proxy reports via `record_block`) within `within` that start a
+    /// ban; 0 = never, at most 1023.
     pub after_blocks: u32,
-    /// Window in which those blocks are counted.
+    /// Sliding window in which blocks are counted (at least 1 s).
     pub within: ConfigDuration,
     /// Ban length.
     pub duration: ConfigDuration,

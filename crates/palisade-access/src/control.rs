@@ -18,7 +18,8 @@ use crate::pattern::PathPattern;
 use crate::ratelimit::{Gcra, RateKey, RateRule};
 use crate::request::{AccessDecision, AccessRequest, DenyReason, GeoRule, LIMIT_STATUS};
 use crate::shared::{SharedLimiter, SharedOutcome, SharedRate, SharedStatus, SharedWarning};
-use crate::timemap::TimeMap;
+use crate::timemap::{Expiry, TimeMap};
+use crate::window::SlidingWindow;
 
 /// Cap on simultaneous bans tracked locally.
 const MAX_BANS: usize = 100_000;
@@ -161,7 +162,7 @@ struct CompiledRate {
 
 #[derive(Debug, Clone, Copy)]
 struct BanPolicy {
-    counter: Gcra,
+    counter: SlidingWindow,
     duration_ns: u64,
 }
 
@@ -343,20 +344,35 @@ impl AccessControl {
             )
         });
         let ban = if config.bans.after_blocks > 0 {
-            if config.bans.duration.0.is_zero() || config.bans.within.0.is_zero() {
+            if config.bans.duration.0.is_zero() {
                 return Err(ConfigError::new(
-                    "bans.duration/bans.within",
+                    "bans.duration",
                     "0",
                     "must be longer than zero (set bans.after_blocks: 0 to turn bans off)",
                 )
                 .into());
             }
+            if u64::from(config.bans.after_blocks) > crate::window::MAX_COUNT {
+                return Err(ConfigError::new(
+                    "bans.after_blocks",
+                    config.bans.after_blocks.to_string(),
+                    "expected 0 (off) to 1023",
+                )
+                .into());
+            }
+            if config.bans.within.0 < Duration::from_secs(1) {
+                return Err(ConfigError::new(
+                    "bans.within",
+                    format!("{:?}", config.bans.within.0),
+                    "must be at least 1s (e.g. `5m`)",
+                )
+                .into());
+            }
             Some(BanPolicy {
-                counter: Gcra::new(
-                    config.bans.after_blocks,
-                    config.bans.within.0,
-                    config.bans.after_blocks - 1,
-                ),
+                counter: SlidingWindow {
+                    window_ns: u64::try_from(config.bans.within.0.as_nanos()).unwrap_or(u64::MAX),
+                    threshold: config.bans.after_blocks,
+                },
                 duration_ns: u64::try_from(config.bans.duration.0.as_nanos()).unwrap_or(u64::MAX),
             })
         } else {
@@ -410,7 +426,10 @@ impl AccessControl {
             ban,
             limiter: TimeMap::new(max),
             bot_scores: TimeMap::new(max / 4),
-            ban_counts: TimeMap::new(max / 4),
+            ban_counts: TimeMap::with_expiry(
+                max / 4,
+                Expiry::Window(ban.map_or(1, |b| b.counter.window_ns)),
+            ),
             bans: TimeMap::new(MAX_BANS),
             hasher: RandomState::new(),
             any_ban: AtomicBool::new(false),
@@ -735,8 +754,9 @@ impl AccessControl {
     }
 
     /// Tells access control that the proxy blocked a request from `ip` (for any reason: this
-    /// crate's 403/429 or the inspection engine's). After `bans.after_blocks` blocks within
-    /// `bans.within` the client is banned for `bans.duration`. Requests refused because of a ban
+    /// crate's 403/429 or the inspection engine's). Any `bans.after_blocks` blocks within
+    /// `bans.within` (a sliding window, see `docs/access-control.md`) ban the client for
+    /// `bans.duration`. Requests refused because of a ban
     /// are not counted, so a ban does not extend itself. With Redis the count is also kept there
     /// (fire-and-forget, never waits).
     pub fn record_block(&self, ip: IpAddr) -> BlockRecord {
@@ -761,10 +781,11 @@ impl AccessControl {
             );
         }
         let key = self.ip_key(NS_BAN_COUNT, 0, ip);
-        let tripped = self.ban_counts.update(key, now, |tat| {
-            let tripped = policy.counter.apply(tat, now, 1).is_err();
+        let tripped = self.ban_counts.update(key, now, |state| {
+            let tripped = policy.counter.record(state, now);
             if tripped {
-                *tat = None;
+                // The ban takes over; counting starts afresh when it ends.
+                *state = None;
             }
             tripped
         });

@@ -477,3 +477,44 @@ async fn hung_redis_costs_one_timeout_then_breaker_opens() {
     }
     eprintln!("hung redis: reconnected after {:?}", started.elapsed());
 }
+
+/// Blocks counted on two dynos add up in Redis: neither reaches the threshold alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_counts_add_up_across_instances() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut ca = shared_config(&server.url(), "GET /x 1000/minute");
+    ca.bans.after_blocks = 4;
+    let cb = ca.clone();
+    let a = AccessControl::new(ca).unwrap();
+    let b = AccessControl::new(cb).unwrap();
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    let client = ip("192.0.2.200");
+    for _ in 0..2 {
+        assert_eq!(
+            a.record_block(client),
+            palisade_access::BlockRecord::Counted
+        );
+        assert_eq!(
+            b.record_block(client),
+            palisade_access::BlockRecord::Counted
+        );
+    }
+    // Locally neither instance banned (2 < 4); Redis saw 4.
+    assert!(a.check(&req(client, "GET", "/x")).is_allow());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let d = a.check_shared(&req(client, "GET", "/x")).await;
+        if let AccessDecision::Deny { reason, .. } = &d {
+            assert_eq!(reason.control(), Control::Ban);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shared block count never banned: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
