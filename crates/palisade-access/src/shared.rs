@@ -179,6 +179,11 @@ impl SharedLimiter {
         self.client.take_warning()
     }
 
+    /// The Redis URL (its `Display` masks the password).
+    pub fn url(&self) -> &RedisUrl {
+        self.client.url()
+    }
+
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
