@@ -15,7 +15,7 @@ use crate::geo::{AnonymousCategory, AnonymousDb, AnonymousSet, GeoDb};
 use crate::identity::TrustedProxies;
 use crate::ipset::{parse_net, IpSet, IpSetBuilder};
 use crate::pattern::PathPattern;
-use crate::ratelimit::{Gcra, RateKey, RateRule};
+use crate::ratelimit::{Gcra, RateKey, RateLimit, RateRule};
 use crate::request::{AccessDecision, AccessRequest, DenyReason, GeoRule, LIMIT_STATUS};
 use crate::shared::{SharedLimiter, SharedOutcome, SharedRate, SharedStatus, SharedWarning};
 use crate::timemap::{Expiry, TimeMap};
@@ -223,6 +223,8 @@ pub struct AccessControl {
     bots: BotDetector,
     bot_score: Option<Gcra>,
     global_rate: Option<Gcra>,
+    global_limit: Option<RateLimit>,
+    bot_ban_score: u32,
     rates: Vec<CompiledRate>,
     ban: Option<BanPolicy>,
     limiter: TimeMap,
@@ -450,6 +452,8 @@ impl AccessControl {
             bots,
             bot_score,
             global_rate: config.rate_limits.global.map(|l| l.gcra()),
+            global_limit: config.rate_limits.global,
+            bot_ban_score: config.bots.ban_score,
             rates,
             ban,
             limiter: TimeMap::new(max),
@@ -882,14 +886,20 @@ impl AccessControl {
                 self.anon_lists.len()
             );
         }
-        let _ = writeln!(out, "bots: {:?}", self.bots.policy());
-        if let Some(g) = self.global_rate {
-            let _ = writeln!(
-                out,
-                "rate limit global: one per {:?}, burst {}",
-                Duration::from_nanos(g.emission_ns),
-                g.tolerance_ns / g.emission_ns.max(1)
-            );
+        let b = self.bots.policy();
+        let extra: Vec<&str> = b.extra_probe_paths.iter().map(|p| p.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "bots: scanners {:?}, probes {:?} (+[{}]), empty user agent {:?}, malformed user agent {:?}, ban score {}",
+            b.scanners,
+            b.probes,
+            extra.join(", "),
+            b.empty_user_agent,
+            b.malformed_user_agent,
+            self.bot_ban_score
+        );
+        if let Some(g) = &self.global_limit {
+            let _ = writeln!(out, "rate limit global: {g} key Ip");
         }
         for r in &self.rates {
             let _ = writeln!(
