@@ -518,3 +518,37 @@ async fn block_counts_add_up_across_instances() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A password-protected server: AUTH from the URL, including the legacy `h:` user form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_from_url() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let url = RedisUrl::parse(&server.url()).unwrap();
+    let mut admin = RespConnection::new(TcpConnector.connect(&url).await.unwrap());
+    admin
+        .command(&[b"CONFIG", b"SET", b"requirepass", b"s3cret"])
+        .await
+        .unwrap();
+    for (form, ok) in [
+        (format!("redis://:s3cret@127.0.0.1:{}", server.port), true),
+        (format!("redis://h:s3cret@127.0.0.1:{}", server.port), true),
+        (
+            format!("redis://default:s3cret@127.0.0.1:{}/1", server.port),
+            true,
+        ),
+        (format!("redis://:wrong@127.0.0.1:{}", server.port), false),
+    ] {
+        let url = RedisUrl::parse(&form).unwrap();
+        let mut conn = RespConnection::new(TcpConnector.connect(&url).await.unwrap());
+        let result = conn.handshake(&url).await;
+        assert_eq!(result.is_ok(), ok, "{url}: {result:?}");
+        if ok {
+            assert_eq!(
+                conn.command(&[b"PING"]).await.unwrap(),
+                RespValue::Simple("PONG".into())
+            );
+        }
+    }
+}
