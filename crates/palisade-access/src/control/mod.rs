@@ -8,18 +8,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::bots::{BotDetector, BotPolicy};
-use crate::config::{AccessConfig, IpListConfig, UnknownCountry};
-use crate::country::{CountryCode, CountrySet};
+use crate::config::AccessConfig;
+use crate::country::CountryCode;
 use crate::error::{AccessError, ConfigError};
 use crate::geo::{AnonymousCategory, AnonymousDb, AnonymousSet, GeoDb};
 use crate::identity::TrustedProxies;
-use crate::ipset::{parse_net, IpSet, IpSetBuilder};
+use crate::ipset::{IpSet, IpSetBuilder};
 use crate::pattern::PathPattern;
 use crate::ratelimit::{Gcra, RateKey, RateLimit, RateRule};
-use crate::request::{AccessDecision, AccessRequest, DenyReason, GeoRule, LIMIT_STATUS};
+use crate::request::{AccessDecision, AccessRequest, DenyReason, LIMIT_STATUS};
 use crate::shared::{SharedLimiter, SharedOutcome, SharedRate, SharedStatus, SharedWarning};
 use crate::timemap::{Expiry, TimeMap};
 use crate::window::SlidingWindow;
+
+mod country_policy;
+mod describe;
+mod named_sets;
+
+use country_policy::CountryPolicy;
+use named_sets::NamedSets;
 
 /// Cap on simultaneous bans tracked locally.
 const MAX_BANS: usize = 100_000;
@@ -34,144 +41,6 @@ const NS_BOT_SCORE: u8 = 4;
 const NS_RATE_HEADER: u8 = 5;
 /// Rule index used for the global limit.
 const GLOBAL_RULE: u16 = u16::MAX;
-
-/// Networks from several sources, each named for the audit reason, plus their union for a fast
-/// negative answer.
-#[derive(Debug, Default)]
-struct NamedSets {
-    any: IpSet,
-    sources: Vec<(Arc<str>, IpSet)>,
-}
-
-impl NamedSets {
-    fn load(cfg: &IpListConfig, setting: &'static str) -> Result<Self, AccessError> {
-        let mut sources = Vec::new();
-        let mut any = IpSetBuilder::new();
-        if !cfg.ips.is_empty() {
-            let mut b = IpSetBuilder::new();
-            for entry in &cfg.ips {
-                let net = parse_net(entry.trim()).ok_or_else(|| {
-                    ConfigError::new(
-                        setting,
-                        entry.clone(),
-                        "expected an IP address or CIDR network such as `192.0.2.1`, \
-                         `192.0.2.0/24` or `2001:db8::/32`",
-                    )
-                })?;
-                b.insert(net);
-                any.insert(net);
-            }
-            sources.push((Arc::from("config"), b.build()));
-        }
-        for path in &cfg.files {
-            let mut b = IpSetBuilder::new();
-            b.add_list_file(path)?;
-            let set = b.build();
-            any.insert_set(&set);
-            sources.push((Arc::from(path.display().to_string()), set));
-        }
-        Ok(NamedSets {
-            any: any.build(),
-            sources,
-        })
-    }
-
-    fn is_empty(&self) -> bool {
-        self.sources.is_empty()
-    }
-
-    fn find(&self, ip: IpAddr) -> Option<&Arc<str>> {
-        if !self.any.contains(ip) {
-            return None;
-        }
-        self.sources
-            .iter()
-            .find(|(_, set)| set.contains(ip))
-            .map(|(name, _)| name)
-    }
-}
-
-#[derive(Debug, Default)]
-struct CountryPolicy {
-    allow: CountrySet,
-    block: CountrySet,
-    unknown: Option<UnknownCountry>,
-}
-
-impl CountryPolicy {
-    fn new(
-        allow: &[CountryCode],
-        block: &[CountryCode],
-        unknown: Option<UnknownCountry>,
-        scope: &str,
-    ) -> Result<Self, ConfigError> {
-        if !allow.is_empty() && !block.is_empty() {
-            return Err(ConfigError::new(
-                "geo countries",
-                scope,
-                "set either allow_countries or block_countries for one scope, not both",
-            ));
-        }
-        Ok(CountryPolicy {
-            allow: allow.iter().copied().collect(),
-            block: block.iter().copied().collect(),
-            unknown,
-        })
-    }
-
-    fn describe(&self) -> String {
-        let list = |set: &CountrySet| {
-            (0..26u8)
-                .flat_map(|a| (0..26u8).map(move |b| [b'A' + a, b'A' + b]))
-                .filter_map(|c| CountryCode::from_bytes(&c))
-                .filter(|c| set.contains(*c))
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut parts = Vec::new();
-        if !self.allow.is_empty() {
-            parts.push(format!("allow {}", list(&self.allow)));
-        }
-        if !self.block.is_empty() {
-            parts.push(format!("block {}", list(&self.block)));
-        }
-        parts.push(format!(
-            "unknown {:?}",
-            self.unknown.unwrap_or(if self.allow.is_empty() {
-                UnknownCountry::Allow
-            } else {
-                UnknownCountry::Block
-            })
-        ));
-        parts.join(", ")
-    }
-
-    fn is_active(&self) -> bool {
-        !self.allow.is_empty()
-            || !self.block.is_empty()
-            || self.unknown == Some(UnknownCountry::Block)
-    }
-
-    fn judge(&self, country: Option<CountryCode>) -> Option<GeoRule> {
-        match country {
-            None => {
-                let default = if self.allow.is_empty() {
-                    UnknownCountry::Allow
-                } else {
-                    UnknownCountry::Block
-                };
-                (self.unknown.unwrap_or(default) == UnknownCountry::Block)
-                    .then_some(GeoRule::Unknown)
-            }
-            Some(c) if self.block.contains(c) => Some(GeoRule::Blocked),
-            Some(c) if !self.allow.is_empty() && !self.allow.contains(c) => {
-                Some(GeoRule::NotAllowed)
-            }
-            Some(_) => None,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct PathRule {
@@ -827,106 +696,6 @@ impl AccessControl {
         } else {
             BlockRecord::Counted
         }
-    }
-
-    /// A human-readable summary of the effective policy, one line per control, for
-    /// `palisade check`. Contains no secrets (the Redis password is masked).
-    pub fn describe(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let sets = |n: &NamedSets| {
-            let names: Vec<&str> = n.sources.iter().map(|(name, _)| &**name).collect();
-            format!("{} ranges from [{}]", n.any.ranges(), names.join(", "))
-        };
-        let _ = writeln!(out, "client ip: {:?}", self.identity.mode());
-        let _ = writeln!(out, "trusted: {} ranges", self.trusted.ranges());
-        if !self.allow.is_empty() {
-            let _ = writeln!(out, "allow only: {}", sets(&self.allow));
-        }
-        if !self.block.is_empty() {
-            let _ = writeln!(out, "block: {}", sets(&self.block));
-        }
-        for p in &self.paths {
-            let _ = write!(out, "path {}:", p.scope);
-            if !p.allow.is_empty() {
-                let _ = write!(out, " allow only {};", sets(&p.allow));
-            }
-            if !p.block.is_empty() {
-                let _ = write!(out, " block {};", sets(&p.block));
-            }
-            if p.geo.is_active() {
-                let _ = write!(out, " {} countries;", p.geo.describe());
-            }
-            out.push('\n');
-        }
-        match &self.geo_db {
-            Some(db) => {
-                let _ = writeln!(
-                    out,
-                    "geo: {} ({})",
-                    db.path().display(),
-                    self.geo.describe()
-                );
-            }
-            None => out.push_str("geo: off\n"),
-        }
-        let cats: Vec<&str> = AnonymousCategory::ALL
-            .iter()
-            .filter(|c| self.anon_block.contains(**c))
-            .map(|c| c.as_str())
-            .collect();
-        if cats.is_empty() {
-            out.push_str("anonymous networks: off\n");
-        } else {
-            let db = self.anon_db.as_ref().map_or("no database", |(_, p)| &**p);
-            let _ = writeln!(
-                out,
-                "anonymous networks: block [{}] via {db} and {} list files",
-                cats.join(", "),
-                self.anon_lists.len()
-            );
-        }
-        let b = self.bots.policy();
-        let extra: Vec<&str> = b.extra_probe_paths.iter().map(|p| p.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "bots: scanners {:?}, probes {:?} (+[{}]), empty user agent {:?}, malformed user agent {:?}, ban score {}",
-            b.scanners,
-            b.probes,
-            extra.join(", "),
-            b.empty_user_agent,
-            b.malformed_user_agent,
-            self.bot_ban_score
-        );
-        if let Some(g) = &self.global_limit {
-            let _ = writeln!(out, "rate limit global: {g} key Ip");
-        }
-        for r in &self.rates {
-            let _ = writeln!(
-                out,
-                "rate limit {}: {} key {:?}",
-                r.rule.name, r.rule.limit, r.rule.key
-            );
-        }
-        match self.ban {
-            Some(b) => {
-                let _ = writeln!(
-                    out,
-                    "bans: after {} blocks within {:?}, for {:?}",
-                    b.counter.threshold,
-                    Duration::from_nanos(b.counter.window_ns),
-                    Duration::from_nanos(b.duration_ns)
-                );
-            }
-            None => out.push_str("bans: off\n"),
-        }
-        match &self.shared {
-            Some(s) => {
-                let _ = writeln!(out, "shared state: {} (timeout {:?})", s.url(), s.timeout());
-            }
-            None => out.push_str("shared state: per process\n"),
-        }
-        out
     }
 
     /// Number of clients currently tracked by the local rate limiter (for metrics and the
