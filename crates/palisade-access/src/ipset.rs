@@ -77,9 +77,10 @@ impl IpSetBuilder {
 
     /// Parses and adds every entry of a list text.
     ///
-    /// One entry per line: an address or a CIDR, optionally followed by whitespace and anything else
-    /// (so `ExitAddress`-style or annotated lines work when the address comes first). `#` and `;`
-    /// start comments (FireHOL netsets, Spamhaus DROP). A line that does not start with an address
+    /// One entry per line: an address or a CIDR, optionally followed by whitespace and anything
+    /// else (annotations). `#` and `;` start comments (FireHOL netsets, Spamhaus DROP). The Tor
+    /// Project's `exit-addresses` format is understood too (`ExitAddress <ip> …` lines; its
+    /// `ExitNode`, `Published` and `LastStatus` lines are skipped). A line that does not start with an address
     /// is an error naming `source_name` and the line number: a half-read block list is worse than
     /// none, so we fail closed at startup instead of skipping.
     pub fn add_list_text(&mut self, text: &str, source_name: &str) -> Result<(), AccessError> {
@@ -88,9 +89,20 @@ impl IpSetBuilder {
                 Some(pos) => &raw[..pos],
                 None => raw,
             };
-            let Some(token) = without_comment.split_whitespace().next() else {
+            let mut tokens = without_comment.split_whitespace();
+            let Some(mut token) = tokens.next() else {
                 continue;
             };
+            // The Tor Project's `exit-addresses` format: keep `ExitAddress <ip> <date>`, skip the
+            // other record lines.
+            match token {
+                "ExitNode" | "Published" | "LastStatus" => continue,
+                "ExitAddress" => match tokens.next() {
+                    Some(addr) => token = addr,
+                    None => token = "ExitAddress",
+                },
+                _ => {}
+            }
             let net = parse_net(token).ok_or_else(|| AccessError::ListEntry {
                 source_name: source_name.to_owned(),
                 line: index + 1,
@@ -245,6 +257,18 @@ mod tests {
         assert!(set.contains(ip("1.2.3.200")));
         assert!(set.contains(ip("5.6.7.8")));
         assert!(!set.contains(ip("5.6.7.9")));
+    }
+
+    #[test]
+    fn tor_exit_addresses_format() {
+        let text = "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\n\
+                    Published 2024-05-01 10:00:00\n\
+                    LastStatus 2024-05-01 11:00:00\n\
+                    ExitAddress 162.247.74.201 2024-05-01 11:05:12\n";
+        let set = IpSet::parse_list(text, "exit-addresses").unwrap();
+        assert_eq!(set.entries(), 1);
+        assert!(set.contains(ip("162.247.74.201")));
+        assert!(IpSet::parse_list("ExitAddress\n", "x").is_err());
     }
 
     #[test]
