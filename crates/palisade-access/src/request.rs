@@ -41,6 +41,13 @@ impl HeaderLookup for &[(&str, &[u8])] {
     }
 }
 
+#[cfg(feature = "http")]
+impl HeaderLookup for http::HeaderMap {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(|v| v.as_bytes())
+    }
+}
+
 /// The parts of a request that access control looks at.
 #[derive(Clone, Copy)]
 pub struct AccessRequest<'a> {
@@ -274,5 +281,20 @@ impl AccessDecision {
             status: DENY_STATUS,
             reason,
         }
+    }
+}
+
+#[cfg(all(test, feature = "http"))]
+#[allow(clippy::unwrap_used)]
+mod http_tests {
+    use super::HeaderLookup;
+
+    #[test]
+    fn header_map_lookup() {
+        let mut map = http::HeaderMap::new();
+        map.insert("x-api-key", http::HeaderValue::from_static("k1"));
+        assert_eq!(map.header("x-api-key"), Some(&b"k1"[..]));
+        assert_eq!(map.header("X-Api-Key"), Some(&b"k1"[..]));
+        assert_eq!(map.header("missing"), None);
     }
 }
