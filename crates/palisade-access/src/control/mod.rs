@@ -698,6 +698,18 @@ impl AccessControl {
         }
     }
 
+    /// How long `ip` (its [`AccessControl::client_unit`]) stays banned in this process, if it
+    /// is, for the audit event's ban state.
+    pub fn ban_remaining(&self, ip: IpAddr) -> Option<Duration> {
+        if !self.any_ban.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = self.now_ns();
+        self.bans
+            .get(self.ip_key(NS_BAN, 0, ip), now)
+            .map(|until| Duration::from_nanos(until - now))
+    }
+
     /// Number of clients currently tracked by the local rate limiter (for metrics and the
     /// memory example).
     pub fn tracked_clients(&self) -> usize {
