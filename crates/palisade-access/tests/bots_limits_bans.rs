@@ -219,6 +219,12 @@ fn repeated_blocks_ban_then_expire() {
         access.check(&req(c, "GET", "/")).control(),
         Some(Control::Ban)
     );
+    let left = access.ban_remaining(c).unwrap();
+    assert!(
+        left > Duration::from_millis(1500) && left <= Duration::from_secs(2),
+        "{left:?}"
+    );
+    assert_eq!(access.ban_remaining(ip("203.0.113.98")), None);
     // Blocks during the ban are not counted (a ban does not extend itself).
     assert_eq!(access.record_block(c), BlockRecord::Ignored);
     std::thread::sleep(Duration::from_millis(2100));
