@@ -449,6 +449,10 @@ impl AccessControl {
         if let Some(g) = self.global_rate {
             rates.push(SharedRate::new(&self.global_name, &ip_text, g));
         }
+        if rates.is_empty() && self.ban.is_none() && self.bot_score.is_none() {
+            // Nothing shared applies to this request: no round trip.
+            return AccessDecision::Allow;
+        }
         match shared.check(&ip_text, &rates).await {
             Ok(SharedOutcome::Allowed) => AccessDecision::Allow,
             Ok(SharedOutcome::Banned { remaining_ms }) => {
