@@ -139,6 +139,9 @@ pub(crate) fn analyse(input: &[u8], lexed: &Lexed, breakout: bool) -> Option<Hit
     {
         return None;
     }
+    if let Some(h) = leading_comparison(&ctx) {
+        return Some(h);
+    }
     for i in 0..ctx.t.len() {
         if let Some(h) = checks_at(&ctx, i) {
             return Some(h);
@@ -246,6 +249,7 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
             }
             Kw::Select => select_in_context(c, i),
             Kw::Procedure if c.is_kw(i + 1, Kw::Analyse) => c.hit(STATEMENT, i, i + 1),
+            Kw::As => alias_from(c, i),
             Kw::Order if i == 0 && c.is_kw(i + 1, Kw::By) => order_by(c, i),
             Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate => {
                 // `CREATE TABLE x (`, `DROP TABLE users;` anywhere in the value.
@@ -485,8 +489,17 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                     return Some(j + 1);
                 }
                 // `DROP TABLE users`, `CREATE USER x IDENTIFIED`, not "create table of contents".
+                let alter_action = tok.kw == Kw::Alter
+                    && c.get(j + 3).is_some_and(|a| {
+                        let w = c.text(a).to_ascii_lowercase();
+                        matches!(
+                            w.as_slice(),
+                            b"add" | b"change" | b"modify" | b"rename" | b"drop" | b"alter"
+                        )
+                    });
                 let named = matches!(c.class(j + 2), Some(Class::Word | Class::Func))
-                    && (c.terminated_after(j + 2)
+                    && (alter_action
+                        || c.terminated_after(j + 2)
                         || matches!(
                             c.class(j + 3),
                             Some(Class::LParen | Class::Keyword | Class::Comma)
@@ -592,6 +605,15 @@ fn attack_call_context(c: &Ctx, i: usize) -> bool {
 fn catalog(c: &Ctx, i: usize) -> Option<Hit> {
     let tok = &c.t[i];
     let text = c.text(tok);
+    // Quoted identifiers: `` `information_schema` ``, `[sysobjects]`.
+    let text = text
+        .strip_prefix(b"`")
+        .or_else(|| text.strip_prefix(b"["))
+        .map_or(text, |t| {
+            t.strip_suffix(b"`")
+                .or_else(|| t.strip_suffix(b"]"))
+                .unwrap_or(t)
+        });
     let named = is_catalog_name(text)
         || text
             .split(|&b| b == b'.')
@@ -812,6 +834,55 @@ fn info_call(c: &Ctx, i: usize) -> bool {
                 prev.kw,
                 Kw::Select | Kw::Union | Kw::Where | Kw::Having | Kw::Then
             ))
+}
+
+/// `` x AS `alias` FROM ``, `1234 AS "alias" FROM t`: the tail of a select list. Prose has
+/// "known as \"Bud\" from", so a double-quoted alias needs a number before `AS`.
+fn alias_from(c: &Ctx, i: usize) -> Option<Hit> {
+    let alias = c.get(i + 1)?;
+    if !c.is_kw(i + 2, Kw::From) {
+        return None;
+    }
+    let text = c.text(alias);
+    let backtick = alias.class == Class::Word && text.first() == Some(&b'`');
+    let quoted_after_number = alias.class == Class::Str
+        && text.first() == Some(&b'"')
+        && i > 0
+        && c.class(i - 1) == Some(Class::Num);
+    (backtick || quoted_after_number).then_some(())?;
+    c.hit(STATEMENT, i, i + 2)
+}
+
+/// `'x'!='y`: the whole value compares two literals and leaves a quote for the application to
+/// close — a tautology written for a quoted context.
+fn leading_comparison(c: &Ctx) -> Option<Hit> {
+    if c.breakout || c.t.len() != 3 {
+        return None;
+    }
+    let (a, op, b) = (&c.t[0], &c.t[1], &c.t[2]);
+    if a.class != Class::Str
+        || !a.has(CLOSED)
+        || !op.is_cmp()
+        || b.class != Class::Str
+        || b.has(CLOSED)
+    {
+        return None;
+    }
+    let body = |t: &Token| {
+        let s = c.text(t);
+        let inner = s.get(1..).unwrap_or(&[]);
+        if t.has(CLOSED) {
+            inner
+                .get(..inner.len().saturating_sub(1))
+                .unwrap_or(&[])
+                .to_vec()
+        } else {
+            inner.to_vec()
+        }
+    };
+    let truth = compare(c.text(op), &Literal::Str(body(a)), &Literal::Str(body(b)));
+    (truth == Some(true)).then_some(())?;
+    c.hit(TAUTOLOGY, 0, 2)
 }
 
 /// MySQL's `1.e(` / `1.e.tables` trick: a number with a bare exponent glued to `(` or a name

@@ -305,7 +305,8 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             while j < n && is_space(input[j]) {
                 j += 1;
             }
-            if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None) {
+            // `user(`, `database(`, `schema(`: object words that are also functions.
+            if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None | Kw::Object) {
                 token.class = Class::Func;
                 if j == end {
                     token.flags |= TIGHT;

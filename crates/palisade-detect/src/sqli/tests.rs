@@ -106,6 +106,18 @@ fn breakouts_and_probes() {
     );
     attack("procedure analyse (", "sqli:statement");
     attack("/CREATE TABLE Persons (id int)", "sqli:statement");
+    attack("select(user(", "sqli:info-function");
+    attack("from `information_schema`", "sqli:catalog");
+    attack("'x'!='y", "sqli:tautology");
+    attack(
+        "ALTER TABLE `t` ADD `video` TEXT CHARACTER SET latin1",
+        "sqli:statement",
+    );
+    attack("x AS `edit_user_id` from t", "sqli:statement");
+    attack(
+        "1234 AS \"foobar\" FROM tablevar2=whatever",
+        "sqli:statement",
+    );
     attack("1 ORDER BY 5#", "sqli:order-by");
     attack("select * from users", "sqli:statement");
     attack(
@@ -159,6 +171,8 @@ fn clinical_text_passes() {
         "Facial expression (observable entity)",
         "A -> B -> C",
         "Create table of contents",
+        "known as \"Bud\" from Texas",
+        "'no' = 'yes",
     ] {
         benign(s);
     }

@@ -323,7 +323,7 @@ fn loose_handler(b: &[u8]) -> Option<Hit> {
         while e < n && b[e].is_ascii_alphabetic() {
             e += 1;
         }
-        let mut name = [0u8; 40];
+        let mut name = [0u8; 48];
         let len = e - i - 2;
         if len == 0 || len > name.len() {
             i = e.max(i + 1);
@@ -560,6 +560,12 @@ pub(crate) fn is_event_name(name: &[u8]) -> bool {
             | b"unload"
             | b"volumechange"
             | b"waiting"
+            | b"webkitplaybacktargetavailabilitychanged"
+            | b"webkitmouseforcechanged"
+            | b"webkitmouseforcedown"
+            | b"webkitmouseforceup"
+            | b"webkitmouseforcewillbegin"
+            | b"webkitwillrevealbottom"
             | b"webkitanimationend"
             | b"webkitanimationiteration"
             | b"webkitanimationstart"
