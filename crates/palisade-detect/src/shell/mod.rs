@@ -354,7 +354,29 @@ fn command_word(
                 t.get(end),
                 None | Some(b' ' | b'`' | b')' | b';' | b'|' | b'&' | b'\n')
             );
+            // A backtick pair is also Markdown code (`` `make` ``, `` `diff` ``): there the
+            // command must be a probe, a program name, or take shell-only arguments.
+            let backtick = sep == Sep::Subst && from > 0 && t[from - 1] == b'`';
+            // Shell code puts backticks after `(`, `=`, `.`, `;`…; prose puts them after a
+            // blank, and TeX-style prose closes them with `'`.
+            let prose_backtick = backtick
+                && (from < 2
+                    || t[from - 2].is_ascii_whitespace()
+                    || t[from - 2].is_ascii_alphanumeric());
+            let closed = t[end..t.len().min(end + 512)].contains(&b'`');
             if sep == Sep::Subst && !clean_end {
+                false
+            } else if backtick && !closed {
+                false
+            } else if prose_backtick
+                && tier != Tier::Unique
+                && !probe
+                && args.plain_word_first
+                && !(args.flag || args.sys_path || args.sensitive || args.redirect)
+                && !args.none
+            {
+                false
+            } else if prose_backtick && tier == Tier::Word && args.none && !probe {
                 false
             } else if bin_prefix || globbed || via_brace {
                 !args.plain_word_first || sep != Sep::Start || via_brace

@@ -172,13 +172,40 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
     let mut j = 1;
     while c.class(j) == Some(Class::RParen) {
         j += 1;
-    } // `admin'--`, `admin'#`, `x')/*` — the broken-out value itself is plain (code such as
-      // FHIRPath `where((('#'…` is not).
-    let plain = !c
-        .text(&t[0])
-        .iter()
-        .any(|b| matches!(b, b'(' | b')' | b'[' | b'{' | b'='));
-    if plain && j == t.len() && c.t.get(j - 1).is_some_and(|tok| tok.has(COMMENT_AFTER)) {
+    }
+    // `admin'--`, `admin'#`, `x')/*`: the broken-out value is short and plain (not code such
+    // as FHIRPath `where((('#'…`, nor prose quoting a `"--flag"` or `"#define"`).
+    let broken_out = c.text(&t[0]);
+    let plain = broken_out.len() <= 32
+        && broken_out
+            .iter()
+            .filter(|b| b.is_ascii_whitespace())
+            .count()
+            <= 2
+        && !broken_out
+            .iter()
+            .any(|b| matches!(b, b'(' | b')' | b'[' | b'{' | b'=' | b':'));
+    let bare_comment = |tok: &Token| {
+        // The comment marker right after `tok` is followed by nothing, a blank or a symbol,
+        // not a word (`--keep`, `#define`).
+        let rest = c.input.get(tok.end..).unwrap_or(&[]);
+        let rest = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(&rest[rest.len()..], |p| &rest[p..]);
+        let marker = if rest.starts_with(b"--") || rest.starts_with(b"/*") {
+            2
+        } else {
+            1
+        };
+        rest.get(marker).is_none_or(|b| !b.is_ascii_alphanumeric())
+    };
+    if plain
+        && j == t.len()
+        && c.t
+            .get(j - 1)
+            .is_some_and(|tok| tok.has(COMMENT_AFTER) && bare_comment(tok))
+    {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     if plain
@@ -190,6 +217,17 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     let next = t.get(j)?;
+    // `x'OR'a='a`: from the broken-out literal into a boolean and a literal that swallowed the
+    // comparison (`'a='`); prose such as `software" and "commercial …"` has no `=` there.
+    if next.is_logic()
+        && t.get(j + 1).is_some_and(|s| {
+            s.class == Class::Str
+                && s.has(CLOSED)
+                && c.text(s).iter().any(|&b| matches!(b, b'=' | b'<' | b'>'))
+        })
+    {
+        return c.hit(BREAKOUT_LOGIC, 0, j + 1);
+    }
     if next.is_logic() {
         // `' and substring(@@version,1,1)=5 --`, `' or exists(select …) or '`
         let tail = &t[j + 1..];
@@ -758,6 +796,16 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
                 return c.hit(TAUTOLOGY, i, k);
             }
             return None;
+        }
+        // `AND 5650=CONVERT(INT,(…))#`: a literal compared with a call, cut off by a comment.
+        if literal(c, a_tok).is_some()
+            && b_tok.class == Class::Func
+            && b_tok.has(TIGHT)
+            && (c.injection_context()
+                || prev_is_operand_start(c, i)
+                || (i == 0 && c.lexed.any_comment))
+        {
+            return c.hit(BOOLEAN_PROBE, i, k);
         }
         // `or a=a` (identifiers) in an injection-shaped value.
         if a_tok.class == Class::Word

@@ -81,6 +81,11 @@ fn breakouts_and_probes() {
         "sqli:boolean-probe",
     );
     attack("x' and username like '%adm", "sqli:breakout-logic");
+    attack("2'OR'a='a", "sqli:breakout-logic");
+    attack(
+        " AND 5650=CONVERT(INT,(SELECT CHAR(88)))#",
+        "sqli:boolean-probe",
+    );
     attack("1 and left(version(),1)=4", "sqli:boolean-probe");
     attack("(1)and(1)=(1)--", "sqli:tautology");
     attack("1\u{a0}and\u{a0}1=1\u{a0}--", "sqli:tautology");
@@ -173,6 +178,11 @@ fn clinical_text_passes() {
         "Create table of contents",
         "known as \"Bud\" from Texas",
         "'no' = 'yes",
+        "the 'A' or 'B' option",
+        "software\" and \"commercial computer software documentation,\" as such",
+        "gzip: add \"--keep\" option to retain (don't delete) input files",
+        "comments to look like \"# Copyright (C)",
+        "Patients' or families' wishes",
     ] {
         benign(s);
     }
