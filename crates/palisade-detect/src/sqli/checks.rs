@@ -100,11 +100,17 @@ impl Ctx<'_> {
         }
         match self.t.get(i + 1) {
             None => true,
-            Some(next) => {
-                next.class == Class::Semi
-                    || (self.breakout && next.class == Class::Str && !next.has(CLOSED))
-            }
+            Some(next) => next.class == Class::Semi || (self.breakout && self.dangling_quote(next)),
         }
+    }
+    /// The last token is an unclosed literal that only waits for the application's closing
+    /// quote: short and without blanks (`'a`, `'1`), unlike prose that merely goes on.
+    fn dangling_quote(&self, tok: &Token) -> bool {
+        tok.class == Class::Str
+            && !tok.has(CLOSED)
+            && tok.end == self.input.len()
+            && tok.end - tok.start <= 16
+            && !self.text(tok).iter().any(u8::is_ascii_whitespace)
     }
     /// Whether the value is shaped like an injection at all: broke out of a literal, or ends
     /// by commenting out the rest of the query.
@@ -198,7 +204,9 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         } else {
             1
         };
-        rest.get(marker).is_none_or(|b| !b.is_ascii_alphanumeric())
+        let body = rest.get(marker..).unwrap_or(&[]);
+        let words = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
+        body.first().is_none_or(|b| !b.is_ascii_alphanumeric()) && words <= 4
     };
     if plain
         && j == t.len()
@@ -221,9 +229,12 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
     // comparison (`'a='`); prose such as `software" and "commercial …"` has no `=` there.
     if next.is_logic()
         && t.get(j + 1).is_some_and(|s| {
+            let text = c.text(s);
             s.class == Class::Str
                 && s.has(CLOSED)
-                && c.text(s).iter().any(|&b| matches!(b, b'=' | b'<' | b'>'))
+                && text.len() <= 12
+                && text.len() >= 3
+                && matches!(text[text.len() - 2], b'=' | b'<' | b'>')
         })
     {
         return c.hit(BREAKOUT_LOGIC, 0, j + 1);
@@ -236,16 +247,14 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
                 || (x.class == Class::Func && x.has(TIGHT))
                 || x.class == Class::Var
                 || x.is_kw(Kw::Select)
-                || x.is_kw(Kw::Like)
-                || x.is_kw(Kw::Rlike)
-                || x.is_kw(Kw::Regexp)
                 || x.is_kw(Kw::Between)
+        }) || tail.windows(2).any(|w| {
+            (w[0].is_kw(Kw::Like) || w[0].is_kw(Kw::Rlike) || w[0].is_kw(Kw::Regexp))
+                && w[1].class == Class::Str
         });
         let closed = c.lexed.ends_with_comment
-            || t.last()
-                .is_some_and(|x| x.class == Class::Str && !x.has(CLOSED))
-            || t.last().is_some_and(|x| x.class == Class::Semi)
-            || t.len() <= j + 6;
+            || t.last().is_some_and(|x| c.dangling_quote(x))
+            || t.last().is_some_and(|x| x.class == Class::Semi);
         if syntax && closed {
             return c.hit(BREAKOUT_LOGIC, 0, t.len());
         }
@@ -414,6 +423,18 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
 fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
     for k in j..(j + 12).min(c.t.len()) {
         let tok = &c.t[k];
+        // A column list, not prose: no two bare words in a row ("select a compiler from"),
+        // and parentheses only for calls.
+        if k > j {
+            let prev = &c.t[k - 1];
+            let bare_word =
+                tok.class == Class::Word || (tok.class == Class::Func && !tok.has(TIGHT));
+            if (prev.class == Class::Word && bare_word)
+                || (tok.class == Class::LParen && prev.class != Class::Func)
+            {
+                return None;
+            }
+        }
         if tok.class == Class::Semi || tok.is_kw(Kw::Union) {
             return None;
         }
@@ -489,7 +510,7 @@ fn select_in_context(c: &Ctx, i: usize) -> Option<Hit> {
             c.hit(SUBQUERY, i - 1, end)
         }
         Some(p) if p.has(BREAKOUT) || p.is_logic() || p.is_cmp() => {
-            let end = select_columns(c, i + 1, !c.breakout)?;
+            let end = select_columns(c, i + 1, p.has(BREAKOUT) || !c.breakout)?;
             c.hit(SUBQUERY, i - 1, end)
         }
         _ => None,
@@ -555,9 +576,8 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                             || w.starts_with(b"master.")
                             || w.starts_with(b"dbo.")
                             || is_catalog_name(&w)
-                            || c.class(j + 2).is_none_or(|cl| {
-                                matches!(cl, Class::Str | Class::Var | Class::LParen)
-                            })
+                            || c.class(j + 2)
+                                .is_none_or(|cl| matches!(cl, Class::Str | Class::Var))
                     }
                     Class::LParen | Class::Var => true,
                     _ => false,

@@ -182,6 +182,17 @@ fn clinical_text_passes() {
         "software\" and \"commercial computer software documentation,\" as such",
         "gzip: add \"--keep\" option to retain (don't delete) input files",
         "comments to look like \"# Copyright (C)",
+        "in service files' Exec lines (fd.o #83539; Milan Crha)",
+        "added a \"|| true\" on a shell command",
+        "Removed '# undef HAVE_STDARG' before '# include \"config.h\"' when it",
+        "select a compiler (before it may be chosen from __GMP_CC).",
+        "Select a time (from 9am)",
+        "Fixed `dpkg-deb --help' and dpkg-deb(1) from reporting --no-check",
+        "`like this' or ``like this''.",
+        "to\" -- that is, the subject of the sentence",
+        "Bugfix: if the \"select\" method was used on Windows and an error",
+        "var=\"HTTP_...\" default=\"\"' and 'echo var=\"REMOTE_ADDR\"' commands are",
+        "Show names of groups when changing users' group ids (closes: #217511).",
         "Patients' or families' wishes",
     ] {
         benign(s);
