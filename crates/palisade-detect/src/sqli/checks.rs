@@ -341,7 +341,18 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
                 before.class,
                 Class::Word | Class::RParen | Class::Str | Class::Num | Class::Func
             );
-            if operand && matches!(ty.class, Class::Word | Class::Func) && is_sql_type(c.text(ty)) {
+            // Not a C++/Perl path (`IO::Socket::INET`, `XML::Engine::Boolean`): no `::` before
+            // the operand or after the type, and the type written in one case.
+            let path = (i >= 2 && c.is_op(i - 2, b"::")) || c.is_op(i + 2, b"::");
+            let ty_text = c.text(ty);
+            let one_case = ty_text.iter().all(|b| !b.is_ascii_uppercase())
+                || ty_text.iter().all(|b| !b.is_ascii_lowercase());
+            if operand
+                && !path
+                && one_case
+                && matches!(ty.class, Class::Word | Class::Func)
+                && is_sql_type(ty_text)
+            {
                 return c.hit(PG_CAST, i - 1, i + 1);
             }
             None
@@ -559,10 +570,7 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                 let named = matches!(c.class(j + 2), Some(Class::Word | Class::Func))
                     && (alter_action
                         || c.terminated_after(j + 2)
-                        || matches!(
-                            c.class(j + 3),
-                            Some(Class::LParen | Class::Keyword | Class::Comma)
-                        ));
+                        || matches!(c.class(j + 3), Some(Class::LParen | Class::Keyword)));
                 (obj.is_kw(Kw::Object) && named).then_some(j + 2)
             }
             Kw::Exec => {
@@ -579,7 +587,9 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                             || c.class(j + 2)
                                 .is_none_or(|cl| matches!(cl, Class::Str | Class::Var))
                     }
-                    Class::LParen | Class::Var => true,
+                    Class::Var => true,
+                    // `exec('…')`, `exec(@q)`
+                    Class::LParen => matches!(c.class(j + 2), Some(Class::Str | Class::Var)),
                     _ => false,
                 };
                 ok.then_some(j + 1)
@@ -812,7 +822,23 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         let op_text = c.text(op_tok);
         if let (Some(a), Some(b)) = (literal(c, a_tok), literal(c, b_tok)) {
             let truth = compare(op_text, &a, &b);
-            if (truth == Some(true) && !negated) || shaped || c.terminated_after(k) {
+            // `IS` only compares with NULL/TRUE/FALSE ("when 'term' is \"tmux\"" is prose).
+            if op_tok.is_kw(Kw::Is)
+                && !b_tok.is_kw(Kw::Null)
+                && !b_tok.is_kw(Kw::True)
+                && !b_tok.is_kw(Kw::False)
+            {
+                return None;
+            }
+            // WHERE/WHEN/HAVING are also English ("when '\\377' < 0", "where \"a\" != \"b\""):
+            // after them only an injection-shaped value counts.
+            let clause = c.t[i].class == Class::Keyword
+                && matches!(c.t[i].kw, Kw::Where | Kw::When | Kw::Having);
+            let loose = shaped || c.terminated_after(k);
+            if clause && !c.injection_context() {
+                return None;
+            }
+            if (truth == Some(true) && !negated) || loose {
                 return c.hit(TAUTOLOGY, i, k);
             }
             return None;
@@ -861,9 +887,11 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
                     if depth <= 1 {
                         // The call closed: a comparison must follow.
                         let next = c.get(k + 1);
-                        if next.is_some_and(|n| {
-                            n.is_cmp() || (n.class == Class::Op && c.text(n) != b"::")
-                        }) {
+                        // The call closed: a comparison with a literal must follow (`)>64`).
+                        let operand = c.get(k + 2);
+                        if next.is_some_and(|n| n.class == Class::Cmp || n.is_kw(Kw::Like))
+                            && operand.is_some_and(|o| literal(c, o).is_some())
+                        {
                             return c.hit(BOOLEAN_PROBE, i, k + 1);
                         }
                         return None;

@@ -193,6 +193,14 @@ fn clinical_text_passes() {
         "Bugfix: if the \"select\" method was used on Windows and an error",
         "var=\"HTTP_...\" default=\"\"' and 'echo var=\"REMOTE_ADDR\"' commands are",
         "Show names of groups when changing users' group ids (closes: #217511).",
+        "the cases where \"$PTHREAD_CC\" != \"$CC\",",
+        "of the XPath query is a boolean (XML::XPathEngine::Boolean), as",
+        "Added IO::Socket::IP as a prerequisite rather than IO::Socket::INET",
+        "Merge \"WebPCheckMalloc() and WebPCheckCalloc():\" into 0.2.0",
+        "create index cards, usually by hand",
+        "ml_get error when 'splitkeep' is \"screen\"",
+        "sort: fix unlikely bug when '\\377' < 0",
+        "exec (Closes: #1021821)",
         "Patients' or families' wishes",
     ] {
         benign(s);

@@ -391,17 +391,27 @@ fn script_scheme_call(b: &[u8]) -> Option<Hit> {
     None
 }
 
-/// JSFuck and similar: a long run drawn only from `[]()!+`.
+/// JSFuck and similar: a long run drawn only from `[]()!+` that uses brackets, parentheses
+/// and `!` (a diffstat's `+++++` or a row of `))))` is not code).
 fn jsfuck(b: &[u8]) -> Option<Hit> {
     let mut run = 0;
+    let mut seen = 0u8;
     for (i, &c) in b.iter().enumerate() {
-        if matches!(c, b'[' | b']' | b'(' | b')' | b'!' | b'+') {
-            run += 1;
-            if run >= 24 {
-                return Some((JS_OBFUSCATION, i + 1 - run, i + 1));
+        let bit = match c {
+            b'[' | b']' => 1,
+            b'(' | b')' => 2,
+            b'!' => 4,
+            b'+' => 8,
+            _ => {
+                run = 0;
+                seen = 0;
+                continue;
             }
-        } else {
-            run = 0;
+        };
+        run += 1;
+        seen |= bit;
+        if run >= 24 && seen & 0b111 == 0b111 {
+            return Some((JS_OBFUSCATION, i + 1 - run, i + 1));
         }
     }
     None

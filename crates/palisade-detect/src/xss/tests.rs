@@ -177,6 +177,7 @@ fn clinical_markup_passes() {
         "Results: [1] [2] (see note)",
         "print(out) of results",
         "print(2 copies)",
+        "p11-kit-uri.c      | 360 +++++++++++++++++++++++++++------",
         "open(3) wounds",
         "<Bundle xmlns=\"http://hl7.org/fhir\"><meta><lastUpdated value=\"2024-01-01\"/></meta><link><relation value=\"self\"/><url value=\"https://x/fhir\"/></link></Bundle>",
         "Carry on=continue; onset=sudden",
