@@ -344,11 +344,18 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
             // Not a C++/Perl path (`IO::Socket::INET`, `XML::Engine::Boolean`): no `::` before
             // the operand or after the type, and the type written in one case.
             let path = (i >= 2 && c.is_op(i - 2, b"::")) || c.is_op(i + 2, b"::");
+            // Written tight (`x::int`), and not a CamelCase class (`GtkTextBuffer::text`).
+            let tight = before.end == tok.start && tok.end == ty.start;
+            let before_text = c.text(before);
+            let camel = before_text.iter().skip(1).any(u8::is_ascii_uppercase)
+                && before_text.iter().any(u8::is_ascii_lowercase);
             let ty_text = c.text(ty);
             let one_case = ty_text.iter().all(|b| !b.is_ascii_uppercase())
                 || ty_text.iter().all(|b| !b.is_ascii_lowercase());
             if operand
                 && !path
+                && tight
+                && !camel
                 && one_case
                 && matches!(ty.class, Class::Word | Class::Func)
                 && is_sql_type(ty_text)
@@ -456,6 +463,35 @@ fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
             }
             if table.class == Class::LParen {
                 return c.is_kw(k + 2, Kw::Select).then_some(k + 2);
+            }
+            // "select one from the list": English determiners are not table names.
+            let name = c.text(table).to_ascii_lowercase();
+            if matches!(
+                name.as_slice(),
+                b"the"
+                    | b"a"
+                    | b"an"
+                    | b"this"
+                    | b"that"
+                    | b"these"
+                    | b"those"
+                    | b"your"
+                    | b"my"
+                    | b"our"
+                    | b"his"
+                    | b"her"
+                    | b"their"
+                    | b"each"
+                    | b"any"
+                    | b"all"
+                    | b"every"
+                    | b"here"
+                    | b"there"
+                    | b"home"
+                    | b"below"
+                    | b"above"
+            ) {
+                return None;
             }
             let ok = match c.get(k + 2) {
                 None => true,
@@ -918,8 +954,9 @@ fn info_call(c: &Ctx, i: usize) -> bool {
         return true;
     }
     let prev = &c.t[i - 1];
+    // (`->` is a JSON operator in PostgreSQL but a method arrow in Perl/PHP prose.)
     prev.is_logic()
-        || prev.is_cmp()
+        || (prev.is_cmp() && !c.text(prev).starts_with(b"-"))
         || prev.has(BREAKOUT)
         || matches!(
             prev.class,

@@ -201,6 +201,10 @@ fn clinical_text_passes() {
         "ml_get error when 'splitkeep' is \"screen\"",
         "sort: fix unlikely bug when '\\377' < 0",
         "exec (Closes: #1021821)",
+        "using the GtkMenu::double-arrows style property",
+        ".. code-block:: text",
+        "\"Series 700\" radio button and select \"11.11\" from the",
+        "Update bin/ scripts to use $LWP::VERSION instead of ->Version()",
         "Patients' or families' wishes",
     ] {
         benign(s);

@@ -181,7 +181,10 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
         Left::Template => return Some((JS_TEMPLATE, start, span_end)),
         // A bare value that is a call: only sinks that are not also ordinary words
         // (`print(2 copies)`, `open(…)` are not code).
-        Left::Start if (call && STRONG_SINKS.contains(&word)) || indexed => {
+        Left::Start
+            if (call && STRONG_SINKS.contains(&word) && b.get(end + 1) != Some(&b')'))
+                || indexed =>
+        {
             return Some((JS_CALL, start, span_end))
         }
         _ => {}
