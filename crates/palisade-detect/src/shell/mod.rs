@@ -169,8 +169,10 @@ fn shellshock(b: &[u8]) -> Option<usize> {
 enum Sep {
     /// Start of the value.
     Start,
-    /// `|`, `&`, `(`, `{` or newline: also common in data (HL7, prose, lists).
+    /// `|`, `&` or newline: also common in data (HL7, prose, lists).
     Weak,
+    /// `(` or `{` grouping: prose puts words in parentheses ("(id)", "(rpm)").
+    Paren,
     /// `;`, `&&`, `||`.
     Strong,
     /// `` ` ``, `$(`, `<(`, `>(`.
@@ -218,8 +220,8 @@ fn scan(norm: &Normalised) -> Option<Hit> {
             }
             (b';', _) => (Sep::Strong, 1),
             (b'&', Some(b'&')) | (b'|', Some(b'|')) => (Sep::Strong, 2),
-            (b'|' | b'&' | b'\n' | b'{', _) => (Sep::Weak, 1),
-            (b'(', _) => (Sep::Weak, 1),
+            (b'|' | b'&' | b'\n', _) => (Sep::Weak, 1),
+            (b'(' | b'{', _) => (Sep::Paren, 1),
             (b'`', _) => (Sep::Subst, 1),
             (b'$' | b'<' | b'>', Some(b'(')) => (Sep::Subst, 2),
             // Here-string: `cat<<<"sh -c id"` feeds a command line to the first command.
@@ -407,18 +409,27 @@ fn decide(sep: Sep, tier: Tier, probe: bool, cmd: &[u8], a: &Args) -> bool {
         // `` `id` ``, `$(echo x)`: command substitution runs whatever it names.
         return true;
     }
+    if sep == Sep::Paren {
+        // A subshell `(cat /etc/passwd)` needs the same evidence as after `|`, and a bare
+        // word in parentheses is prose.
+        return match tier {
+            Tier::Unique => strong_arg || a.flag || a.host,
+            Tier::Tool => strong_arg || a.flag,
+            Tier::Word => a.sensitive || (a.sys_path && (a.flag || a.redirect)),
+        };
+    }
     match (tier, sep) {
         (Tier::Unique, Sep::Start) => strong_arg || a.flag || a.host || (probe && a.none),
         (Tier::Unique, _) => {
             !a.plain_word_first || strong_arg || a.flag || !commands::is_everyday_word(cmd)
         }
         (Tier::Tool, Sep::Start) => a.sensitive || (a.flag && a.sys_path),
-        (Tier::Tool, Sep::Weak) => strong_arg || a.flag,
+        (Tier::Tool, Sep::Weak | Sep::Paren) => strong_arg || a.flag,
         (Tier::Tool, Sep::Strong | Sep::Subst) => {
             strong_arg || a.flag || (a.none && (probe || sep == Sep::Subst))
         }
         (Tier::Word, Sep::Start) => a.sensitive,
-        (Tier::Word, Sep::Weak) => {
+        (Tier::Word, Sep::Weak | Sep::Paren) => {
             a.sensitive || (a.sys_path && (a.flag || a.redirect)) || (cmd == b"ping" && a.host)
         }
         (Tier::Word, Sep::Strong | Sep::Subst) => {

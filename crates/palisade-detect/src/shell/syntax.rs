@@ -219,7 +219,17 @@ fn batch_if(rest: &[u8]) -> bool {
     let Some(first) = tokens.get(k) else {
         return false;
     };
-    let has_command_after = |idx: usize| tokens.get(idx).is_some_and(|t| !t.is_empty());
+    // The command after the condition starts like one (`echo`, `(ECHO`, `@echo`, `"x"`), not
+    // like C or Python (`{`, `||`, `break:`).
+    let has_command_after = |idx: usize| {
+        tokens.get(idx).is_some_and(|t| {
+            t.first().is_some_and(|&c| {
+                c.is_ascii_alphabetic() || matches!(c, b'(' | b'@' | b'"' | b'%' | b'.')
+            })
+        }) && !tokens
+            .get(idx.saturating_sub(1))
+            .is_some_and(|t| t.ends_with(b":"))
+    };
     if first.eq_ignore_ascii_case(b"exist") {
         return has_command_after(k + 2);
     }
