@@ -578,22 +578,40 @@ fn args(t: &[u8], from: usize) -> Args {
         .position(|&c| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`' | b')'))
         .map_or(limit, |p| from + p);
     let seg = &t[from..stop];
-    a.redirect = seg.iter().any(|&c| c == b'>' || c == b'<') || t.get(stop) == Some(&b'|');
-    a.redirect_file = seg
-        .iter()
-        .position(|&c| c == b'>')
-        .map(|p| {
-            let target = seg[p..]
-                .iter()
-                .skip_while(|&&c| c == b'>' || c == b'&' || c == b' ')
-                .take_while(|&&c| c != b' ')
-                .copied()
-                .collect::<Vec<u8>>();
-            target.len() > 2
-                && (target.starts_with(b"/") || target.contains(&b'.'))
-                && !target.iter().all(u8::is_ascii_digit)
-        })
-        .unwrap_or(false);
+    // Redirections: `>`/`<` attached to a file target or a descriptor (`> x.php`, `</etc/passwd`,
+    // `2>&1`). A bare comparison in prose ("if < 2 voids", "BP > 140") is not one.
+    let mut redirect = false;
+    let mut redirect_file = false;
+    for (p, &c) in seg.iter().enumerate() {
+        if c != b'>' && c != b'<' {
+            continue;
+        }
+        let descriptor_before = p > 0 && seg[p - 1].is_ascii_digit();
+        let rest = &seg[p + 1..];
+        let rest = rest
+            .iter()
+            .position(|&c| !matches!(c, b'>' | b'<' | b'&' | b' '))
+            .map_or(&rest[rest.len()..], |k| &rest[k..]);
+        let target_len = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        let target = &rest[..target_len];
+        let descriptor_after = target.first().is_some_and(u8::is_ascii_digit)
+            && target.len() == 1
+            && seg.get(p + 1) == Some(&b'&');
+        let file = target.len() > 2
+            && (target.starts_with(b"/") || target.starts_with(b"~") || target.starts_with(b"./"))
+            || (target.len() > 2
+                && target.contains(&b'.')
+                && target.iter().any(u8::is_ascii_alphabetic)
+                && !target.iter().all(|c| c.is_ascii_digit() || *c == b'.'));
+        if file {
+            redirect_file = true;
+        }
+        if file || descriptor_before || descriptor_after {
+            redirect = true;
+        }
+    }
+    a.redirect = redirect;
+    a.redirect_file = redirect_file;
     let mut count = 0;
     for (k, arg) in seg
         .split(|&c| matches!(c, b' ' | b'<' | b'>'))
