@@ -220,6 +220,12 @@ mod tests {
         "Results: see attached PDF (report.pdf); copy to PCP",
         "Hemoglobin A1c/Hemoglobin.total in Blood by HPLC",
         "Take 1-2 tablets by mouth every 4-6 hours as needed for pain; max 8/day",
+        "Labs pending: CBC, BMP, LFTs; find prior results in /records/2021/labs.pdf",
+        "Use 'find a provider' tool; select 'cardiology' from the drop-down",
+        "Patient reports pain 7/10; more -ve findings on exam; less pain at rest",
+        "Plan: head CT w/o contrast; neck /spine films if + tenderness",
+        "If pt has >2 falls in 6 months, refer to PT; if < 1, re-screen annually",
+        "He said \"ls\" and then \"id\" were his initials",
     ];
 
     #[test]

@@ -702,7 +702,6 @@ fn is_sys_path(arg: &[u8]) -> bool {
     ROOTS
         .iter()
         .any(|r| arg.starts_with(r) && matches!(arg.get(r.len()), None | Some(b'/')))
-        || arg.iter().filter(|&&c| c == b'/').count() >= 3
         || arg.iter().any(|c| matches!(c, b'?' | b'*'))
             && arg.iter().filter(|&&c| c == b'/').count() >= 2
 }

@@ -425,16 +425,47 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
     let ends_column = after.is_none_or(|a| {
         matches!(a.class, Class::Comma | Class::RParen | Class::Semi)
             || (a.class == Class::Keyword
-                && matches!(
-                    a.kw,
-                    Kw::From | Kw::Into | Kw::Union | Kw::Limit | Kw::Order
-                ))
+                && matches!(a.kw, Kw::Into | Kw::Union | Kw::Limit | Kw::Order))
+            // `… select col from` cut off, or `from users`; not "select 'x' from the list".
+            || (a.is_kw(Kw::From) && c.get(j + 2).is_none_or(|t| !is_determiner(c.text(t))))
     }) || first.has(COMMENT_AFTER);
     match first.class {
         Class::Num | Class::Str | Class::Word => ends_column.then_some(j),
         Class::Keyword => matches!(first.kw, Kw::True | Kw::False).then_some(j),
         _ => None,
     }
+}
+
+/// English words that follow "from" in prose but never name a table.
+fn is_determiner(word: &[u8]) -> bool {
+    let mut buf = [0u8; 8];
+    matches!(
+        crate::ascii::lower_into(word, &mut buf),
+        Some(
+            b"the"
+                | b"a"
+                | b"an"
+                | b"this"
+                | b"that"
+                | b"these"
+                | b"those"
+                | b"your"
+                | b"my"
+                | b"our"
+                | b"his"
+                | b"her"
+                | b"their"
+                | b"each"
+                | b"any"
+                | b"all"
+                | b"every"
+                | b"here"
+                | b"there"
+                | b"home"
+                | b"below"
+                | b"above"
+        )
+    )
 }
 
 /// Finds `FROM <name>` within a few tokens of `j` where the name ends the statement.
@@ -465,32 +496,7 @@ fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
                 return c.is_kw(k + 2, Kw::Select).then_some(k + 2);
             }
             // "select one from the list": English determiners are not table names.
-            let name = c.text(table).to_ascii_lowercase();
-            if matches!(
-                name.as_slice(),
-                b"the"
-                    | b"a"
-                    | b"an"
-                    | b"this"
-                    | b"that"
-                    | b"these"
-                    | b"those"
-                    | b"your"
-                    | b"my"
-                    | b"our"
-                    | b"his"
-                    | b"her"
-                    | b"their"
-                    | b"each"
-                    | b"any"
-                    | b"all"
-                    | b"every"
-                    | b"here"
-                    | b"there"
-                    | b"home"
-                    | b"below"
-                    | b"above"
-            ) {
+            if is_determiner(c.text(table)) {
                 return None;
             }
             let ok = match c.get(k + 2) {
