@@ -98,6 +98,14 @@ impl Ctx<'_> {
         if tok.has(COMMENT_AFTER) {
             return true;
         }
+        // `( 1 OR 1 ) --`: closing parentheses do not end the shape.
+        let mut i = i;
+        while self.t.get(i + 1).is_some_and(|t| t.class == Class::RParen) {
+            i += 1;
+            if self.t[i].has(COMMENT_AFTER) {
+                return true;
+            }
+        }
         match self.t.get(i + 1) {
             None => true,
             Some(next) => next.class == Class::Semi || (self.breakout && self.dangling_quote(next)),
@@ -206,7 +214,7 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         };
         let body = rest.get(marker..).unwrap_or(&[]);
         let words = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
-        body.first().is_none_or(|b| !b.is_ascii_alphanumeric()) && words <= 4
+        body.first().is_none_or(|b| !b.is_ascii_alphanumeric()) && words <= 2
     };
     if plain
         && j == t.len()
@@ -225,6 +233,15 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     let next = t.get(j)?;
+    // `A' = 'B`, `' && '`, `A' XOR 'B`: an operator between the broken-out literal and the
+    // quote the application closes.
+    let symbolic = next.class == Class::Cmp
+        || next.class == Class::LogicOp
+        || next.is_kw(Kw::Xor)
+        || (next.class == Class::Op && matches!(c.text(next), b"&" | b"|" | b"^"));
+    if symbolic && j + 2 == t.len() && c.dangling_quote(&t[j + 1]) {
+        return c.hit(BREAKOUT_LOGIC, 0, j + 1);
+    }
     // `x'OR'a='a`: from the broken-out literal into a boolean and a literal that swallowed the
     // comparison (`'a='`); prose such as `software" and "commercial …"` has no `=` there.
     if next.is_logic()
@@ -322,11 +339,14 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
         }
         Class::Func => {
             let name = c.text(tok);
-            if is_delay_function(name) && delay_call(c, i) {
+            if is_delay_function(name) && (delay_call(c, i) || unambiguous_delay(c, i)) {
                 return c.hit(TIME_DELAY, i, i + 3);
             }
             if is_attack_function(name) && attack_call_context(c, i) {
                 return c.hit(DANGEROUS_FUNCTION, i, i + 1);
+            }
+            if let Some(h) = conditional_probe(c, i) {
+                return Some(h);
             }
             if is_info_function(name) && info_call(c, i) {
                 return c.hit(INFO_FUNCTION, i, i + 2);
@@ -384,7 +404,10 @@ fn union_select(c: &Ctx, i: usize) -> Option<Hit> {
     if c.terminated_after(j) {
         return c.hit(UNION_SELECT, i, j);
     }
-    if matches!(c.class(j + 1), Some(Class::Num | Class::Str)) {
+    if matches!(c.class(j + 1), Some(Class::Num | Class::Str))
+        || (c.class(j + 1) == Some(Class::LParen)
+            && matches!(c.class(j + 2), Some(Class::Num | Class::Str | Class::Var)))
+    {
         return c.hit(UNION_SELECT, i, j + 1);
     }
     let end = select_columns(c, j + 1, false)?;
@@ -479,7 +502,7 @@ fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
             let bare_word =
                 tok.class == Class::Word || (tok.class == Class::Func && !tok.has(TIGHT));
             if (prev.class == Class::Word && bare_word)
-                || (tok.class == Class::LParen && prev.class != Class::Func)
+                || (tok.class == Class::LParen && prev.class == Class::Word)
             {
                 return None;
             }
@@ -748,7 +771,8 @@ fn order_by(c: &Ctx, i: usize) -> Option<Hit> {
         j += 2;
     }
     let cut = c.get(j).is_some_and(|t| t.has(COMMENT_AFTER))
-        || ((c.injection_context() || i == 0) && c.terminated_after(j));
+        || ((c.injection_context() || i == 0 || prev_is_operand_start(c, i))
+            && c.terminated_after(j));
     if cut {
         return c.hit(ORDER_BY, i, j);
     }
@@ -841,7 +865,8 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         negated = true;
         j += 1;
     }
-    while c.class(j) == Some(Class::LParen) {
+    // Parentheses and unary signs around the operand: `(1)`, `+1`, `-(8)`.
+    while c.class(j) == Some(Class::LParen) || c.is_op(j, b"+") || c.is_op(j, b"-") {
         j += 1;
     }
     let a_tok = c.get(j)?;
@@ -857,7 +882,7 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         if c.is_kw(k, Kw::Not) {
             k += 1;
         }
-        while c.class(k) == Some(Class::LParen) {
+        while c.class(k) == Some(Class::LParen) || c.is_op(k, b"+") || c.is_op(k, b"-") {
             k += 1;
         }
         let b_tok = c.get(k)?;
@@ -875,7 +900,8 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
             // WHERE/WHEN/HAVING are also English ("when '\\377' < 0", "where \"a\" != \"b\""):
             // after them only an injection-shaped value counts.
             let clause = c.t[i].class == Class::Keyword
-                && matches!(c.t[i].kw, Kw::Where | Kw::When | Kw::Having);
+                && matches!(c.t[i].kw, Kw::Where | Kw::When | Kw::Having)
+                && !(i > 0 && c.is_kw(i - 1, Kw::Case));
             let loose = shaped || c.terminated_after(k);
             if clause && !c.injection_context() {
                 return None;
@@ -945,6 +971,32 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         }
     }
     None
+}
+
+/// `pg_sleep(5)`, `dbms_lock.sleep(5)`: names no prose uses, with a numeric argument.
+fn unambiguous_delay(c: &Ctx, i: usize) -> bool {
+    let name = c.text(&c.t[i]).to_ascii_lowercase();
+    name != b"sleep"
+        && c.t[i].has(TIGHT)
+        && c.class(i + 1) == Some(Class::LParen)
+        && c.class(i + 2) == Some(Class::Num)
+        && c.class(i + 3) == Some(Class::RParen)
+}
+
+/// `IF(1=2,…)`, `IIF(2510=9436,…)`, `IF((6681=9099),SELECT …)`: a conditional whose test compares
+/// two literals — sqlmap's boolean probes.
+fn conditional_probe(c: &Ctx, i: usize) -> Option<Hit> {
+    let name = c.text(&c.t[i]).to_ascii_lowercase();
+    if !matches!(name.as_slice(), b"if" | b"iif" | b"ifnull" | b"nullif") || !c.t[i].has(TIGHT) {
+        return None;
+    }
+    let mut j = i + 1;
+    while c.class(j) == Some(Class::LParen) {
+        j += 1;
+    }
+    let (a, op, b) = (c.get(j)?, c.get(j + 1)?, c.get(j + 2)?);
+    (literal(c, a).is_some() && op.class == Class::Cmp && literal(c, b).is_some()).then_some(())?;
+    c.hit(BOOLEAN_PROBE, i, j + 2)
 }
 
 /// `version()`, `user()`, `database(` cut off — identity probes in an expression position.
