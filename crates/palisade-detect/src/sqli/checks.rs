@@ -239,7 +239,13 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         || next.class == Class::LogicOp
         || next.is_kw(Kw::Xor)
         || (next.class == Class::Op && matches!(c.text(next), b"&" | b"|" | b"^"));
-    if symbolic && j + 2 == t.len() && c.dangling_quote(&t[j + 1]) {
+    let dangling_word = |tok: &Token| {
+        c.dangling_quote(tok)
+            && c.text(tok)
+                .get(1..)
+                .is_some_and(|b| b.iter().all(u8::is_ascii_alphanumeric))
+    };
+    if symbolic && plain && j + 2 == t.len() && dangling_word(&t[j + 1]) {
         return c.hit(BREAKOUT_LOGIC, 0, j + 1);
     }
     // `x'OR'a='a`: from the broken-out literal into a boolean and a literal that swallowed the
@@ -649,8 +655,7 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                             || w.starts_with(b"master.")
                             || w.starts_with(b"dbo.")
                             || is_catalog_name(&w)
-                            || c.class(j + 2)
-                                .is_none_or(|cl| matches!(cl, Class::Str | Class::Var))
+                            || c.class(j + 2) == Some(Class::Var)
                     }
                     Class::Var => true,
                     // `exec('…')`, `exec(@q)`
@@ -902,7 +907,8 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
             let clause = c.t[i].class == Class::Keyword
                 && matches!(c.t[i].kw, Kw::Where | Kw::When | Kw::Having)
                 && !(i > 0 && c.is_kw(i - 1, Kw::Case));
-            let loose = shaped || c.terminated_after(k);
+            let case_when = i > 0 && c.is_kw(i - 1, Kw::Case);
+            let loose = shaped || case_when || c.terminated_after(k);
             if clause && !c.injection_context() {
                 return None;
             }
@@ -1008,10 +1014,25 @@ fn info_call(c: &Ctx, i: usize) -> bool {
     if !empty {
         return false;
     }
+    // The call is an operand: nothing or an operator follows (`version():` in prose does not).
+    let after = c.get(i + 3);
+    let operand_end = empty_close(c, i)
+        && after.is_none_or(|a| {
+            a.is_cmp()
+                || a.is_logic()
+                || a.class == Class::Semi
+                || a.class == Class::RParen
+                || a.class == Class::Comma
+                || (a.class == Class::Op && !matches!(c.text(a), b":" | b"::"))
+        });
     if i == 0 {
-        return true;
+        return operand_end || c.class(i + 2).is_none();
     }
     let prev = &c.t[i - 1];
+    if c.text(prev) == b"::" {
+        // `Git::version()`: a method, not SQL.
+        return false;
+    }
     // (`->` is a JSON operator in PostgreSQL but a method arrow in Perl/PHP prose.)
     prev.is_logic()
         || (prev.is_cmp() && !c.text(prev).starts_with(b"-"))
@@ -1076,14 +1097,19 @@ fn leading_comparison(c: &Ctx) -> Option<Hit> {
     c.hit(TAUTOLOGY, 0, 2)
 }
 
+/// `f()` with nothing between the parentheses.
+fn empty_close(c: &Ctx, i: usize) -> bool {
+    c.class(i + 1) == Some(Class::LParen) && c.class(i + 2) == Some(Class::RParen)
+}
+
 /// MySQL's `1.e(` / `1.e.tables` trick: a number with a bare exponent glued to `(` or a name
 /// makes the parser skip it, hiding keywords from naive filters.
 fn numeric_bypass(c: &Ctx, i: usize) -> Option<Hit> {
     let tok = &c.t[i];
     let text = c.text(tok);
+    // `1.e`: digits, a dot and a bare exponent (a version such as `2.0e` is not it).
     let bare_exponent = text.len() >= 3
-        && matches!(text.last(), Some(b'e' | b'E'))
-        && text.contains(&b'.')
+        && (text.ends_with(b".e") || text.ends_with(b".E"))
         && text.first().is_some_and(u8::is_ascii_digit);
     if !bare_exponent {
         return None;

@@ -82,6 +82,17 @@ fn breakouts_and_probes() {
     );
     attack("x' and username like '%adm", "sqli:breakout-logic");
     attack("2'OR'a='a", "sqli:breakout-logic");
+    attack("A' = 'B", "sqli:breakout-logic");
+    attack("' && '", "sqli:breakout-logic");
+    attack("1 OR+(1)=(1)", "sqli:tautology");
+    attack("( 1 OR 1 )  --", "sqli:tautology");
+    attack("FOO,IIF(2510=9436,FOO,1/0)", "sqli:boolean-probe");
+    attack(
+        "(CASE WHEN 4518=5617 THEN 1 ELSE NULL END)",
+        "sqli:tautology",
+    );
+    attack("1234.5) ORDER BY 1", "sqli:order-by");
+    attack("select -sin((id)),2 from bar where", "sqli:statement");
     attack(
         " AND 5650=CONVERT(INT,(SELECT CHAR(88)))#",
         "sqli:boolean-probe",
@@ -201,6 +212,15 @@ fn clinical_text_passes() {
         "ml_get error when 'splitkeep' is \"screen\"",
         "sort: fix unlikely bug when '\\377' < 0",
         "exec (Closes: #1021821)",
+        "putenv() string must contain '='",
+        "from the output around '='.",
+        "inside \"!=\".",
+        "FOO BAR'# BLAH",
+        "Git.pm: Implement Git::version()",
+        "version(): added OS info support",
+        "lib/strftime.c: Sync to textutils 2.0e.",
+        "Change \"exec touch\" to",
+        "Board meeting; exec summary",
         "using the GtkMenu::double-arrows style property",
         ".. code-block:: text",
         "\"Series 700\" radio button and select \"11.11\" from the",
