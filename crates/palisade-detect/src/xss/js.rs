@@ -153,10 +153,14 @@ pub(crate) fn check(input: &str) -> Option<Hit> {
 
 fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     let next = b.get(end).copied();
+    // Generic names (`write`, `open`, `fetch`, `setTimeout`…) appear in documentation as
+    // `x.write()` or `` `open` ``: they need a real argument; only the unmistakable sinks
+    // count when called empty or as a tagged template (`` alert`1` ``).
+    let strong = STRONG_SINKS.contains(&word);
     let call = CALL_SINKS.contains(&word)
         && match next {
-            Some(b'(') => args_are_code(b, end + 1),
-            Some(b'`') => true,
+            Some(b'(') => args_are_code(b, end + 1) && (strong || b.get(end + 1) != Some(&b')')),
+            Some(b'`') => strong,
             _ => false,
         };
     let property = PROPERTY_SINKS

@@ -177,6 +177,8 @@ fn clinical_markup_passes() {
         "Results: [1] [2] (see note)",
         "print(out) of results",
         "print(2 copies)",
+        ":meth:`~imaplib.IMAP4.open` method now has an optional *timeout* parameter",
+        "<p>Calling the <code>writable.end()</code> method; <code>rl.write()</code> writes</p>",
         "javascript: Fix format type compatibility check",
         "eval(), put messages into config.log.",
         "added implementation of SAXON expression(), eval() and",
