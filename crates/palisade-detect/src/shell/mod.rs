@@ -366,19 +366,14 @@ fn command_word(
                     || t[from - 2].is_ascii_whitespace()
                     || t[from - 2].is_ascii_alphanumeric());
             let closed = t[end..t.len().min(end + 512)].contains(&b'`');
-            if sep == Sep::Subst && !clean_end {
-                false
-            } else if backtick && !closed {
-                false
-            } else if prose_backtick
-                && tier != Tier::Unique
-                && !probe
-                && args.plain_word_first
-                && !(args.flag || args.sys_path || args.sensitive || args.redirect)
-                && !args.none
-            {
-                false
-            } else if prose_backtick && tier == Tier::Word && args.none && !probe {
+            let markdown_word = prose_backtick
+                && ((tier != Tier::Unique
+                    && !probe
+                    && args.plain_word_first
+                    && !(args.flag || args.sys_path || args.sensitive || args.redirect)
+                    && !args.none)
+                    || (tier == Tier::Word && args.none && !probe));
+            if (sep == Sep::Subst && !clean_end) || (backtick && !closed) || markdown_word {
                 false
             } else if bin_prefix || globbed || via_brace {
                 !args.plain_word_first || sep != Sep::Start || via_brace

@@ -507,9 +507,7 @@ fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
             let prev = &c.t[k - 1];
             let bare_word =
                 tok.class == Class::Word || (tok.class == Class::Func && !tok.has(TIGHT));
-            if (prev.class == Class::Word && bare_word)
-                || (tok.class == Class::LParen && prev.class == Class::Word)
-            {
+            if prev.class == Class::Word && (bare_word || tok.class == Class::LParen) {
                 return None;
             }
         }
