@@ -54,9 +54,10 @@ pub struct Engine {
     pattern_rules: Vec<Vec<(u16, u32)>>,
     /// Rule index → its view.
     rule_views: Vec<u16>,
-    /// Some view uses a transform that can change any value (base64, lowercase): the
-    /// plain-value shortcut is off.
+    /// Some view lowercases: the plain-value shortcut is off.
     always_transform: bool,
+    /// Some view base64-decodes: values that look like base64 skip the shortcut.
+    has_base64: bool,
     signal_rules: Vec<Vec<u32>>,
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
@@ -207,11 +208,12 @@ impl Engine {
                     .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
             )
         };
-        let always_transform = views.iter().any(|v| {
-            v.transforms
-                .iter()
-                .any(|t| matches!(t, Transform::Base64Decode | Transform::Lowercase))
-        });
+        let always_transform = views
+            .iter()
+            .any(|v| v.transforms.contains(&Transform::Lowercase));
+        let has_base64 = views
+            .iter()
+            .any(|v| v.transforms.contains(&Transform::Base64Decode));
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
         let mut exclusions: Vec<Exclusion> = user
             .exclusions
@@ -227,6 +229,7 @@ impl Engine {
             pattern_rules,
             rule_views,
             always_transform,
+            has_base64,
             signal_rules,
             exclusions,
             config: config.clone(),
@@ -510,7 +513,9 @@ impl<'e> Transaction<'e> {
         // value costs one literal scan however many pipelines the rules use.
         let mut values: Vec<(Cow<'_, [u8]>, u64)> = Vec::new();
         let mut view_value: [u8; MAX_VIEWS + 1] = [u8::MAX; MAX_VIEWS + 1];
-        let plain = !engine.always_transform && is_plain(value);
+        let plain = !engine.always_transform
+            && is_plain(value)
+            && !(engine.has_base64 && crate::transform::base64_decode::looks_like_base64(value));
         for (vi, view) in engine.views.iter().enumerate() {
             if view.mask & loc_bit == 0 || view.field_mask & leaf.field.bit() == 0 {
                 continue;
