@@ -67,8 +67,8 @@ pub struct Detection {
     /// `"xss:event-handler"`, `"shell:command"`. Suitable for logs and rule ids; never contains
     /// input text.
     pub fingerprint: &'static str,
-    /// Byte range of the input that matched (always on `char` boundaries, never empty unless
-    /// the input is empty).
+    /// Byte range of the input that matched, always on `char` boundaries (safe to slice with).
+    /// It covers the decisive tokens, not necessarily the whole payload.
     pub span: Range<usize>,
 }
 
