@@ -245,7 +245,15 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
                 .get(1..)
                 .is_some_and(|b| b.iter().all(u8::is_ascii_alphanumeric))
     };
-    if symbolic && plain && j + 2 == t.len() && dangling_word(&t[j + 1]) {
+    // Unary operators may sit between (`aa'=+'1`, `'<~'`).
+    let mut d = j + 1;
+    while d + 1 < t.len()
+        && t[d].class == Class::Op
+        && matches!(c.text(&t[d]), b"+" | b"-" | b"!" | b"~")
+    {
+        d += 1;
+    }
+    if symbolic && plain && d + 1 == t.len() && dangling_word(&t[d]) {
         return c.hit(BREAKOUT_LOGIC, 0, j + 1);
     }
     // `x'OR'a='a`: from the broken-out literal into a boolean and a literal that swallowed the
@@ -869,7 +877,9 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         j += 1;
     }
     // Parentheses and unary signs around the operand: `(1)`, `+1`, `-(8)`.
+    let mut signed = false;
     while c.class(j) == Some(Class::LParen) || c.is_op(j, b"+") || c.is_op(j, b"-") {
+        signed |= c.class(j) == Some(Class::Op);
         j += 1;
     }
     let a_tok = c.get(j)?;
@@ -935,10 +945,17 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
             return c.hit(TAUTOLOGY, i, k);
         }
     }
-    // Bare truthy literal: `or 1`, `or true`, `or not 0`.
-    if let Some(Literal::Num(Some(v))) = literal(c, a_tok) {
-        let truthy =
-            (v != 0.0) != negated && (c.text(a_tok) == b"1" || a_tok.class == Class::Keyword);
+    // Bare truthy literal: `or 1`, `or true`, `or not 0`, and `or '1` closed by the application.
+    let bare = match literal(c, a_tok) {
+        Some(Literal::Num(Some(v))) => {
+            Some((v, c.text(a_tok) == b"1" || a_tok.class == Class::Keyword))
+        }
+        Some(Literal::Str(body)) if body == b"1" => Some((1.0, true)),
+        _ => None,
+    };
+    // ("or -1" ends many prose sentences about return values: signs only count in comparisons.)
+    if let Some((v, canonical)) = bare.filter(|_| !signed) {
+        let truthy = (v != 0.0) != negated && canonical;
         if truthy
             && c.terminated_after(j)
             && (c.injection_context() || a_tok.has(COMMENT_AFTER) || prev_is_operand_start(c, i))

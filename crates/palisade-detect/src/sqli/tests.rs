@@ -84,6 +84,8 @@ fn breakouts_and_probes() {
     attack("2'OR'a='a", "sqli:breakout-logic");
     attack("A' = 'B", "sqli:breakout-logic");
     attack("' && '", "sqli:breakout-logic");
+    attack("aa'=+'1", "sqli:breakout-logic");
+    attack("1' -1 or '1", "sqli:tautology");
     attack("1 OR+(1)=(1)", "sqli:tautology");
     attack("( 1 OR 1 )  --", "sqli:tautology");
     attack("FOO,IIF(2510=9436,FOO,1/0)", "sqli:boolean-probe");
@@ -221,6 +223,7 @@ fn clinical_text_passes() {
         "lib/strftime.c: Sync to textutils 2.0e.",
         "Change \"exec touch\" to",
         "Board meeting; exec summary",
+        "descriptor `fd'.  It returns the number of bytes read, or -1",
         "using the GtkMenu::double-arrows style property",
         ".. code-block:: text",
         "\"Series 700\" radio button and select \"11.11\" from the",
