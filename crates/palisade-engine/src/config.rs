@@ -11,8 +11,9 @@ pub const DEFAULT_ANOMALY_THRESHOLD: u32 = 5;
 pub const DEFAULT_MAX_INSPECT_BODY: usize = 1024 * 1024;
 /// Default: multipart file contents are not inspected (only their names and the form fields).
 pub const DEFAULT_INSPECT_FILE_CONTENTS: bool = false;
-/// Default cap on leaves per request; beyond it a `leaf_limit` signal fires.
-pub const DEFAULT_MAX_LEAVES: usize = 10_000;
+/// Default cap on leaves per request; beyond it a `leaf_limit` signal fires. High enough for a
+/// 1 MiB FHIR Bundle (~40,000 leaves); the inspected bytes are bounded by `max_inspect_body`.
+pub const DEFAULT_MAX_LEAVES: usize = 200_000;
 /// Default cap on inspected bytes per leaf.
 pub const DEFAULT_MAX_LEAF_LEN: usize = 1024 * 1024;
 /// Default JSON / XML nesting limit.

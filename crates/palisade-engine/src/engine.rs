@@ -23,14 +23,14 @@ use crate::transform::{apply_all, Transform};
 use crate::user::{Exclusion, UserRules};
 use crate::verdict::{mask_snippet, RuleHit, Verdict};
 
+/// Most distinct transform pipelines (views) an engine may have.
+const MAX_VIEWS: usize = 48;
+
 /// One transform pipeline and the rules that match through it.
 #[derive(Debug)]
 struct View {
     transforms: Vec<Transform>,
     names: Vec<&'static str>,
-    ac: Option<AhoCorasick>,
-    /// Pattern id → rule indexes.
-    pattern_rules: Vec<Vec<u32>>,
     /// Rules without literals: candidates for every leaf in their targets.
     always: Vec<u32>,
     /// Union of the rules' location masks.
@@ -48,6 +48,16 @@ struct View {
 pub struct Engine {
     rules: Vec<Rule>,
     views: Vec<View>,
+    /// One automaton over the literals of every rule (ASCII case-insensitive).
+    ac: Option<AhoCorasick>,
+    /// Pattern id → (view index, rule index) of the rules that use the literal.
+    pattern_rules: Vec<Vec<(u16, u32)>>,
+    /// Rule index → its view.
+    rule_views: Vec<u16>,
+    /// Some view lowercases: the plain-value shortcut is off.
+    always_transform: bool,
+    /// Some view base64-decodes: values that look like base64 skip the shortcut.
+    has_base64: bool,
     signal_rules: Vec<Vec<u32>>,
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
@@ -123,7 +133,10 @@ impl Engine {
 
         // Group pattern rules by pipeline.
         let mut views: Vec<View> = Vec::new();
-        let mut literal_sets: Vec<(Vec<String>, HashMap<String, usize>)> = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut pattern_index: HashMap<String, usize> = HashMap::new();
+        let mut pattern_rules: Vec<Vec<(u16, u32)>> = Vec::new();
+        let mut rule_views: Vec<u16> = vec![0; rules.len()];
         let mut signal_rules: Vec<Vec<u32>> = vec![Vec::new(); Signal::ALL.len()];
         for (idx, rule) in rules.iter().enumerate() {
             let idx = idx as u32;
@@ -140,18 +153,24 @@ impl Engine {
                     views.push(View {
                         transforms: rule.transforms.clone(),
                         names: rule.transforms.iter().map(|t| t.name()).collect(),
-                        ac: None,
-                        pattern_rules: Vec::new(),
                         always: Vec::new(),
                         mask: 0,
                         field_mask: 0,
                         all_headers: false,
                         header_names: Vec::new(),
                     });
-                    literal_sets.push((Vec::new(), HashMap::new()));
+                    if views.len() > MAX_VIEWS {
+                        return Err(RuleError::new(
+                            "rulesets",
+                            format!("more than {MAX_VIEWS} distinct transform pipelines; reuse pipelines across rules"),
+                        )
+                        .rule(rule.id)
+                        .key("transforms"));
+                    }
                     views.len() - 1
                 }
             };
+            rule_views[idx as usize] = vi as u16;
             let view = &mut views[vi];
             view.mask |= rule.targets.mask;
             view.field_mask |= rule.field_mask;
@@ -165,30 +184,36 @@ impl Engine {
                 view.always.push(idx);
                 continue;
             }
-            let (pats, index) = &mut literal_sets[vi];
             for lit in literals {
                 let key = lit.to_ascii_lowercase();
-                let pid = *index.entry(key.clone()).or_insert_with(|| {
-                    pats.push(key);
-                    view.pattern_rules.push(Vec::new());
-                    pats.len() - 1
+                let pid = *pattern_index.entry(key.clone()).or_insert_with(|| {
+                    patterns.push(key);
+                    pattern_rules.push(Vec::new());
+                    patterns.len() - 1
                 });
-                if !view.pattern_rules[pid].contains(&idx) {
-                    view.pattern_rules[pid].push(idx);
+                let entry = (vi as u16, idx);
+                if !pattern_rules[pid].contains(&entry) {
+                    pattern_rules[pid].push(entry);
                 }
             }
         }
-        for (view, (pats, _)) in views.iter_mut().zip(literal_sets) {
-            if pats.is_empty() {
-                continue;
-            }
-            let ac = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&pats)
-                .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?;
-            view.ac = Some(ac);
-        }
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
+            )
+        };
+        let always_transform = views
+            .iter()
+            .any(|v| v.transforms.contains(&Transform::Lowercase));
+        let has_base64 = views
+            .iter()
+            .any(|v| v.transforms.contains(&Transform::Base64Decode));
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
         let mut exclusions: Vec<Exclusion> = user
             .exclusions
@@ -200,6 +225,11 @@ impl Engine {
         Ok(Engine {
             rules,
             views,
+            ac,
+            pattern_rules,
+            rule_views,
+            always_transform,
+            has_base64,
             signal_rules,
             exclusions,
             config: config.clone(),
@@ -259,8 +289,8 @@ pub struct Transaction<'e> {
     verdict: Verdict,
     /// Rule indexes already scored.
     fired: Vec<u32>,
-    /// Candidate scratch: (rule index, literal match range).
-    cands: Vec<(u32, Range<usize>)>,
+    /// Candidate scratch: (rule index, value slot, literal match range).
+    cands: Vec<(u32, usize, Range<usize>)>,
     active_exclusions: Vec<usize>,
     leaves: usize,
     signals_seen: u64,
@@ -478,8 +508,15 @@ impl<'e> Transaction<'e> {
         let engine = self.engine;
         let value = &leaf.value[..leaf.value.len().min(engine.config.max_leaf_len)];
         let loc_bit = leaf.location.bit();
-        let mut cands = std::mem::take(&mut self.cands);
-        for view in &engine.views {
+        // Views that apply to this leaf, with their transformed values. Views whose pipeline
+        // changes nothing share the raw value, and identical outputs are scanned once: a clean
+        // value costs one literal scan however many pipelines the rules use.
+        let mut values: Vec<(Cow<'_, [u8]>, u64)> = Vec::new();
+        let mut view_value: [u8; MAX_VIEWS + 1] = [u8::MAX; MAX_VIEWS + 1];
+        let plain = !engine.always_transform
+            && is_plain(value)
+            && !(engine.has_base64 && crate::transform::base64_decode::looks_like_base64(value));
+        for (vi, view) in engine.views.iter().enumerate() {
             if view.mask & loc_bit == 0 || view.field_mask & leaf.field.bit() == 0 {
                 continue;
             }
@@ -489,64 +526,132 @@ impl<'e> Transaction<'e> {
             {
                 continue;
             }
+            if plain {
+                // No transform can change this value: every view sees the raw bytes.
+                if values.is_empty() {
+                    values.push((Cow::Borrowed(value), 0));
+                }
+                values[0].1 |= 1u64 << vi;
+                view_value[vi] = 0;
+                continue;
+            }
             let v = apply_all(&view.transforms, value);
-            cands.clear();
-            if let Some(ac) = &view.ac {
+            let slot = match values
+                .iter()
+                .position(|(existing, _)| existing.as_ref() == v.as_ref())
+            {
+                Some(i) => i,
+                None => {
+                    values.push((v, 0));
+                    values.len() - 1
+                }
+            };
+            values[slot].1 |= 1u64 << vi;
+            view_value[vi] = slot as u8;
+        }
+        if values.is_empty() {
+            return;
+        }
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        for (slot, (v, views_mask)) in values.iter().enumerate() {
+            if let Some(ac) = &engine.ac {
                 for m in ac.find_overlapping_iter(v.as_ref()) {
-                    for &r in &view.pattern_rules[m.pattern().as_usize()] {
-                        if !cands.iter().any(|(c, _)| *c == r) {
-                            cands.push((r, m.start()..m.end()));
+                    for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
+                        if views_mask & (1u64 << vi) != 0 && !cands.iter().any(|(c, _, _)| *c == r)
+                        {
+                            cands.push((r, slot, m.start()..m.end()));
                         }
                     }
                 }
+            }
+        }
+        for (vi, view) in engine.views.iter().enumerate() {
+            let slot = view_value[vi];
+            if slot == u8::MAX {
+                continue;
             }
             for &r in &view.always {
-                cands.push((r, 0..0));
+                cands.push((r, slot as usize, 0..0));
             }
-            for (r, lit_range) in cands.drain(..) {
-                let rule = &engine.rules[r as usize];
-                if !rule.targets.matches(leaf.location, leaf.name)
-                    || rule.field_mask & leaf.field.bit() == 0
-                {
-                    continue;
+        }
+        for (r, slot, lit_range) in cands.drain(..) {
+            let rule = &engine.rules[r as usize];
+            if !rule.targets.matches(leaf.location, leaf.name)
+                || rule.field_mask & leaf.field.bit() == 0
+            {
+                continue;
+            }
+            let Matcher::Pattern {
+                regex,
+                unless,
+                detector,
+                ..
+            } = &rule.matcher
+            else {
+                continue;
+            };
+            let v: &[u8] = &values[slot].0;
+            let mut range = lit_range;
+            if let Some(re) = regex {
+                match re.find(v) {
+                    Some(m) => range = m.range(),
+                    None => continue,
                 }
-                let Matcher::Pattern {
-                    regex,
-                    unless,
-                    detector,
-                    ..
-                } = &rule.matcher
-                else {
-                    continue;
-                };
-                let mut range = lit_range;
-                if let Some(re) = regex {
-                    match re.find(&v) {
-                        Some(m) => range = m.range(),
-                        None => continue,
-                    }
-                }
-                if unless.as_ref().is_some_and(|u| u.is_match(&v)) {
-                    continue;
-                }
-                let mut fingerprint = None;
-                if let Some(d) = detector {
-                    let text = String::from_utf8_lossy(&v);
-                    match detect::run(*d, &text) {
-                        Some(f) => {
-                            if matches!(text, Cow::Borrowed(_)) {
-                                range = f.span;
-                            }
-                            fingerprint = Some(f.fingerprint);
+            }
+            if unless.as_ref().is_some_and(|u| u.is_match(v)) {
+                continue;
+            }
+            let mut fingerprint = None;
+            if let Some(d) = detector {
+                let text = String::from_utf8_lossy(v);
+                match detect::run(*d, &text) {
+                    Some(f) => {
+                        if matches!(text, Cow::Borrowed(_)) {
+                            range = f.span;
                         }
-                        None => continue,
+                        fingerprint = Some(f.fingerprint);
                     }
+                    None => continue,
                 }
-                self.record(r, leaf, &v, range, &view.names, fingerprint);
             }
+            let names = &engine.views[engine.rule_views[r as usize] as usize].names;
+            self.record(r, leaf, v, range, names, fingerprint);
         }
         self.cands = cands;
     }
+}
+
+/// True when no transform except base64/lowercase could change the value: no percent, entity,
+/// escape, quote, control or non-ASCII byte, and none of the sequences path, comment, whitespace
+/// and shell normalisation act on. Such values (most of a clean request) are scanned once, raw.
+fn is_plain(value: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in value {
+        match b {
+            b'%'
+            | b'&'
+            | b'\\'
+            | 0
+            | b'"'
+            | b'\''
+            | b'^'
+            | b','
+            | b'\t'
+            | b'\r'
+            | b'\n'
+            | 0x0b
+            | 0x0c
+            | 0x80..=0xff => return false,
+            b'/' if prev == b'/' || prev == b' ' || prev == b';' => return false,
+            b'.' | b'*' if prev == b'/' => return false,
+            b' ' | b'(' if prev == b' ' => return false,
+            b'i' | b'I' | b'{' | b'@' | b'*' if prev == b'$' => return false,
+            _ => {}
+        }
+        prev = b;
+    }
+    true
 }
 
 impl Sink for Transaction<'_> {
@@ -792,6 +897,55 @@ rules:
         ];
         let err = Engine::compile(&src, &UserRules::empty(), &EngineConfig::default()).unwrap_err();
         assert!(err.message.contains("a.yml"), "{err}");
+    }
+
+    #[test]
+    fn plain_values_are_unchanged_by_every_transform() {
+        let samples: &[&[u8]] = &[
+            b"dr-jane-smith",
+            b"2024-05-01",
+            b"/portal/appointments/search",
+            b"Mozilla/5.0 (X11; Linux x86_64)",
+            b"a b",
+            b"x;y",
+            b"$HOME",
+            b"a  b",
+            b"a /b",
+            b"a (b",
+            b"x//y",
+            b"x/./y",
+            b"..;/x",
+            b"/*c*/",
+            b"a,b",
+            b"%41",
+            b"&lt;",
+            b"a\\b",
+            b"caf\xc3\xa9",
+            b"a\tb",
+            b"$IFS",
+            b"${IFS}",
+            b"$@x",
+            b"'q'",
+            b"c^md",
+        ];
+        let without_case: Vec<Transform> = Transform::ALL
+            .iter()
+            .copied()
+            .filter(|t| !matches!(t, Transform::Base64Decode | Transform::Lowercase))
+            .collect();
+        for &v in samples {
+            if is_plain(v) {
+                for t in &without_case {
+                    assert!(
+                        matches!(t.apply(v), Cow::Borrowed(_)),
+                        "{} changes plain {:?}",
+                        t.name(),
+                        String::from_utf8_lossy(v)
+                    );
+                }
+            }
+        }
+        assert!(is_plain(b"dr-jane-smith") && !is_plain(b"%41") && !is_plain(b"a  b"));
     }
 
     #[test]

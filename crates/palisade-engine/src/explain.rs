@@ -108,3 +108,58 @@ impl fmt::Display for Explanation {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{embedded_rulesets, EngineConfig, UserRules};
+
+    #[test]
+    fn explains_raw_chunked_request() {
+        let engine = Engine::compile(
+            embedded_rulesets(),
+            &UserRules::empty(),
+            &EngineConfig::default(),
+        )
+        .unwrap();
+        let raw = b"POST /search HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n1c\r\nq=1%27%20union%20select%20pw\r\n0\r\n\r\n";
+        let x = explain_raw(&engine, raw).unwrap();
+        assert!(x.verdict.blocked);
+        let hit = x.verdict.hits.iter().find(|h| h.rule_id == 240100).unwrap();
+        assert_eq!(hit.target, "form:q");
+        let text = x.to_string();
+        assert!(text.contains("rule 240100 [sqli]"), "{text}");
+        assert!(text.contains("target: form:q"), "{text}");
+        assert!(text.contains("url_decode →"), "{text}");
+        assert!(text.contains("BLOCK"), "{text}");
+    }
+
+    #[test]
+    fn clean_request_explained_as_pass() {
+        let engine = Engine::compile(
+            embedded_rulesets(),
+            &UserRules::empty(),
+            &EngineConfig::default(),
+        )
+        .unwrap();
+        let x = explain_raw(
+            &engine,
+            b"GET /fhir/Patient?name=smith HTTP/1.1\r\nHost: app\r\n\r\n",
+        )
+        .unwrap();
+        assert!(!x.verdict.blocked);
+        assert!(x.to_string().contains("no rule fired"));
+    }
+
+    #[test]
+    fn unparsable_request_is_an_error() {
+        let engine = Engine::compile(
+            embedded_rulesets(),
+            &UserRules::empty(),
+            &EngineConfig::default(),
+        )
+        .unwrap();
+        assert!(explain_raw(&engine, b"").is_err());
+    }
+}

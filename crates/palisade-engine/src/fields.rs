@@ -110,6 +110,36 @@ pub fn classify(parent: &str, name: &str) -> FieldKind {
     FieldKind::Generic
 }
 
+/// OAuth 2 / SMART launch parameters that are URLs by specification when sent as query or form
+/// parameters.
+const OAUTH_URL_PARAMS: &[&str] = &[
+    "aud",
+    "iss",
+    "launch_uri",
+    "jwks_uri",
+    "logo_uri",
+    "client_uri",
+    "tos_uri",
+    "policy_uri",
+];
+
+/// The kind of a query, form or multipart parameter. Only OAuth/SMART names are typed as URLs
+/// here: a generic `url=` query parameter is the classic SSRF vector and stays generic, while
+/// FHIR's `url`/`system`/`reference` apply inside JSON and XML documents ([`classify`]).
+pub fn classify_param(name: &str) -> FieldKind {
+    if eq_any(name, REDIRECT_FIELDS) {
+        FieldKind::Redirect
+    } else if name.eq_ignore_ascii_case("scope") {
+        FieldKind::Scope
+    } else if eq_any(name, OAUTH_URL_PARAMS) {
+        FieldKind::Url
+    } else if eq_any(name, FREE_TEXT_FIELDS) {
+        FieldKind::FreeText
+    } else {
+        FieldKind::Generic
+    }
+}
+
 /// True when a value is itself a markup document (`<div …>…</div>`): rich-text fields (FHIR
 /// narratives, C-CDA sections, portal rich-text notes) are checked as markup against the
 /// narrative allow-list, and their text content separately as free text.
@@ -152,6 +182,9 @@ mod tests {
         assert_eq!(classify("", "scope"), FieldKind::Scope);
         assert_eq!(classify("code", "display"), FieldKind::FreeText);
         assert_eq!(classify("", "q"), FieldKind::Generic);
+        assert_eq!(classify_param("url"), FieldKind::Generic);
+        assert_eq!(classify_param("aud"), FieldKind::Url);
+        assert_eq!(classify_param("redirect_uri"), FieldKind::Redirect);
     }
 
     #[test]

@@ -169,8 +169,10 @@ fn shellshock(b: &[u8]) -> Option<usize> {
 enum Sep {
     /// Start of the value.
     Start,
-    /// `|`, `&`, `(`, `{` or newline: also common in data (HL7, prose, lists).
+    /// `|`, `&` or newline: also common in data (HL7, prose, lists).
     Weak,
+    /// `(` or `{` grouping: prose puts words in parentheses ("(id)", "(rpm)").
+    Paren,
     /// `;`, `&&`, `||`.
     Strong,
     /// `` ` ``, `$(`, `<(`, `>(`.
@@ -218,8 +220,8 @@ fn scan(norm: &Normalised) -> Option<Hit> {
             }
             (b';', _) => (Sep::Strong, 1),
             (b'&', Some(b'&')) | (b'|', Some(b'|')) => (Sep::Strong, 2),
-            (b'|' | b'&' | b'\n' | b'{', _) => (Sep::Weak, 1),
-            (b'(', _) => (Sep::Weak, 1),
+            (b'|' | b'&' | b'\n', _) => (Sep::Weak, 1),
+            (b'(' | b'{', _) => (Sep::Paren, 1),
             (b'`', _) => (Sep::Subst, 1),
             (b'$' | b'<' | b'>', Some(b'(')) => (Sep::Subst, 2),
             // Here-string: `cat<<<"sh -c id"` feeds a command line to the first command.
@@ -354,7 +356,24 @@ fn command_word(
                 t.get(end),
                 None | Some(b' ' | b'`' | b')' | b';' | b'|' | b'&' | b'\n')
             );
-            if sep == Sep::Subst && !clean_end {
+            // A backtick pair is also Markdown code (`` `make` ``, `` `diff` ``): there the
+            // command must be a probe, a program name, or take shell-only arguments.
+            let backtick = sep == Sep::Subst && from > 0 && t[from - 1] == b'`';
+            // Shell code puts backticks after `(`, `=`, `.`, `;`…; prose puts them after a
+            // blank, and TeX-style prose closes them with `'`.
+            let prose_backtick = backtick
+                && (from < 2
+                    || t[from - 2].is_ascii_whitespace()
+                    || t[from - 2].is_ascii_alphanumeric());
+            let closed = t[end..t.len().min(end + 512)].contains(&b'`');
+            let markdown_word = prose_backtick
+                && ((tier != Tier::Unique
+                    && !probe
+                    && args.plain_word_first
+                    && !(args.flag || args.sys_path || args.sensitive || args.redirect)
+                    && !args.none)
+                    || (tier == Tier::Word && args.none && !probe));
+            if (sep == Sep::Subst && !clean_end) || (backtick && !closed) || markdown_word {
                 false
             } else if bin_prefix || globbed || via_brace {
                 !args.plain_word_first || sep != Sep::Start || via_brace
@@ -385,18 +404,27 @@ fn decide(sep: Sep, tier: Tier, probe: bool, cmd: &[u8], a: &Args) -> bool {
         // `` `id` ``, `$(echo x)`: command substitution runs whatever it names.
         return true;
     }
+    if sep == Sep::Paren {
+        // A subshell `(cat /etc/passwd)` needs the same evidence as after `|`, and a bare
+        // word in parentheses is prose.
+        return match tier {
+            Tier::Unique => strong_arg || a.flag || a.host,
+            Tier::Tool => strong_arg || a.flag,
+            Tier::Word => a.sensitive || (a.sys_path && (a.flag || a.redirect)),
+        };
+    }
     match (tier, sep) {
         (Tier::Unique, Sep::Start) => strong_arg || a.flag || a.host || (probe && a.none),
         (Tier::Unique, _) => {
             !a.plain_word_first || strong_arg || a.flag || !commands::is_everyday_word(cmd)
         }
         (Tier::Tool, Sep::Start) => a.sensitive || (a.flag && a.sys_path),
-        (Tier::Tool, Sep::Weak) => strong_arg || a.flag,
+        (Tier::Tool, Sep::Weak | Sep::Paren) => strong_arg || a.flag,
         (Tier::Tool, Sep::Strong | Sep::Subst) => {
             strong_arg || a.flag || (a.none && (probe || sep == Sep::Subst))
         }
         (Tier::Word, Sep::Start) => a.sensitive,
-        (Tier::Word, Sep::Weak) => {
+        (Tier::Word, Sep::Weak | Sep::Paren) => {
             a.sensitive || (a.sys_path && (a.flag || a.redirect)) || (cmd == b"ping" && a.host)
         }
         (Tier::Word, Sep::Strong | Sep::Subst) => {
@@ -545,22 +573,40 @@ fn args(t: &[u8], from: usize) -> Args {
         .position(|&c| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`' | b')'))
         .map_or(limit, |p| from + p);
     let seg = &t[from..stop];
-    a.redirect = seg.iter().any(|&c| c == b'>' || c == b'<') || t.get(stop) == Some(&b'|');
-    a.redirect_file = seg
-        .iter()
-        .position(|&c| c == b'>')
-        .map(|p| {
-            let target = seg[p..]
-                .iter()
-                .skip_while(|&&c| c == b'>' || c == b'&' || c == b' ')
-                .take_while(|&&c| c != b' ')
-                .copied()
-                .collect::<Vec<u8>>();
-            target.len() > 2
-                && (target.starts_with(b"/") || target.contains(&b'.'))
-                && !target.iter().all(u8::is_ascii_digit)
-        })
-        .unwrap_or(false);
+    // Redirections: `>`/`<` attached to a file target or a descriptor (`> x.php`, `</etc/passwd`,
+    // `2>&1`). A bare comparison in prose ("if < 2 voids", "BP > 140") is not one.
+    let mut redirect = false;
+    let mut redirect_file = false;
+    for (p, &c) in seg.iter().enumerate() {
+        if c != b'>' && c != b'<' {
+            continue;
+        }
+        let descriptor_before = p > 0 && seg[p - 1].is_ascii_digit();
+        let rest = &seg[p + 1..];
+        let rest = rest
+            .iter()
+            .position(|&c| !matches!(c, b'>' | b'<' | b'&' | b' '))
+            .map_or(&rest[rest.len()..], |k| &rest[k..]);
+        let target_len = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        let target = &rest[..target_len];
+        let descriptor_after = target.first().is_some_and(u8::is_ascii_digit)
+            && target.len() == 1
+            && seg.get(p + 1) == Some(&b'&');
+        let file = target.len() > 2
+            && (target.starts_with(b"/") || target.starts_with(b"~") || target.starts_with(b"./"))
+            || (target.len() > 2
+                && target.contains(&b'.')
+                && target.iter().any(u8::is_ascii_alphabetic)
+                && !target.iter().all(|c| c.is_ascii_digit() || *c == b'.'));
+        if file {
+            redirect_file = true;
+        }
+        if file || descriptor_before || descriptor_after {
+            redirect = true;
+        }
+    }
+    a.redirect = redirect;
+    a.redirect_file = redirect_file;
     let mut count = 0;
     for (k, arg) in seg
         .split(|&c| matches!(c, b' ' | b'<' | b'>'))
@@ -651,7 +697,6 @@ fn is_sys_path(arg: &[u8]) -> bool {
     ROOTS
         .iter()
         .any(|r| arg.starts_with(r) && matches!(arg.get(r.len()), None | Some(b'/')))
-        || arg.iter().filter(|&&c| c == b'/').count() >= 3
         || arg.iter().any(|c| matches!(c, b'?' | b'*'))
             && arg.iter().filter(|&&c| c == b'/').count() >= 2
 }

@@ -55,61 +55,64 @@ fn ssi(b: &[u8]) -> Option<Hit> {
 }
 
 /// Language functions that spawn a process or evaluate code, called with a literal,
-/// variable or backtick argument: `system('id')`, `passthru(\`…\`)`, `phpinfo()`.
+/// variable or backtick argument: `system('id')`, `passthru(\`…\`)`, `phpinfo()`,
+/// `os.popen("id")`, `Runtime.getRuntime().exec("id")`.
 fn exec_function(b: &[u8]) -> Option<Hit> {
-    const FUNCTIONS: &[&[u8]] = &[
-        b"system",
-        b"exec",
-        b"passthru",
-        b"shell_exec",
-        b"popen",
-        b"proc_open",
-        b"pcntl_exec",
-        b"phpinfo",
-        b"eval",
-        b"assert",
-        b"os.system",
-        b"os.popen",
-        b"subprocess.call",
-        b"subprocess.check_output",
-        b"subprocess.Popen",
-        b"getRuntime().exec",
-        b"child_process",
-        b"spawn_sync",
-        b"execSync",
-    ];
     let n = b.len();
-    let mut i = 0;
-    while i < n {
-        let boundary =
-            i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'.');
-        if !boundary || !b[i].is_ascii_alphabetic() {
-            i += 1;
+    let mut from = 0;
+    // Visit each `(` once and read the name before it, so ordinary words cost nothing.
+    while let Some(p) = b
+        .get(from..)
+        .and_then(|r| r.iter().position(|&c| c == b'('))
+    {
+        let paren = from + p;
+        from = paren + 1;
+        let mut start = paren;
+        while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
+            start -= 1;
+        }
+        let name = &b[start..paren];
+        let qualified_by =
+            |q: &[u8]| start > q.len() && b[..start - 1].ends_with(q) && b[start - 1] == b'.';
+        let known = matches!(
+            name,
+            b"system"
+                | b"exec"
+                | b"passthru"
+                | b"shell_exec"
+                | b"popen"
+                | b"proc_open"
+                | b"pcntl_exec"
+                | b"phpinfo"
+                | b"eval"
+                | b"assert"
+                | b"execSync"
+                | b"spawnSync"
+                | b"execFile"
+        ) || (matches!(
+            name,
+            b"call" | b"check_output" | b"check_call" | b"run" | b"Popen"
+        ) && qualified_by(b"subprocess"));
+        if !known || (start > 0 && b[start - 1] == b'_') {
             continue;
         }
-        for f in FUNCTIONS {
-            if b[i..].starts_with(f) && b.get(i + f.len()) == Some(&b'(') {
-                let arg = b.get(i + f.len() + 1).copied();
-                let ok = match arg {
-                    Some(b'\'' | b'"' | b'`' | b'$') => true,
-                    Some(b')') => *f == b"phpinfo",
-                    Some(c) if c.is_ascii_alphabetic() => {
-                        // Nested call: `eval(base64_decode(…))`, `system(print(…))`.
-                        let rest = &b[i + f.len() + 1..];
-                        let k = rest
-                            .iter()
-                            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-                            .unwrap_or(rest.len());
-                        rest.get(k) == Some(&b'(')
-                    }
-                    _ => false,
-                };
-                if ok {
-                    return Some((EXEC_FUNCTION, i, i + f.len() + 1));
-                }
+        let ok = match b.get(paren + 1).copied() {
+            Some(b'\'' | b'"' | b'`' | b'$') => true,
+            Some(b')') => name == b"phpinfo",
+            Some(c) if c.is_ascii_alphabetic() => {
+                // Nested call: `eval(base64_decode(…))`, `system(print(…))`.
+                let rest = &b[paren + 1..n.min(paren + 64)];
+                let k = rest
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .unwrap_or(rest.len());
+                rest.get(k) == Some(&b'(')
             }
+            _ => false,
+        };
+        if ok {
+            return Some((EXEC_FUNCTION, start, paren + 1));
         }
-        i += 1;
     }
     None
 }
@@ -216,7 +219,17 @@ fn batch_if(rest: &[u8]) -> bool {
     let Some(first) = tokens.get(k) else {
         return false;
     };
-    let has_command_after = |idx: usize| tokens.get(idx).is_some_and(|t| !t.is_empty());
+    // The command after the condition starts like one (`echo`, `(ECHO`, `@echo`, `"x"`), not
+    // like C or Python (`{`, `||`, `break:`).
+    let has_command_after = |idx: usize| {
+        tokens.get(idx).is_some_and(|t| {
+            t.first().is_some_and(|&c| {
+                c.is_ascii_alphabetic() || matches!(c, b'(' | b'@' | b'"' | b'%' | b'.')
+            })
+        }) && !tokens
+            .get(idx.saturating_sub(1))
+            .is_some_and(|t| t.ends_with(b":"))
+    };
     if first.eq_ignore_ascii_case(b"exist") {
         return has_command_after(k + 2);
     }

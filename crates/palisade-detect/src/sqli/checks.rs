@@ -98,13 +98,27 @@ impl Ctx<'_> {
         if tok.has(COMMENT_AFTER) {
             return true;
         }
-        match self.t.get(i + 1) {
-            None => true,
-            Some(next) => {
-                next.class == Class::Semi
-                    || (self.breakout && next.class == Class::Str && !next.has(CLOSED))
+        // `( 1 OR 1 ) --`: closing parentheses do not end the shape.
+        let mut i = i;
+        while self.t.get(i + 1).is_some_and(|t| t.class == Class::RParen) {
+            i += 1;
+            if self.t[i].has(COMMENT_AFTER) {
+                return true;
             }
         }
+        match self.t.get(i + 1) {
+            None => true,
+            Some(next) => next.class == Class::Semi || (self.breakout && self.dangling_quote(next)),
+        }
+    }
+    /// The last token is an unclosed literal that only waits for the application's closing
+    /// quote: short and without blanks (`'a`, `'1`), unlike prose that merely goes on.
+    fn dangling_quote(&self, tok: &Token) -> bool {
+        tok.class == Class::Str
+            && !tok.has(CLOSED)
+            && tok.end == self.input.len()
+            && tok.end - tok.start <= 16
+            && !self.text(tok).iter().any(u8::is_ascii_whitespace)
     }
     /// Whether the value is shaped like an injection at all: broke out of a literal, or ends
     /// by commenting out the rest of the query.
@@ -139,6 +153,9 @@ pub(crate) fn analyse(input: &[u8], lexed: &Lexed, breakout: bool) -> Option<Hit
     {
         return None;
     }
+    if let Some(h) = leading_comparison(&ctx) {
+        return Some(h);
+    }
     for i in 0..ctx.t.len() {
         if let Some(h) = checks_at(&ctx, i) {
             return Some(h);
@@ -169,13 +186,42 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
     let mut j = 1;
     while c.class(j) == Some(Class::RParen) {
         j += 1;
-    } // `admin'--`, `admin'#`, `x')/*` — the broken-out value itself is plain (code such as
-      // FHIRPath `where((('#'…` is not).
-    let plain = !c
-        .text(&t[0])
-        .iter()
-        .any(|b| matches!(b, b'(' | b')' | b'[' | b'{' | b'='));
-    if plain && j == t.len() && c.t.get(j - 1).is_some_and(|tok| tok.has(COMMENT_AFTER)) {
+    }
+    // `admin'--`, `admin'#`, `x')/*`: the broken-out value is short and plain (not code such
+    // as FHIRPath `where((('#'…`, nor prose quoting a `"--flag"` or `"#define"`).
+    let broken_out = c.text(&t[0]);
+    let plain = broken_out.len() <= 32
+        && broken_out
+            .iter()
+            .filter(|b| b.is_ascii_whitespace())
+            .count()
+            <= 2
+        && !broken_out
+            .iter()
+            .any(|b| matches!(b, b'(' | b')' | b'[' | b'{' | b'=' | b':'));
+    let bare_comment = |tok: &Token| {
+        // The comment marker right after `tok` is followed by nothing, a blank or a symbol,
+        // not a word (`--keep`, `#define`).
+        let rest = c.input.get(tok.end..).unwrap_or(&[]);
+        let rest = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(&rest[rest.len()..], |p| &rest[p..]);
+        let marker = if rest.starts_with(b"--") || rest.starts_with(b"/*") {
+            2
+        } else {
+            1
+        };
+        let body = rest.get(marker..).unwrap_or(&[]);
+        let words = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
+        body.first().is_none_or(|b| !b.is_ascii_alphanumeric()) && words <= 2
+    };
+    if plain
+        && j == t.len()
+        && c.t
+            .get(j - 1)
+            .is_some_and(|tok| tok.has(COMMENT_AFTER) && bare_comment(tok))
+    {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     if plain
@@ -187,6 +233,43 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         return c.hit(BREAKOUT_COMMENT, 0, j);
     }
     let next = t.get(j)?;
+    // `A' = 'B`, `' && '`, `A' XOR 'B`: an operator between the broken-out literal and the
+    // quote the application closes.
+    let symbolic = next.class == Class::Cmp
+        || next.class == Class::LogicOp
+        || next.is_kw(Kw::Xor)
+        || (next.class == Class::Op && matches!(c.text(next), b"&" | b"|" | b"^"));
+    let dangling_word = |tok: &Token| {
+        c.dangling_quote(tok)
+            && c.text(tok)
+                .get(1..)
+                .is_some_and(|b| b.iter().all(u8::is_ascii_alphanumeric))
+    };
+    // Unary operators may sit between (`aa'=+'1`, `'<~'`).
+    let mut d = j + 1;
+    while d + 1 < t.len()
+        && t[d].class == Class::Op
+        && matches!(c.text(&t[d]), b"+" | b"-" | b"!" | b"~")
+    {
+        d += 1;
+    }
+    if symbolic && plain && d + 1 == t.len() && dangling_word(&t[d]) {
+        return c.hit(BREAKOUT_LOGIC, 0, j + 1);
+    }
+    // `x'OR'a='a`: from the broken-out literal into a boolean and a literal that swallowed the
+    // comparison (`'a='`); prose such as `software" and "commercial …"` has no `=` there.
+    if next.is_logic()
+        && t.get(j + 1).is_some_and(|s| {
+            let text = c.text(s);
+            s.class == Class::Str
+                && s.has(CLOSED)
+                && text.len() <= 12
+                && text.len() >= 3
+                && matches!(text[text.len() - 2], b'=' | b'<' | b'>')
+        })
+    {
+        return c.hit(BREAKOUT_LOGIC, 0, j + 1);
+    }
     if next.is_logic() {
         // `' and substring(@@version,1,1)=5 --`, `' or exists(select …) or '`
         let tail = &t[j + 1..];
@@ -195,16 +278,14 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
                 || (x.class == Class::Func && x.has(TIGHT))
                 || x.class == Class::Var
                 || x.is_kw(Kw::Select)
-                || x.is_kw(Kw::Like)
-                || x.is_kw(Kw::Rlike)
-                || x.is_kw(Kw::Regexp)
                 || x.is_kw(Kw::Between)
+        }) || tail.windows(2).any(|w| {
+            (w[0].is_kw(Kw::Like) || w[0].is_kw(Kw::Rlike) || w[0].is_kw(Kw::Regexp))
+                && w[1].class == Class::Str
         });
         let closed = c.lexed.ends_with_comment
-            || t.last()
-                .is_some_and(|x| x.class == Class::Str && !x.has(CLOSED))
-            || t.last().is_some_and(|x| x.class == Class::Semi)
-            || t.len() <= j + 6;
+            || t.last().is_some_and(|x| c.dangling_quote(x))
+            || t.last().is_some_and(|x| x.class == Class::Semi);
         if syntax && closed {
             return c.hit(BREAKOUT_LOGIC, 0, t.len());
         }
@@ -246,6 +327,7 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
             }
             Kw::Select => select_in_context(c, i),
             Kw::Procedure if c.is_kw(i + 1, Kw::Analyse) => c.hit(STATEMENT, i, i + 1),
+            Kw::As => alias_from(c, i),
             Kw::Order if i == 0 && c.is_kw(i + 1, Kw::By) => order_by(c, i),
             Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate => {
                 // `CREATE TABLE x (`, `DROP TABLE users;` anywhere in the value.
@@ -271,11 +353,14 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
         }
         Class::Func => {
             let name = c.text(tok);
-            if is_delay_function(name) && delay_call(c, i) {
+            if is_delay_function(name) && (delay_call(c, i) || unambiguous_delay(c, i)) {
                 return c.hit(TIME_DELAY, i, i + 3);
             }
             if is_attack_function(name) && attack_call_context(c, i) {
                 return c.hit(DANGEROUS_FUNCTION, i, i + 1);
+            }
+            if let Some(h) = conditional_probe(c, i) {
+                return Some(h);
             }
             if is_info_function(name) && info_call(c, i) {
                 return c.hit(INFO_FUNCTION, i, i + 2);
@@ -290,7 +375,25 @@ fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
                 before.class,
                 Class::Word | Class::RParen | Class::Str | Class::Num | Class::Func
             );
-            if operand && matches!(ty.class, Class::Word | Class::Func) && is_sql_type(c.text(ty)) {
+            // Not a C++/Perl path (`IO::Socket::INET`, `XML::Engine::Boolean`): no `::` before
+            // the operand or after the type, and the type written in one case.
+            let path = (i >= 2 && c.is_op(i - 2, b"::")) || c.is_op(i + 2, b"::");
+            // Written tight (`x::int`), and not a CamelCase class (`GtkTextBuffer::text`).
+            let tight = before.end == tok.start && tok.end == ty.start;
+            let before_text = c.text(before);
+            let camel = before_text.iter().skip(1).any(u8::is_ascii_uppercase)
+                && before_text.iter().any(u8::is_ascii_lowercase);
+            let ty_text = c.text(ty);
+            let one_case = ty_text.iter().all(|b| !b.is_ascii_uppercase())
+                || ty_text.iter().all(|b| !b.is_ascii_lowercase());
+            if operand
+                && !path
+                && tight
+                && !camel
+                && one_case
+                && matches!(ty.class, Class::Word | Class::Func)
+                && is_sql_type(ty_text)
+            {
                 return c.hit(PG_CAST, i - 1, i + 1);
             }
             None
@@ -315,7 +418,10 @@ fn union_select(c: &Ctx, i: usize) -> Option<Hit> {
     if c.terminated_after(j) {
         return c.hit(UNION_SELECT, i, j);
     }
-    if matches!(c.class(j + 1), Some(Class::Num | Class::Str)) {
+    if matches!(c.class(j + 1), Some(Class::Num | Class::Str))
+        || (c.class(j + 1) == Some(Class::LParen)
+            && matches!(c.class(j + 2), Some(Class::Num | Class::Str | Class::Var)))
+    {
         return c.hit(UNION_SELECT, i, j + 1);
     }
     let end = select_columns(c, j + 1, false)?;
@@ -356,10 +462,9 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
     let ends_column = after.is_none_or(|a| {
         matches!(a.class, Class::Comma | Class::RParen | Class::Semi)
             || (a.class == Class::Keyword
-                && matches!(
-                    a.kw,
-                    Kw::From | Kw::Into | Kw::Union | Kw::Limit | Kw::Order
-                ))
+                && matches!(a.kw, Kw::Into | Kw::Union | Kw::Limit | Kw::Order))
+            // `… select col from` cut off, or `from users`; not "select 'x' from the list".
+            || (a.is_kw(Kw::From) && c.get(j + 2).is_none_or(|t| !is_determiner(c.text(t))))
     }) || first.has(COMMENT_AFTER);
     match first.class {
         Class::Num | Class::Str | Class::Word => ends_column.then_some(j),
@@ -368,10 +473,52 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
     }
 }
 
+/// English words that follow "from" in prose but never name a table.
+fn is_determiner(word: &[u8]) -> bool {
+    let mut buf = [0u8; 8];
+    matches!(
+        crate::ascii::lower_into(word, &mut buf),
+        Some(
+            b"the"
+                | b"a"
+                | b"an"
+                | b"this"
+                | b"that"
+                | b"these"
+                | b"those"
+                | b"your"
+                | b"my"
+                | b"our"
+                | b"his"
+                | b"her"
+                | b"their"
+                | b"each"
+                | b"any"
+                | b"all"
+                | b"every"
+                | b"here"
+                | b"there"
+                | b"home"
+                | b"below"
+                | b"above"
+        )
+    )
+}
+
 /// Finds `FROM <name>` within a few tokens of `j` where the name ends the statement.
 fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
     for k in j..(j + 12).min(c.t.len()) {
         let tok = &c.t[k];
+        // A column list, not prose: no two bare words in a row ("select a compiler from"),
+        // and parentheses only for calls.
+        if k > j {
+            let prev = &c.t[k - 1];
+            let bare_word =
+                tok.class == Class::Word || (tok.class == Class::Func && !tok.has(TIGHT));
+            if prev.class == Class::Word && (bare_word || tok.class == Class::LParen) {
+                return None;
+            }
+        }
         if tok.class == Class::Semi || tok.is_kw(Kw::Union) {
             return None;
         }
@@ -382,6 +529,10 @@ fn from_clause(c: &Ctx, j: usize) -> Option<usize> {
             }
             if table.class == Class::LParen {
                 return c.is_kw(k + 2, Kw::Select).then_some(k + 2);
+            }
+            // "select one from the list": English determiners are not table names.
+            if is_determiner(c.text(table)) {
+                return None;
             }
             let ok = match c.get(k + 2) {
                 None => true,
@@ -447,7 +598,7 @@ fn select_in_context(c: &Ctx, i: usize) -> Option<Hit> {
             c.hit(SUBQUERY, i - 1, end)
         }
         Some(p) if p.has(BREAKOUT) || p.is_logic() || p.is_cmp() => {
-            let end = select_columns(c, i + 1, !c.breakout)?;
+            let end = select_columns(c, i + 1, p.has(BREAKOUT) || !c.breakout)?;
             c.hit(SUBQUERY, i - 1, end)
         }
         _ => None,
@@ -485,12 +636,18 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                     return Some(j + 1);
                 }
                 // `DROP TABLE users`, `CREATE USER x IDENTIFIED`, not "create table of contents".
+                let alter_action = tok.kw == Kw::Alter
+                    && c.get(j + 3).is_some_and(|a| {
+                        let w = c.text(a).to_ascii_lowercase();
+                        matches!(
+                            w.as_slice(),
+                            b"add" | b"change" | b"modify" | b"rename" | b"drop" | b"alter"
+                        )
+                    });
                 let named = matches!(c.class(j + 2), Some(Class::Word | Class::Func))
-                    && (c.terminated_after(j + 2)
-                        || matches!(
-                            c.class(j + 3),
-                            Some(Class::LParen | Class::Keyword | Class::Comma)
-                        ));
+                    && (alter_action
+                        || c.terminated_after(j + 2)
+                        || matches!(c.class(j + 3), Some(Class::LParen | Class::Keyword)));
                 (obj.is_kw(Kw::Object) && named).then_some(j + 2)
             }
             Kw::Exec => {
@@ -504,11 +661,11 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
                             || w.starts_with(b"master.")
                             || w.starts_with(b"dbo.")
                             || is_catalog_name(&w)
-                            || c.class(j + 2).is_none_or(|cl| {
-                                matches!(cl, Class::Str | Class::Var | Class::LParen)
-                            })
+                            || c.class(j + 2) == Some(Class::Var)
                     }
-                    Class::LParen | Class::Var => true,
+                    Class::Var => true,
+                    // `exec('…')`, `exec(@q)`
+                    Class::LParen => matches!(c.class(j + 2), Some(Class::Str | Class::Var)),
                     _ => false,
                 };
                 ok.then_some(j + 1)
@@ -592,6 +749,15 @@ fn attack_call_context(c: &Ctx, i: usize) -> bool {
 fn catalog(c: &Ctx, i: usize) -> Option<Hit> {
     let tok = &c.t[i];
     let text = c.text(tok);
+    // Quoted identifiers: `` `information_schema` ``, `[sysobjects]`.
+    let text = text
+        .strip_prefix(b"`")
+        .or_else(|| text.strip_prefix(b"["))
+        .map_or(text, |t| {
+            t.strip_suffix(b"`")
+                .or_else(|| t.strip_suffix(b"]"))
+                .unwrap_or(t)
+        });
     let named = is_catalog_name(text)
         || text
             .split(|&b| b == b'.')
@@ -616,7 +782,8 @@ fn order_by(c: &Ctx, i: usize) -> Option<Hit> {
         j += 2;
     }
     let cut = c.get(j).is_some_and(|t| t.has(COMMENT_AFTER))
-        || ((c.injection_context() || i == 0) && c.terminated_after(j));
+        || ((c.injection_context() || i == 0 || prev_is_operand_start(c, i))
+            && c.terminated_after(j));
     if cut {
         return c.hit(ORDER_BY, i, j);
     }
@@ -709,7 +876,10 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         negated = true;
         j += 1;
     }
-    while c.class(j) == Some(Class::LParen) {
+    // Parentheses and unary signs around the operand: `(1)`, `+1`, `-(8)`.
+    let mut signed = false;
+    while c.class(j) == Some(Class::LParen) || c.is_op(j, b"+") || c.is_op(j, b"-") {
+        signed |= c.class(j) == Some(Class::Op);
         j += 1;
     }
     let a_tok = c.get(j)?;
@@ -725,17 +895,45 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
         if c.is_kw(k, Kw::Not) {
             k += 1;
         }
-        while c.class(k) == Some(Class::LParen) {
+        while c.class(k) == Some(Class::LParen) || c.is_op(k, b"+") || c.is_op(k, b"-") {
             k += 1;
         }
         let b_tok = c.get(k)?;
         let op_text = c.text(op_tok);
         if let (Some(a), Some(b)) = (literal(c, a_tok), literal(c, b_tok)) {
             let truth = compare(op_text, &a, &b);
-            if (truth == Some(true) && !negated) || shaped || c.terminated_after(k) {
+            // `IS` only compares with NULL/TRUE/FALSE ("when 'term' is \"tmux\"" is prose).
+            if op_tok.is_kw(Kw::Is)
+                && !b_tok.is_kw(Kw::Null)
+                && !b_tok.is_kw(Kw::True)
+                && !b_tok.is_kw(Kw::False)
+            {
+                return None;
+            }
+            // WHERE/WHEN/HAVING are also English ("when '\\377' < 0", "where \"a\" != \"b\""):
+            // after them only an injection-shaped value counts.
+            let clause = c.t[i].class == Class::Keyword
+                && matches!(c.t[i].kw, Kw::Where | Kw::When | Kw::Having)
+                && !(i > 0 && c.is_kw(i - 1, Kw::Case));
+            let case_when = i > 0 && c.is_kw(i - 1, Kw::Case);
+            let loose = shaped || case_when || c.terminated_after(k);
+            if clause && !c.injection_context() {
+                return None;
+            }
+            if (truth == Some(true) && !negated) || loose {
                 return c.hit(TAUTOLOGY, i, k);
             }
             return None;
+        }
+        // `AND 5650=CONVERT(INT,(…))#`: a literal compared with a call, cut off by a comment.
+        if literal(c, a_tok).is_some()
+            && b_tok.class == Class::Func
+            && b_tok.has(TIGHT)
+            && (c.injection_context()
+                || prev_is_operand_start(c, i)
+                || (i == 0 && c.lexed.any_comment))
+        {
+            return c.hit(BOOLEAN_PROBE, i, k);
         }
         // `or a=a` (identifiers) in an injection-shaped value.
         if a_tok.class == Class::Word
@@ -747,10 +945,17 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
             return c.hit(TAUTOLOGY, i, k);
         }
     }
-    // Bare truthy literal: `or 1`, `or true`, `or not 0`.
-    if let Some(Literal::Num(Some(v))) = literal(c, a_tok) {
-        let truthy =
-            (v != 0.0) != negated && (c.text(a_tok) == b"1" || a_tok.class == Class::Keyword);
+    // Bare truthy literal: `or 1`, `or true`, `or not 0`, and `or '1` closed by the application.
+    let bare = match literal(c, a_tok) {
+        Some(Literal::Num(Some(v))) => {
+            Some((v, c.text(a_tok) == b"1" || a_tok.class == Class::Keyword))
+        }
+        Some(Literal::Str(body)) if body == b"1" => Some((1.0, true)),
+        _ => None,
+    };
+    // ("or -1" ends many prose sentences about return values: signs only count in comparisons.)
+    if let Some((v, canonical)) = bare.filter(|_| !signed) {
+        let truthy = (v != 0.0) != negated && canonical;
         if truthy
             && c.terminated_after(j)
             && (c.injection_context() || a_tok.has(COMMENT_AFTER) || prev_is_operand_start(c, i))
@@ -771,9 +976,11 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
                     if depth <= 1 {
                         // The call closed: a comparison must follow.
                         let next = c.get(k + 1);
-                        if next.is_some_and(|n| {
-                            n.is_cmp() || (n.class == Class::Op && c.text(n) != b"::")
-                        }) {
+                        // The call closed: a comparison with a literal must follow (`)>64`).
+                        let operand = c.get(k + 2);
+                        if next.is_some_and(|n| n.class == Class::Cmp || n.is_kw(Kw::Like))
+                            && operand.is_some_and(|o| literal(c, o).is_some())
+                        {
                             return c.hit(BOOLEAN_PROBE, i, k + 1);
                         }
                         return None;
@@ -787,6 +994,32 @@ fn tautology(c: &Ctx, i: usize) -> Option<Hit> {
     None
 }
 
+/// `pg_sleep(5)`, `dbms_lock.sleep(5)`: names no prose uses, with a numeric argument.
+fn unambiguous_delay(c: &Ctx, i: usize) -> bool {
+    let name = c.text(&c.t[i]).to_ascii_lowercase();
+    name != b"sleep"
+        && c.t[i].has(TIGHT)
+        && c.class(i + 1) == Some(Class::LParen)
+        && c.class(i + 2) == Some(Class::Num)
+        && c.class(i + 3) == Some(Class::RParen)
+}
+
+/// `IF(1=2,…)`, `IIF(2510=9436,…)`, `IF((6681=9099),SELECT …)`: a conditional whose test compares
+/// two literals — sqlmap's boolean probes.
+fn conditional_probe(c: &Ctx, i: usize) -> Option<Hit> {
+    let name = c.text(&c.t[i]).to_ascii_lowercase();
+    if !matches!(name.as_slice(), b"if" | b"iif" | b"ifnull" | b"nullif") || !c.t[i].has(TIGHT) {
+        return None;
+    }
+    let mut j = i + 1;
+    while c.class(j) == Some(Class::LParen) {
+        j += 1;
+    }
+    let (a, op, b) = (c.get(j)?, c.get(j + 1)?, c.get(j + 2)?);
+    (literal(c, a).is_some() && op.class == Class::Cmp && literal(c, b).is_some()).then_some(())?;
+    c.hit(BOOLEAN_PROBE, i, j + 2)
+}
+
 /// `version()`, `user()`, `database(` cut off — identity probes in an expression position.
 fn info_call(c: &Ctx, i: usize) -> bool {
     if !c.t[i].has(TIGHT) || c.class(i + 1) != Some(Class::LParen) {
@@ -796,12 +1029,28 @@ fn info_call(c: &Ctx, i: usize) -> bool {
     if !empty {
         return false;
     }
+    // The call is an operand: nothing or an operator follows (`version():` in prose does not).
+    let after = c.get(i + 3);
+    let operand_end = empty_close(c, i)
+        && after.is_none_or(|a| {
+            a.is_cmp()
+                || a.is_logic()
+                || a.class == Class::Semi
+                || a.class == Class::RParen
+                || a.class == Class::Comma
+                || (a.class == Class::Op && !matches!(c.text(a), b":" | b"::"))
+        });
     if i == 0 {
-        return true;
+        return operand_end || c.class(i + 2).is_none();
     }
     let prev = &c.t[i - 1];
+    if c.text(prev) == b"::" {
+        // `Git::version()`: a method, not SQL.
+        return false;
+    }
+    // (`->` is a JSON operator in PostgreSQL but a method arrow in Perl/PHP prose.)
     prev.is_logic()
-        || prev.is_cmp()
+        || (prev.is_cmp() && !c.text(prev).starts_with(b"-"))
         || prev.has(BREAKOUT)
         || matches!(
             prev.class,
@@ -814,14 +1063,68 @@ fn info_call(c: &Ctx, i: usize) -> bool {
             ))
 }
 
+/// `` x AS `alias` FROM ``, `1234 AS "alias" FROM t`: the tail of a select list. Prose has
+/// "known as \"Bud\" from", so a double-quoted alias needs a number before `AS`.
+fn alias_from(c: &Ctx, i: usize) -> Option<Hit> {
+    let alias = c.get(i + 1)?;
+    if !c.is_kw(i + 2, Kw::From) {
+        return None;
+    }
+    let text = c.text(alias);
+    let backtick = alias.class == Class::Word && text.first() == Some(&b'`');
+    let quoted_after_number = alias.class == Class::Str
+        && text.first() == Some(&b'"')
+        && i > 0
+        && c.class(i - 1) == Some(Class::Num);
+    (backtick || quoted_after_number).then_some(())?;
+    c.hit(STATEMENT, i, i + 2)
+}
+
+/// `'x'!='y`: the whole value compares two literals and leaves a quote for the application to
+/// close — a tautology written for a quoted context.
+fn leading_comparison(c: &Ctx) -> Option<Hit> {
+    if c.breakout || c.t.len() != 3 {
+        return None;
+    }
+    let (a, op, b) = (&c.t[0], &c.t[1], &c.t[2]);
+    if a.class != Class::Str
+        || !a.has(CLOSED)
+        || !op.is_cmp()
+        || b.class != Class::Str
+        || b.has(CLOSED)
+    {
+        return None;
+    }
+    let body = |t: &Token| {
+        let s = c.text(t);
+        let inner = s.get(1..).unwrap_or(&[]);
+        if t.has(CLOSED) {
+            inner
+                .get(..inner.len().saturating_sub(1))
+                .unwrap_or(&[])
+                .to_vec()
+        } else {
+            inner.to_vec()
+        }
+    };
+    let truth = compare(c.text(op), &Literal::Str(body(a)), &Literal::Str(body(b)));
+    (truth == Some(true)).then_some(())?;
+    c.hit(TAUTOLOGY, 0, 2)
+}
+
+/// `f()` with nothing between the parentheses.
+fn empty_close(c: &Ctx, i: usize) -> bool {
+    c.class(i + 1) == Some(Class::LParen) && c.class(i + 2) == Some(Class::RParen)
+}
+
 /// MySQL's `1.e(` / `1.e.tables` trick: a number with a bare exponent glued to `(` or a name
 /// makes the parser skip it, hiding keywords from naive filters.
 fn numeric_bypass(c: &Ctx, i: usize) -> Option<Hit> {
     let tok = &c.t[i];
     let text = c.text(tok);
+    // `1.e`: digits, a dot and a bare exponent (a version such as `2.0e` is not it).
     let bare_exponent = text.len() >= 3
-        && matches!(text.last(), Some(b'e' | b'E'))
-        && text.contains(&b'.')
+        && (text.ends_with(b".e") || text.ends_with(b".E"))
         && text.first().is_some_and(u8::is_ascii_digit);
     if !bare_exponent {
         return None;

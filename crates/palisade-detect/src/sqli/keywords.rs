@@ -117,7 +117,7 @@ pub(crate) fn lookup(word: &[u8]) -> Kw {
         b"as" => Kw::As,
         b"with" => Kw::With,
         b"table" | b"database" | b"schema" | b"view" | b"function" | b"trigger" | b"index"
-        | b"user" | b"login" | b"column" | b"tablespace" | b"temporary" => Kw::Object,
+        | b"user" | b"login" | b"column" | b"tablespace" => Kw::Object,
         b"and" => Kw::And,
         b"or" => Kw::Or,
         b"xor" => Kw::Xor,

@@ -196,7 +196,13 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
                 Some(t) => t.flags |= COMMENT_AFTER,
                 None => out.leading_comment = true,
             }
-            out.ends_with_comment = true;
+            // A comment that cuts off the query: `/* …`, or `--`/`#` followed by a blank, a
+            // symbol or nothing — not `--keep` or `#217511`, which prose and options use.
+            let marker = if b == b'/' || b == b'-' { 2 } else { 1 };
+            out.ends_with_comment = b == b'/'
+                || input
+                    .get(i + marker)
+                    .is_none_or(|c| !c.is_ascii_alphanumeric());
             i = end;
             continue;
         }
@@ -305,7 +311,8 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             while j < n && is_space(input[j]) {
                 j += 1;
             }
-            if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None) {
+            // `user(`, `database(`, `schema(`: object words that are also functions.
+            if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None | Kw::Object) {
                 token.class = Class::Func;
                 if j == end {
                     token.flags |= TIGHT;

@@ -81,6 +81,24 @@ fn breakouts_and_probes() {
         "sqli:boolean-probe",
     );
     attack("x' and username like '%adm", "sqli:breakout-logic");
+    attack("2'OR'a='a", "sqli:breakout-logic");
+    attack("A' = 'B", "sqli:breakout-logic");
+    attack("' && '", "sqli:breakout-logic");
+    attack("aa'=+'1", "sqli:breakout-logic");
+    attack("1' -1 or '1", "sqli:tautology");
+    attack("1 OR+(1)=(1)", "sqli:tautology");
+    attack("( 1 OR 1 )  --", "sqli:tautology");
+    attack("FOO,IIF(2510=9436,FOO,1/0)", "sqli:boolean-probe");
+    attack(
+        "(CASE WHEN 4518=5617 THEN 1 ELSE NULL END)",
+        "sqli:tautology",
+    );
+    attack("1234.5) ORDER BY 1", "sqli:order-by");
+    attack("select -sin((id)),2 from bar where", "sqli:statement");
+    attack(
+        " AND 5650=CONVERT(INT,(SELECT CHAR(88)))#",
+        "sqli:boolean-probe",
+    );
     attack("1 and left(version(),1)=4", "sqli:boolean-probe");
     attack("(1)and(1)=(1)--", "sqli:tautology");
     attack("1\u{a0}and\u{a0}1=1\u{a0}--", "sqli:tautology");
@@ -106,6 +124,18 @@ fn breakouts_and_probes() {
     );
     attack("procedure analyse (", "sqli:statement");
     attack("/CREATE TABLE Persons (id int)", "sqli:statement");
+    attack("select(user(", "sqli:info-function");
+    attack("from `information_schema`", "sqli:catalog");
+    attack("'x'!='y", "sqli:tautology");
+    attack(
+        "ALTER TABLE `t` ADD `video` TEXT CHARACTER SET latin1",
+        "sqli:statement",
+    );
+    attack("x AS `edit_user_id` from t", "sqli:statement");
+    attack(
+        "1234 AS \"foobar\" FROM tablevar2=whatever",
+        "sqli:statement",
+    );
     attack("1 ORDER BY 5#", "sqli:order-by");
     attack("select * from users", "sqli:statement");
     attack(
@@ -159,6 +189,46 @@ fn clinical_text_passes() {
         "Facial expression (observable entity)",
         "A -> B -> C",
         "Create table of contents",
+        "known as \"Bud\" from Texas",
+        "'no' = 'yes",
+        "the 'A' or 'B' option",
+        "software\" and \"commercial computer software documentation,\" as such",
+        "gzip: add \"--keep\" option to retain (don't delete) input files",
+        "comments to look like \"# Copyright (C)",
+        "in service files' Exec lines (fd.o #83539; Milan Crha)",
+        "added a \"|| true\" on a shell command",
+        "Removed '# undef HAVE_STDARG' before '# include \"config.h\"' when it",
+        "select a compiler (before it may be chosen from __GMP_CC).",
+        "Select a time (from 9am)",
+        "Fixed `dpkg-deb --help' and dpkg-deb(1) from reporting --no-check",
+        "`like this' or ``like this''.",
+        "to\" -- that is, the subject of the sentence",
+        "Bugfix: if the \"select\" method was used on Windows and an error",
+        "var=\"HTTP_...\" default=\"\"' and 'echo var=\"REMOTE_ADDR\"' commands are",
+        "Show names of groups when changing users' group ids (closes: #217511).",
+        "the cases where \"$PTHREAD_CC\" != \"$CC\",",
+        "of the XPath query is a boolean (XML::XPathEngine::Boolean), as",
+        "Added IO::Socket::IP as a prerequisite rather than IO::Socket::INET",
+        "Merge \"WebPCheckMalloc() and WebPCheckCalloc():\" into 0.2.0",
+        "create index cards, usually by hand",
+        "ml_get error when 'splitkeep' is \"screen\"",
+        "sort: fix unlikely bug when '\\377' < 0",
+        "exec (Closes: #1021821)",
+        "putenv() string must contain '='",
+        "from the output around '='.",
+        "inside \"!=\".",
+        "FOO BAR'# BLAH",
+        "Git.pm: Implement Git::version()",
+        "version(): added OS info support",
+        "lib/strftime.c: Sync to textutils 2.0e.",
+        "Change \"exec touch\" to",
+        "Board meeting; exec summary",
+        "descriptor `fd'.  It returns the number of bytes read, or -1",
+        "using the GtkMenu::double-arrows style property",
+        ".. code-block:: text",
+        "\"Series 700\" radio button and select \"11.11\" from the",
+        "Update bin/ scripts to use $LWP::VERSION instead of ->Version()",
+        "Patients' or families' wishes",
     ] {
         benign(s);
     }

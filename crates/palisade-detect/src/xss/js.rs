@@ -153,10 +153,14 @@ pub(crate) fn check(input: &str) -> Option<Hit> {
 
 fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     let next = b.get(end).copied();
+    // Generic names (`write`, `open`, `fetch`, `setTimeout`…) appear in documentation as
+    // `x.write()` or `` `open` ``: they need a real argument; only the unmistakable sinks
+    // count when called empty or as a tagged template (`` alert`1` ``).
+    let strong = STRONG_SINKS.contains(&word);
     let call = CALL_SINKS.contains(&word)
         && match next {
-            Some(b'(') => args_are_code(b, end + 1),
-            Some(b'`') => true,
+            Some(b'(') => args_are_code(b, end + 1) && (strong || b.get(end + 1) != Some(&b')')),
+            Some(b'`') => strong,
             _ => false,
         };
     let property = PROPERTY_SINKS
@@ -181,7 +185,10 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
         Left::Template => return Some((JS_TEMPLATE, start, span_end)),
         // A bare value that is a call: only sinks that are not also ordinary words
         // (`print(2 copies)`, `open(…)` are not code).
-        Left::Start if (call && STRONG_SINKS.contains(&word)) || indexed => {
+        Left::Start
+            if (call && STRONG_SINKS.contains(&word) && b.get(end + 1) != Some(&b')'))
+                || indexed =>
+        {
             return Some((JS_CALL, start, span_end))
         }
         _ => {}
@@ -323,7 +330,7 @@ fn loose_handler(b: &[u8]) -> Option<Hit> {
         while e < n && b[e].is_ascii_alphabetic() {
             e += 1;
         }
-        let mut name = [0u8; 40];
+        let mut name = [0u8; 48];
         let len = e - i - 2;
         if len == 0 || len > name.len() {
             i = e.max(i + 1);
@@ -391,17 +398,27 @@ fn script_scheme_call(b: &[u8]) -> Option<Hit> {
     None
 }
 
-/// JSFuck and similar: a long run drawn only from `[]()!+`.
+/// JSFuck and similar: a long run drawn only from `[]()!+` that uses brackets, parentheses
+/// and `!` (a diffstat's `+++++` or a row of `))))` is not code).
 fn jsfuck(b: &[u8]) -> Option<Hit> {
     let mut run = 0;
+    let mut seen = 0u8;
     for (i, &c) in b.iter().enumerate() {
-        if matches!(c, b'[' | b']' | b'(' | b')' | b'!' | b'+') {
-            run += 1;
-            if run >= 24 {
-                return Some((JS_OBFUSCATION, i + 1 - run, i + 1));
+        let bit = match c {
+            b'[' | b']' => 1,
+            b'(' | b')' => 2,
+            b'!' => 4,
+            b'+' => 8,
+            _ => {
+                run = 0;
+                seen = 0;
+                continue;
             }
-        } else {
-            run = 0;
+        };
+        run += 1;
+        seen |= bit;
+        if run >= 24 && seen & 0b111 == 0b111 {
+            return Some((JS_OBFUSCATION, i + 1 - run, i + 1));
         }
     }
     None
@@ -560,6 +577,12 @@ pub(crate) fn is_event_name(name: &[u8]) -> bool {
             | b"unload"
             | b"volumechange"
             | b"waiting"
+            | b"webkitplaybacktargetavailabilitychanged"
+            | b"webkitmouseforcechanged"
+            | b"webkitmouseforcedown"
+            | b"webkitmouseforceup"
+            | b"webkitmouseforcewillbegin"
+            | b"webkitwillrevealbottom"
             | b"webkitanimationend"
             | b"webkitanimationiteration"
             | b"webkitanimationstart"

@@ -184,7 +184,17 @@ fn check_attr(tag: &str, attr: &Attr, implied: bool) -> Option<Hit> {
 /// The whole value is a script URL (it will be placed into an `href`/`src`).
 fn whole_value_url(input: &str) -> Option<Hit> {
     match url_scheme(input) {
-        Scheme::Script => Some((SCRIPT_URL, 0, input.len().min(16))),
+        // Prose starting "javascript: fix …" is a label, not a URL: a script URL has code
+        // characters or is a single token.
+        Scheme::Script
+            if input
+                .bytes()
+                .any(|b| matches!(b, b'(' | b'`' | b'=' | b'['))
+                || !input.trim().bytes().any(|b| b == b' ') =>
+        {
+            Some((SCRIPT_URL, 0, input.len().min(16)))
+        }
+        Scheme::Script => None,
         Scheme::DataMarkup => Some((DATA_URL, 0, input.len().min(16))),
         Scheme::Other => None,
     }
@@ -346,17 +356,20 @@ fn loose_style(input: &str) -> Option<Hit> {
             .find("expression(")
             .or_else(|| lower.find("pression("))
         {
-            let tail = &lower[at..lower.len().min(at + 80)];
+            // The expression's argument itself is a sink (`expression(alert(1))`), not an
+            // empty mention such as "expression(), eval() and".
+            let open = at + lower[at..].find('(').unwrap_or(0) + 1;
+            let arg = lower[open..].trim_start();
             if [
-                "alert",
-                "prompt",
-                "confirm",
-                "eval",
+                "alert(",
+                "prompt(",
+                "confirm(",
+                "eval(",
                 "document.",
-                "javascript",
+                "javascript:",
             ]
             .iter()
-            .any(|s| tail.contains(s))
+            .any(|s| arg.starts_with(s))
             {
                 return Some((STYLE_SCRIPT, at, at + 10));
             }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::Sink;
-use crate::fields::classify;
+use crate::fields::classify_param;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
 use crate::transform::url_decode::{is_double_encoded, url_decode_once};
@@ -53,7 +53,7 @@ pub fn decode_form(input: &[u8], location: Location, sink: &mut dyn Sink) {
             location,
             name: &name,
             value: &value,
-            field: classify("", &name),
+            field: classify_param(&name),
         });
     }
 }
@@ -103,6 +103,6 @@ mod tests {
             Location::Query,
             &mut s,
         );
-        assert_eq!(s.leaves[1].2, FieldKind::Url);
+        assert_eq!(s.leaves[1].2, FieldKind::Redirect);
     }
 }

@@ -155,8 +155,7 @@ impl<'a> Parser<'a, '_> {
                 return Err(Stop::Malformed);
             }
             self.i += 1;
-            let key_owned: Cow<'_, str> = Cow::Owned(key.into_owned());
-            self.value(depth, own_key, &key_owned)?;
+            self.value(depth, own_key, &key)?;
             self.path.truncate(saved);
             self.ws();
             match self.peek() {

@@ -5,7 +5,7 @@
 //! disagree on framing are how bodies get past WAFs.
 
 use super::{content_type_params, json, trim, xml, Limits, Sink};
-use crate::fields::classify;
+use crate::fields::classify_param;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
 
@@ -173,7 +173,7 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
             location: Location::Multipart,
             name: &name_str,
             value: content,
-            field: classify("", &name_str),
+            field: classify_param(&name_str),
         }),
     }
 }

