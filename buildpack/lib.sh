@@ -87,23 +87,24 @@ bp_download() {
     --output "$dest" "$url"
 }
 
-# Prints the path of a local copy of URL whose sha256 is SHA, using CACHE (a directory) keyed by
-# checksum: a warm cache never touches the network. A cached file is re-verified before use, and a
-# download is verified before it enters the cache. LABEL names the thing in messages.
+# Sets BP_FETCHED to the path of a local copy of URL whose sha256 is SHA, using CACHE (a directory)
+# keyed by checksum: a warm cache never touches the network. A cached file is re-verified before
+# use, and a download is verified before it enters the cache. LABEL names the thing in messages.
+# (A variable, not stdout, so that progress lines stay on stdout in order with the rest.)
 bp_fetch_verified() {
   local url=$1 sha=$2 cache=$3 label=$4
   local cached="$cache/sha256-$sha" partial actual
   mkdir -p "$cache"
   if [[ -f $cached ]]; then
     if [[ $(bp_sha256 "$cached") == "$sha" ]]; then
-      bp_info "Using cached $label (sha256 ${sha:0:12}...)" >&2
-      echo "$cached"
+      bp_info "Using cached $label (sha256 ${sha:0:12}...)"
+      BP_FETCHED=$cached
       return 0
     fi
     bp_warn "Cached $label failed its checksum; downloading it again."
     rm -f "$cached"
   fi
-  bp_info "Downloading $label from $(bp_redact_url "$url")" >&2
+  bp_info "Downloading $label from $(bp_redact_url "$url")"
   partial=$(mktemp "$cache/.download.XXXXXX")
   if ! bp_download "$url" "$partial" 2> "$partial.err"; then
     local reason
@@ -129,7 +130,7 @@ bp_fetch_verified() {
   mv "$partial" "$cached"
   # Only the pinned artifact is worth keeping: drop what earlier pins left behind.
   find "$cache" -maxdepth 1 -name 'sha256-*' ! -name "sha256-$sha" -delete
-  echo "$cached"
+  BP_FETCHED=$cached
 }
 
 # Hides credentials (license keys, user:password@) in a URL before it is printed.
@@ -154,7 +155,7 @@ bp_resolve_artifact() {
       "Allowed: 64 lowercase hex digits, as printed by 'sha256sum'."
     BP_ART_URL=$PALISADE_BINARY_URL
     BP_ART_SHA256=$PALISADE_BINARY_SHA256
-    BP_ART_LABEL="palisade (PALISADE_BINARY_URL, $arch)"
+    BP_ART_LABEL="palisade from PALISADE_BINARY_URL ($arch)"
     return 0
   fi
   [[ -f $inventory ]] || bp_die "The buildpack's inventory is missing: $inventory"
@@ -247,7 +248,8 @@ bp_install_geoip() {
     bp_info "GeoIP: unavailable (no MAXMIND_LICENSE_KEY or PALISADE_GEOIP_URL set; geo rules will not match)"
     return 0
   fi
-  archive=$(bp_fetch_verified "$url" "$sha" "$cache" "GeoIP database $edition")
+  bp_fetch_verified "$url" "$sha" "$cache" "GeoIP database $edition"
+  archive=$BP_FETCHED
   if [[ -n ${BP_CURL_NETRC:-} ]]; then
     rm -f "$BP_CURL_NETRC"
     unset BP_CURL_NETRC
