@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Side-by-side proxy benchmark, one run: wrk against (1) a fast backend directly, (2) nginx as a
+# plain reverse proxy in front of it, (3) palisade --upstream in front of it. Prints req/s,
+# p50/p99 and the palisade/nginx ratios, plus palisade's idle RSS.
+#
+#   ci/bench/proxy.sh [--duration 10] [--connections 32] [--path /]
+#
+# Fairness: nginx runs one worker and palisade one worker thread; both write an access log line
+# per request (to /dev/null); both keep upstream connections alive. Everything binds loopback.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=10
+CONNS=32
+REQ_PATH="/"
+THREADS=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNS="$2"; shift 2 ;;
+    --path) REQ_PATH="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in nginx wrk; do
+  command -v "$tool" >/dev/null || { echo "ci/bench/proxy.sh: $tool missing (run ci/deps.sh)" >&2; exit 2; }
+done
+[ -x target/release/palisade ] || cargo build --release -p palisade
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BACKEND=$(free_port); NGINX=$(free_port); PALISADE=$(free_port)
+
+# One nginx binary, two configs: a fast static backend and a plain reverse proxy.
+cat > "$WORK/backend.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/backend.pid;
+error_log /dev/null crit;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$BACKEND;
+    keepalive_requests 1000000;
+    location / { return 200 "hello from the backend\n"; }
+  }
+}
+EOF
+cat > "$WORK/proxy.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/proxy.pid;
+error_log /dev/null crit;
+events { worker_connections 4096; }
+http {
+  access_log /dev/null;
+  upstream app { server 127.0.0.1:$BACKEND; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+EOF
+nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
+nginx -p "$WORK" -c "$WORK/proxy.conf" & PIDS+=($!)
+PORT=$PALISADE PALISADE_THREADS=$THREADS target/release/palisade run --upstream "127.0.0.1:$BACKEND" \
+  >/dev/null 2>"$WORK/palisade.err" & PALISADE_PID=$!
+PIDS+=("$PALISADE_PID")
+
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PALISADE"
+sleep 0.5
+IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PALISADE_PID/status")
+
+# wrk's --latency prints percentiles; convert them to milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+run() {
+  local name=$1 port=$2
+  wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$REQ_PATH" >/dev/null 2>&1 # warm-up
+  local out
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port$REQ_PATH")
+  local rps p50 p99 errs
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  printf "%-10s %12s req/s   p50 %8s ms   p99 %8s ms   %s\n" "$name" "$rps" "$p50" "$p99" "$errs"
+  eval "${name}_rps=$rps; ${name}_p50=$p50; ${name}_p99=$p99"
+}
+
+echo "proxy benchmark: wrk -t1 -c$CONNS -d${DURATION}s GET $REQ_PATH  (nginx 1 worker, palisade $THREADS thread(s)); $(nproc) cores"
+run direct "$BACKEND"
+run nginx "$NGINX"
+run palisade "$PALISADE"
+# shellcheck disable=SC2154 # set by eval in run()
+awk -v pr="$palisade_rps" -v nr="$nginx_rps" -v pp="$palisade_p99" -v np="$nginx_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
+  printf "ratio palisade/nginx: throughput %.2fx, p99 latency %.2fx; palisade idle RSS %.1f MB\n", pr / nr, pp / np, rss / 1024
+}'

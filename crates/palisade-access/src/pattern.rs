@@ -1,0 +1,260 @@
+//! [`PathPattern`]: `/admin/**`, `/api/*/export`, `/files/*.php`, `/login`.
+//!
+//! Matching is by `/`-separated segment: `*` inside a segment matches any run of characters
+//! except `/`; a segment that is exactly `**` matches zero or more whole segments. Matching is
+//! ASCII case-insensitive and ignores one trailing `/` on the request path, because many
+//! frameworks route `/Login/` to `/login` and a control that is easy to step around is worse
+//! than one that matches a little more. The path must already be percent-decoded and normalised
+//! (dot segments removed) by the caller.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::ConfigError;
+
+/// Longest accepted pattern, in bytes.
+const MAX_PATTERN_LEN: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// Literal segment, lower-cased.
+    Literal(Box<[u8]>),
+    /// Segment containing `*` wildcards, lower-cased.
+    Glob(Box<[u8]>),
+    /// `**`: zero or more segments.
+    AnySegments,
+}
+
+/// A compiled path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    source: Box<str>,
+    segments: Vec<Segment>,
+}
+
+impl PathPattern {
+    /// Compiles a pattern; see the module docs for the syntax.
+    pub fn parse(pattern: &str) -> Result<Self, ConfigError> {
+        let err = |why: &str| ConfigError::new("path pattern", pattern, why.to_owned());
+        if !pattern.starts_with('/') {
+            return Err(err(
+                "must start with `/` (e.g. `/admin/**`, `/api/*/export`)",
+            ));
+        }
+        if pattern.len() > MAX_PATTERN_LEN {
+            return Err(err("longer than 1024 bytes"));
+        }
+        if pattern
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'?')
+        {
+            return Err(err(
+                "must not contain spaces, control characters or a query (`?`)",
+            ));
+        }
+        let mut segments = Vec::new();
+        let body = &pattern[1..];
+        let body = body.strip_suffix('/').unwrap_or(body);
+        if !body.is_empty() {
+            for seg in body.split('/') {
+                let lower = seg.to_ascii_lowercase().into_bytes().into_boxed_slice();
+                if seg == "**" {
+                    if segments.last() != Some(&Segment::AnySegments) {
+                        segments.push(Segment::AnySegments);
+                    }
+                } else if seg.contains("**") {
+                    return Err(err("`**` must be a whole segment (`/a/**/b`, not `/a**`)"));
+                } else if seg.contains('*') {
+                    segments.push(Segment::Glob(lower));
+                } else {
+                    segments.push(Segment::Literal(lower));
+                }
+            }
+        }
+        Ok(PathPattern {
+            source: pattern.into(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True if `path` (decoded, normalised, without query) matches.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let body = path.strip_prefix(b"/").unwrap_or(path);
+        let body = body.strip_suffix(b"/").unwrap_or(body);
+        // Segments are matched against a split iterator collected lazily into a small stack buffer
+        // when possible; most paths have fewer than 16 segments.
+        let mut buf: [&[u8]; 16] = [&[]; 16];
+        let heap: Vec<&[u8]>;
+        let mut count = 0usize;
+        let parts: &[&[u8]] = if body.is_empty() {
+            &[]
+        } else {
+            let mut overflow = false;
+            for s in body.split(|&b| b == b'/') {
+                if count < buf.len() {
+                    buf[count] = s;
+                    count += 1;
+                } else {
+                    overflow = true;
+                    break;
+                }
+            }
+            if overflow {
+                heap = body.split(|&b| b == b'/').collect();
+                &heap[..]
+            } else {
+                &buf[..count]
+            }
+        };
+        match_segments(&self.segments, parts)
+    }
+}
+
+/// Iterative matcher with one backtrack point per `**` (linear in practice, O(n·m) worst case).
+fn match_segments(pattern: &[Segment], path: &[&[u8]]) -> bool {
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while s < path.len() {
+        match pattern.get(p) {
+            Some(Segment::AnySegments) => {
+                backtrack = Some((p, s));
+                p += 1;
+                continue;
+            }
+            Some(seg) if segment_matches(seg, path[s]) => {
+                p += 1;
+                s += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match backtrack {
+            Some((bp, bs)) => {
+                p = bp + 1;
+                s = bs + 1;
+                backtrack = Some((bp, bs + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|seg| *seg == Segment::AnySegments)
+}
+
+fn segment_matches(seg: &Segment, text: &[u8]) -> bool {
+    match seg {
+        Segment::Literal(lit) => lit.eq_ignore_ascii_case(text),
+        Segment::Glob(glob) => glob_matches(glob, text),
+        Segment::AnySegments => true,
+    }
+}
+
+/// `*` wildcard match within one segment (classic two-pointer algorithm, no recursion).
+fn glob_matches(glob: &[u8], text: &[u8]) -> bool {
+    let (mut g, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && glob[g] == b'*' {
+            star = Some((g, t));
+            g += 1;
+        } else if g < glob.len() && glob[g] == text[t].to_ascii_lowercase() {
+            g += 1;
+            t += 1;
+        } else if let Some((sg, st)) = star {
+            g = sg + 1;
+            t = st + 1;
+            star = Some((sg, st + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|&b| b == b'*')
+}
+
+impl FromStr for PathPattern {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        PathPattern::parse(s)
+    }
+}
+
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, path: &str) -> bool {
+        PathPattern::parse(p).unwrap().matches(path.as_bytes())
+    }
+
+    #[test]
+    fn double_star_matches_any_depth_including_the_base() {
+        assert!(m("/admin/**", "/admin"));
+        assert!(m("/admin/**", "/admin/"));
+        assert!(m("/admin/**", "/admin/users/7/edit"));
+        assert!(!m("/admin/**", "/administrator"));
+        assert!(!m("/admin/**", "/public/admin"));
+        assert!(m("/**", "/"));
+        assert!(m("/**", "/anything/at/all"));
+        assert!(m("/api/**/export", "/api/v1/users/export"));
+        assert!(m("/api/**/export", "/api/export"));
+        assert!(!m("/api/**/export", "/api/v1/export/x"));
+    }
+
+    #[test]
+    fn single_star_is_one_segment() {
+        assert!(m("/api/*/export", "/api/v2/export"));
+        assert!(!m("/api/*/export", "/api/v2/x/export"));
+        assert!(!m("/api/*/export", "/api/export"));
+        assert!(m("/files/*.php", "/files/shell.PHP"));
+        assert!(!m("/files/*.php", "/files/a/b.php"));
+        assert!(m("/a*b*c", "/aXXbYYc"));
+        assert!(!m("/a*b*c", "/aXXbYY"));
+    }
+
+    #[test]
+    fn exact_paths_ignore_case_and_one_trailing_slash() {
+        assert!(m("/login", "/login"));
+        assert!(m("/login", "/LOGIN/"));
+        assert!(!m("/login", "/login/x"));
+        assert!(!m("/login", "/logins"));
+        assert!(m("/", "/"));
+        assert!(!m("/", "/x"));
+    }
+
+    #[test]
+    fn deep_paths_beyond_the_stack_buffer() {
+        let deep = "/a".repeat(40);
+        assert!(m("/a/**", &deep));
+        assert!(m("/**/a", &deep));
+        assert!(!m("/b/**", &deep));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_naming_the_pattern() {
+        for bad in ["admin/**", "/a**", "/a b", "/x?y=1", ""] {
+            let err = PathPattern::parse(bad).unwrap_err();
+            assert_eq!(err.value, bad);
+            assert!(err.to_string().contains("path pattern"));
+        }
+    }
+
+    #[test]
+    fn pathological_pattern_is_fast() {
+        let p = PathPattern::parse("/**/a/**/a/**/a/**/a/**/b").unwrap();
+        let path = "/a".repeat(200);
+        let start = std::time::Instant::now();
+        assert!(!p.matches(path.as_bytes()));
+        assert!(start.elapsed() < std::time::Duration::from_millis(50));
+    }
+}

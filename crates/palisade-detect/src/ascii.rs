@@ -1,0 +1,67 @@
+//! Small byte-level helpers shared by the detectors.
+
+/// ASCII case-insensitive "does `hay` start with `needle` at `at`"; `needle` must be lower-case.
+pub(crate) fn starts_with_ci(hay: &[u8], at: usize, needle: &[u8]) -> bool {
+    match hay.get(at..at.saturating_add(needle.len())) {
+        Some(window) => window
+            .iter()
+            .zip(needle)
+            .all(|(h, n)| h.to_ascii_lowercase() == *n),
+        None => false,
+    }
+}
+
+/// ASCII case-insensitive substring search; `needle` must be lower-case and non-empty.
+/// Returns the byte offset of the first occurrence.
+pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    if hay.len() < needle.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .find(|&i| hay[i].to_ascii_lowercase() == first && starts_with_ci(hay, i, needle))
+}
+
+/// Widens `start..end` outwards to the nearest `char` boundaries of `s` and clamps it to the
+/// string, so a [`crate::Detection`] span can always be used to slice the input.
+pub(crate) fn char_span(s: &str, start: usize, end: usize) -> std::ops::Range<usize> {
+    let mut start = start.min(s.len());
+    let mut end = end.clamp(start, s.len());
+    while start > 0 && !s.is_char_boundary(start) {
+        start -= 1;
+    }
+    while end < s.len() && !s.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+/// Copies a word into `buf` lower-cased and returns it, or `None` if it does not fit.
+pub(crate) fn lower_into<'a>(word: &[u8], buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    let out = buf.get_mut(..word.len())?;
+    for (o, w) in out.iter_mut().zip(word) {
+        *o = w.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_search() {
+        assert_eq!(find_ci(b"abc SeLeCt", b"select"), Some(4));
+        assert_eq!(find_ci(b"sel", b"select"), None);
+        assert!(starts_with_ci(b"XP_CMDSHELL", 0, b"xp_"));
+        assert!(!starts_with_ci(b"xp", 0, b"xp_"));
+    }
+
+    #[test]
+    fn spans_land_on_char_boundaries() {
+        let s = "aé"; // é is two bytes at 1..3
+        assert_eq!(char_span(s, 2, 2), 1..3);
+        assert_eq!(char_span(s, 0, 99), 0..3);
+        assert_eq!(char_span(s, 7, 1), 3..3);
+    }
+}

@@ -1,0 +1,254 @@
+//! Undoes shell evasions so command words can be read: quotes and backslashes inside words
+//! (`c'a't`, `c\at`), `$IFS`/`${IFS}` as blanks, empty variables (`$@`, `$u`, `$9`),
+//! `${HOME:0:1}` slices (read as `/`), brace lists (`{cat,/etc/passwd}`), cmd.exe `^` escapes and
+//! `%VAR:~a,b%` slices. Keeps a map from each output byte to its input offset for spans.
+
+/// Normalised text plus the input offset of every byte.
+#[derive(Debug, Default)]
+pub(crate) struct Normalised {
+    pub text: Vec<u8>,
+    pub origin: Vec<usize>,
+    /// Ranges of `text` produced by brace expansion (`c{a,oun}t` → `cat count`).
+    pub brace: Vec<(usize, usize)>,
+}
+
+impl Normalised {
+    fn push(&mut self, b: u8, at: usize) {
+        self.text.push(b);
+        self.origin.push(at);
+    }
+    /// Input offset of normalised position `i` (or the input end).
+    pub(crate) fn origin_of(&self, i: usize, input_len: usize) -> usize {
+        self.origin.get(i).copied().unwrap_or(input_len)
+    }
+}
+
+/// Ends a shell word.
+fn is_boundary(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b';' | b'|' | b'&' | b'`' | b'(' | b')' | b'<' | b'>')
+}
+
+fn is_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
+    out.text.clear();
+    out.origin.clear();
+    out.brace.clear();
+    let n = input.len();
+    // Windows paths (`C:\Users`, `\\host\share`) keep their backslashes; elsewhere a backslash
+    // only escapes the next character.
+    let windows = input.windows(2).any(|w| w == b":\\" || w == b"\\\\");
+    let mut next_close = 0usize;
+    let mut i = 0;
+    while i < n {
+        let b = input[i];
+        match b {
+            b'\\' => {
+                match input.get(i + 1) {
+                    // Line continuation.
+                    Some(b'\n') => i += 2,
+                    // `\` before a letter or `/` is dropped by the shell (`c\at`, `\/bin`).
+                    Some(&c)
+                        if !windows && (c.is_ascii_alphanumeric() || c == b'/' || c == b'.') =>
+                    {
+                        out.push(c, i + 1);
+                        i += 2;
+                    }
+                    // Windows paths keep their backslashes.
+                    _ => {
+                        out.push(b, i);
+                        i += 1;
+                    }
+                }
+            }
+            b'\'' | b'"' | b'^' => i += 1,
+            b'$' => {
+                let next = input.get(i + 1).copied();
+                match next {
+                    Some(b'(') => {
+                        out.push(b'$', i);
+                        out.push(b'(', i + 1);
+                        i += 2;
+                    }
+                    Some(b'{') => {
+                        let close = input[i + 2..].iter().position(|&c| c == b'}');
+                        match close {
+                            Some(p) => {
+                                let inner = &input[i + 2..i + 2 + p];
+                                if inner.eq_ignore_ascii_case(b"IFS") {
+                                    out.push(b' ', i);
+                                } else if inner == b"SHELL" {
+                                    out.push(b's', i);
+                                    out.push(b'h', i);
+                                } else if inner.contains(&b':')
+                                    && inner.first().is_some_and(|c| c.is_ascii_alphabetic())
+                                {
+                                    // `${HOME:0:1}`: almost always used to produce `/`.
+                                    out.push(b'/', i);
+                                } else if inner.iter().all(|&c| {
+                                    is_name(c) || matches!(c, b'@' | b'*' | b'#' | b'!' | b'?')
+                                }) {
+                                    // Empty or unknown variable.
+                                } else {
+                                    // `${` with something else: a template or substitution.
+                                    out.push(b'$', i);
+                                    out.push(b'{', i + 1);
+                                    i += 2;
+                                    continue;
+                                }
+                                i += 3 + p;
+                            }
+                            None => {
+                                out.push(b'$', i);
+                                i += 1;
+                            }
+                        }
+                    }
+                    Some(b'@' | b'*' | b'#' | b'!' | b'?' | b'-' | b'0'..=b'9') => i += 2,
+                    Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
+                        let mut j = i + 1;
+                        while j < n && is_name(input[j]) {
+                            j += 1;
+                        }
+                        if input[i + 1..j].eq_ignore_ascii_case(b"IFS") {
+                            out.push(b' ', i);
+                        } else if &input[i + 1..j] == b"SHELL" {
+                            out.push(b's', i);
+                            out.push(b'h', i);
+                        }
+                        i = j;
+                    }
+                    _ => {
+                        out.push(b, i);
+                        i += 1;
+                    }
+                }
+            }
+            b'%' => {
+                // cmd.exe `%VAR%` / `%VAR:~a,b%`: drop it.
+                let mut j = i + 1;
+                while j < n
+                    && (is_name(input[j]) || matches!(input[j], b':' | b'~' | b',' | b'-'))
+                    && j - i < 40
+                {
+                    j += 1;
+                }
+                if j > i + 1 && input.get(j) == Some(&b'%') && input[i + 1].is_ascii_alphabetic() {
+                    i = j + 1;
+                } else {
+                    out.push(b, i);
+                    i += 1;
+                }
+            }
+            b'{' => {
+                // Brace expansion without spaces: `{cat,/etc/passwd}` → ` cat /etc/passwd `,
+                // `c{a,oun}t` → ` cat count `, `{l,-lh}s` → ` ls -lhs `.
+                // The next `}` is cached so runs of `{` without one stay linear.
+                if next_close <= i {
+                    next_close = input[i + 1..]
+                        .iter()
+                        .position(|&c| c == b'}')
+                        .map_or(n, |p| i + 1 + p);
+                }
+                let close =
+                    (next_close < n && next_close - (i + 1) < 256).then(|| next_close - (i + 1));
+                let list = close.map(|p| &input[i + 1..i + 1 + p]);
+                match (close, list) {
+                    (Some(p), Some(list))
+                        if list.contains(&b',')
+                            && !list.iter().any(|c| c.is_ascii_whitespace() || *c == b'{') =>
+                    {
+                        // Prefix: what was emitted since the last blank or separator.
+                        let mut cut = out.text.len();
+                        while cut > 0 && !is_boundary(out.text[cut - 1]) {
+                            cut -= 1;
+                        }
+                        let prefix: Vec<(u8, usize)> = out.text[cut..]
+                            .iter()
+                            .copied()
+                            .zip(out.origin[cut..].iter().copied())
+                            .collect();
+                        out.text.truncate(cut);
+                        out.origin.truncate(cut);
+                        let suffix_start = i + 2 + p;
+                        let mut suffix_end = suffix_start;
+                        while suffix_end < n
+                            && !is_boundary(input[suffix_end])
+                            && input[suffix_end] != b'{'
+                        {
+                            suffix_end += 1;
+                        }
+                        let range_start = out.text.len();
+                        out.push(b' ', i);
+                        let mut offset = i + 1;
+                        for alt in list.split(|&c| c == b',') {
+                            for &(c, at) in &prefix {
+                                out.push(c, at);
+                            }
+                            for (k, &c) in alt.iter().enumerate() {
+                                if !matches!(c, b'\'' | b'"') {
+                                    out.push(c, offset + k);
+                                }
+                            }
+                            for (k, &c) in input[suffix_start..suffix_end].iter().enumerate() {
+                                out.push(c, suffix_start + k);
+                            }
+                            out.push(b' ', offset + alt.len());
+                            offset += alt.len() + 1;
+                        }
+                        out.brace.push((range_start, out.text.len()));
+                        i = suffix_end;
+                    }
+                    _ => {
+                        out.push(b, i);
+                        i += 1;
+                    }
+                }
+            }
+            b'\t' | b'\r' | 0x0b | 0x0c => {
+                out.push(b' ', i);
+                i += 1;
+            }
+            _ => {
+                out.push(b, i);
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        let mut n = Normalised::default();
+        normalise(s.as_bytes(), &mut n);
+        assert_eq!(n.text.len(), n.origin.len());
+        String::from_utf8_lossy(&n.text).into_owned()
+    }
+
+    #[test]
+    fn undoes_evasions() {
+        assert_eq!(norm("c'a't /e\"t\"c/pa\\sswd"), "cat /etc/passwd");
+        assert_eq!(norm("cat${IFS}/etc/passwd"), "cat /etc/passwd");
+        assert_eq!(norm("cat$IFS$9/etc/passwd"), "cat /etc/passwd");
+        assert_eq!(norm(";{cat,/etc/passwd}"), "; cat /etc/passwd ");
+        assert_eq!(norm("c{a,oun}t"), " cat count ");
+        assert_eq!(norm("{l,-lh}s"), " ls -lhs ");
+        assert_eq!(norm("{,ifconfig,eth0}"), "  ifconfig eth0 ");
+        assert_eq!(norm("dir C:\\Users\\x"), "dir C:\\Users\\x");
+        assert_eq!(norm("${SHELL} -c id"), "sh -c id");
+        assert_eq!(
+            norm("$aaaaaa/bin$bbbbbb/cat$ccccccc $dddddd/etc$eeeeeee/passwd$fffffff"),
+            "/bin/cat /etc/passwd"
+        );
+        assert_eq!(norm("${HOME:0:1}etc${HOME:0:1}passwd"), "/etc/passwd");
+        assert_eq!(norm("w^h^o^a^m^i"), "whoami");
+        assert_eq!(norm("c%COMSPEC:~0,0%md"), "cmd");
+        assert_eq!(norm("$(id)"), "$(id)");
+        assert_eq!(norm("90% to 100%"), "90% to 100%");
+    }
+}

@@ -1,0 +1,263 @@
+//! Whole-value shell syntax checks that do not depend on reading a command word: arithmetic
+//! expansion probes, language-level process functions, server-side includes and cmd.exe batch
+//! control syntax.
+
+use crate::ascii::{find_ci, starts_with_ci};
+
+pub(crate) const ARITHMETIC: &str = "shell:arithmetic";
+pub(crate) const EXEC_FUNCTION: &str = "shell:exec-function";
+pub(crate) const SSI: &str = "shell:ssi";
+pub(crate) const CMD_BATCH: &str = "shell:cmd-batch";
+
+type Hit = (&'static str, usize, usize);
+
+pub(crate) fn check(b: &[u8]) -> Option<Hit> {
+    arithmetic(b)
+        .or_else(|| ssi(b))
+        .or_else(|| exec_function(b))
+        .or_else(|| batch(b))
+}
+
+/// `$((93+76))`: commix-style probes echo an arithmetic result to confirm execution.
+fn arithmetic(b: &[u8]) -> Option<Hit> {
+    let mut from = 0;
+    while let Some(p) = b
+        .get(from..)
+        .and_then(|r| r.windows(3).position(|w| w == b"$(("))
+    {
+        let at = from + p;
+        let body_start = at + 3;
+        let mut j = body_start;
+        while j < b.len()
+            && (b[j].is_ascii_alphanumeric()
+                || matches!(b[j], b'+' | b'-' | b'*' | b'/' | b'%' | b' ' | b'_'))
+        {
+            j += 1;
+        }
+        if j > body_start && b.get(j..j + 2) == Some(b"))") {
+            return Some((ARITHMETIC, at, j + 2));
+        }
+        from = at + 3;
+    }
+    None
+}
+
+/// `<!--#exec cmd="…"-->`, `<!--#include virtual=…-->`.
+fn ssi(b: &[u8]) -> Option<Hit> {
+    let at = find_ci(b, b"<!--#")?;
+    let directive = &b[at + 5..];
+    [
+        "exec", "include", "echo", "config", "printenv", "fsize", "flastmod",
+    ]
+    .iter()
+    .any(|d| starts_with_ci(directive, 0, d.as_bytes()))
+    .then_some((SSI, at, (at + 10).min(b.len())))
+}
+
+/// Language functions that spawn a process or evaluate code, called with a literal,
+/// variable or backtick argument: `system('id')`, `passthru(\`…\`)`, `phpinfo()`.
+fn exec_function(b: &[u8]) -> Option<Hit> {
+    const FUNCTIONS: &[&[u8]] = &[
+        b"system",
+        b"exec",
+        b"passthru",
+        b"shell_exec",
+        b"popen",
+        b"proc_open",
+        b"pcntl_exec",
+        b"phpinfo",
+        b"eval",
+        b"assert",
+        b"os.system",
+        b"os.popen",
+        b"subprocess.call",
+        b"subprocess.check_output",
+        b"subprocess.Popen",
+        b"getRuntime().exec",
+        b"child_process",
+        b"spawn_sync",
+        b"execSync",
+    ];
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let boundary =
+            i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'.');
+        if !boundary || !b[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        for f in FUNCTIONS {
+            if b[i..].starts_with(f) && b.get(i + f.len()) == Some(&b'(') {
+                let arg = b.get(i + f.len() + 1).copied();
+                let ok = match arg {
+                    Some(b'\'' | b'"' | b'`' | b'$') => true,
+                    Some(b')') => *f == b"phpinfo",
+                    Some(c) if c.is_ascii_alphabetic() => {
+                        // Nested call: `eval(base64_decode(…))`, `system(print(…))`.
+                        let rest = &b[i + f.len() + 1..];
+                        let k = rest
+                            .iter()
+                            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                            .unwrap_or(rest.len());
+                        rest.get(k) == Some(&b'(')
+                    }
+                    _ => false,
+                };
+                if ok {
+                    return Some((EXEC_FUNCTION, i, i + f.len() + 1));
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// cmd.exe control syntax at a command position: `FOR [/D|/R|/L|/F …] %x IN (…) DO …` and
+/// `IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL x cmd` / `IF a==b cmd` / `IF a EQU b cmd`.
+fn batch(b: &[u8]) -> Option<Hit> {
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let at_command = {
+            let mut k = i;
+            while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'@') {
+                k -= 1;
+            }
+            k == 0 || matches!(b[k - 1], b'&' | b'|' | b'(' | b'\n' | b'\r' | b';')
+        };
+        let word_end = i + b[i..]
+            .iter()
+            .position(|c| !c.is_ascii_alphabetic())
+            .unwrap_or(n - i);
+        if at_command && word_end > i {
+            let word = &b[i..word_end];
+            // A batch line is short; looking at most 512 bytes ahead keeps this linear.
+            let rest = &b[word_end..n.min(word_end + 512)];
+            if word.eq_ignore_ascii_case(b"for") && batch_for(rest) {
+                return Some((CMD_BATCH, i, word_end));
+            }
+            if word.eq_ignore_ascii_case(b"if") && batch_if(rest) {
+                return Some((CMD_BATCH, i, word_end));
+            }
+        }
+        i = word_end.max(i + 1);
+    }
+    None
+}
+
+/// Splits batch arguments at whitespace outside `"…"`.
+fn batch_tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < s.len() && s[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= s.len() {
+            return None;
+        }
+        let start = i;
+        let mut quoted = false;
+        while i < s.len() && (quoted || !s[i].is_ascii_whitespace()) {
+            if s[i] == b'"' {
+                quoted = !quoted;
+            }
+            i += 1;
+        }
+        Some(&s[start..i])
+    })
+}
+
+fn batch_for(rest: &[u8]) -> bool {
+    let mut tokens = batch_tokens(rest).take(12);
+    // Switches, options and a root path may precede the loop variable.
+    let var = loop {
+        match tokens.next() {
+            Some(t) if t.first() == Some(&b'%') => break t,
+            Some(t)
+                if t.first() == Some(&b'/') || t.first() == Some(&b'"') || t.contains(&b':') => {}
+            _ => return false,
+        }
+    };
+    if var.len() < 2 || var.len() > 34 {
+        return false;
+    }
+    let Some(kw) = tokens.next() else {
+        return false;
+    };
+    if !(kw.eq_ignore_ascii_case(b"in") || starts_with_ci(kw, 0, b"in(")) {
+        return false;
+    }
+    // `(set)` then `DO`.
+    let Some(close) = rest.iter().position(|&c| c == b')') else {
+        return false;
+    };
+    let after = &rest[close + 1..];
+    let after = after
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map_or(&after[after.len()..], |p| &after[p..]);
+    starts_with_ci(after, 0, b"do") && after.get(2).is_none_or(|c| !c.is_ascii_alphanumeric())
+}
+
+fn batch_if(rest: &[u8]) -> bool {
+    let tokens: Vec<&[u8]> = batch_tokens(rest).take(8).collect();
+    let mut k = 0;
+    if tokens.get(k).is_some_and(|t| t.eq_ignore_ascii_case(b"/i")) {
+        k += 1;
+    }
+    if tokens
+        .get(k)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"not"))
+    {
+        k += 1;
+    }
+    let Some(first) = tokens.get(k) else {
+        return false;
+    };
+    let has_command_after = |idx: usize| tokens.get(idx).is_some_and(|t| !t.is_empty());
+    if first.eq_ignore_ascii_case(b"exist") {
+        return has_command_after(k + 2);
+    }
+    if first.eq_ignore_ascii_case(b"errorlevel") || first.eq_ignore_ascii_case(b"cmdextversion") {
+        return tokens
+            .get(k + 1)
+            .is_some_and(|t| t.iter().all(u8::is_ascii_digit))
+            && has_command_after(k + 2);
+    }
+    if first.eq_ignore_ascii_case(b"defined") {
+        // `IF DEFINED var cmd`; prose "if defined by the…" has no batch-looking command.
+        let Some(cmd) = tokens.get(k + 2) else {
+            return false;
+        };
+        let var = tokens.get(k + 1).copied().unwrap_or(b"");
+        return cmd.starts_with(b"(")
+            || var
+                .iter()
+                .any(|c| c.is_ascii_digit() || *c == b'_' || *c == b'%')
+            || var.iter().all(|c| c.is_ascii_uppercase())
+            || [&b"set"[..], b"echo", b"goto", b"call", b"cmd", b"exit"]
+                .iter()
+                .any(|w| cmd.eq_ignore_ascii_case(w));
+    }
+    // `a==b cmd`, `"a" == "b" cmd`, `a EQU b cmd`.
+    if let Some(eq) = tokens[k..]
+        .iter()
+        .position(|t| t.windows(2).any(|w| w == b"=="))
+    {
+        let idx = k + eq;
+        let t = tokens[idx];
+        let glued = t.len() > 2 && !t.starts_with(b"==") && !t.ends_with(b"==");
+        return if glued {
+            has_command_after(idx + 1)
+        } else {
+            has_command_after(idx + 2)
+        };
+    }
+    tokens.get(k + 1).is_some_and(|op| {
+        [&b"equ"[..], b"neq", b"lss", b"leq", b"gtr", b"geq"]
+            .iter()
+            .any(|w| op.eq_ignore_ascii_case(w))
+    }) && has_command_after(k + 3)
+}

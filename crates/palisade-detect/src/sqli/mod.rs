@@ -1,0 +1,103 @@
+//! SQL injection detection.
+//!
+//! The value is lexed three times: as it is, as if it sat inside a `'…'` literal and as if it
+//! sat inside a `"…"` literal (the last two only when that quote occurs). Each token stream is
+//! then checked against a small grammar of injection shapes, see [`checks`]. A detection needs
+//! SQL *syntax* (a keyword in a position where it forms a statement, a comparison of two
+//! literals after a boolean operator, a quote breakout followed by SQL, …), never a lone word,
+//! so clinical text such as "select specialty hospital" or "drop in blood pressure" passes.
+
+mod checks;
+mod keywords;
+mod lexer;
+
+use crate::ascii::char_span;
+use crate::{Detection, DetectorKind};
+use keywords::Kw;
+use lexer::{lex, Lexed};
+
+/// Cheap pre-filter: `false` means [`sqli`] cannot fire on this value.
+///
+/// Every check needs a quote, a comment, an operator, a parenthesis, a `;`, or a statement
+/// keyword such as `union`, `select` or `true`; values without any of these (most identifiers,
+/// codes, plain words) are skipped without lexing.
+pub fn sqli_candidate(input: &[u8]) -> bool {
+    if input.iter().any(|&b| {
+        matches!(
+            b,
+            b'\''
+                | b'"'
+                | b'`'
+                | b';'
+                | b'#'
+                | b'('
+                | b'='
+                | b'<'
+                | b'>'
+                | b'-'
+                | b'/'
+                | b'|'
+                | b'&'
+                | b'@'
+                | b':'
+        )
+    }) {
+        return true;
+    }
+    // No punctuation: only keyword-led shapes remain (`1 union select 1`, `select a from b`,
+    // `1 or true`, `exec master..xp_cmdshell`, `from information_schema.tables`).
+    input
+        .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+        .any(|w| {
+            matches!(
+                keywords::lookup(w),
+                Kw::Union
+                    | Kw::Select
+                    | Kw::True
+                    | Kw::Drop
+                    | Kw::Create
+                    | Kw::Exec
+                    | Kw::Waitfor
+                    | Kw::Shutdown
+                    | Kw::Order
+                    | Kw::Procedure
+            ) || keywords::is_catalog_name(w)
+        })
+}
+
+/// Detects SQL injection in one decoded value.
+///
+/// Returns the first injection shape found, with a fingerprint such as `"sqli:union-select"`,
+/// `"sqli:stacked-query"`, `"sqli:time-delay"`, `"sqli:tautology"`, `"sqli:breakout-comment"`,
+/// `"sqli:breakout-logic"`, `"sqli:order-by"`, `"sqli:subquery"`, `"sqli:statement"`,
+/// `"sqli:dangerous-function"`, `"sqli:catalog"`, `"sqli:server-variable"`,
+/// `"sqli:into-outfile"` or `"sqli:mysql-comment"` (the full list is [`FINGERPRINTS`]).
+pub fn sqli(input: &str) -> Option<Detection> {
+    let bytes = input.as_bytes();
+    if !sqli_candidate(bytes) {
+        return None;
+    }
+    let mut lexed = Lexed::default();
+    for quote in [None, Some(b'\''), Some(b'"')] {
+        if let Some(q) = quote {
+            if !bytes.contains(&q) {
+                continue;
+            }
+        }
+        lex(bytes, quote, &mut lexed);
+        if let Some((fingerprint, start, end)) = checks::analyse(bytes, &lexed, quote.is_some()) {
+            return Some(Detection::new(
+                DetectorKind::Sqli,
+                fingerprint,
+                char_span(input, start, end),
+            ));
+        }
+    }
+    None
+}
+
+/// Every fingerprint [`sqli`] can return.
+pub const FINGERPRINTS: &[&str] = checks::FINGERPRINTS;
+
+#[cfg(test)]
+mod tests;

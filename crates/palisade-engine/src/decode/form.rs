@@ -1,0 +1,99 @@
+//! `application/x-www-form-urlencoded` bodies and query strings: `&`-separated `name=value`
+//! pairs, `+` and `%XX` decoded once. Repeated names are inspected one by one.
+
+use std::borrow::Cow;
+
+use super::Sink;
+use crate::fields::classify;
+use crate::leaf::{FieldKind, Leaf, Location};
+use crate::signal::Signal;
+use crate::transform::url_decode::{is_double_encoded, url_decode_once};
+
+fn has_invalid_escape(s: &[u8]) -> bool {
+    s.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            && !matches!(s.get(i + 1), Some(b'u' | b'U'))
+    })
+}
+
+/// Decodes `a=1&b=2` into name and value leaves at `location` (query or form).
+pub fn decode_form(input: &[u8], location: Location, sink: &mut dyn Sink) {
+    let mut invalid_reported = false;
+    for pair in input.split(|&b| b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], Some(&pair[eq + 1..])),
+            None => (pair, None),
+        };
+        if !invalid_reported && has_invalid_escape(pair) {
+            sink.signal(Signal::InvalidUrlEncoding, location, "");
+            invalid_reported = true;
+        }
+        let name_bytes = url_decode_once(raw_name, true);
+        let name: Cow<'_, str> = String::from_utf8_lossy(&name_bytes);
+        sink.leaf(Leaf {
+            location: Location::ArgName,
+            name: &name,
+            value: &name_bytes,
+            field: FieldKind::Generic,
+        });
+        let Some(raw_value) = raw_value else { continue };
+        let value = url_decode_once(raw_value, true);
+        if is_double_encoded(&value) {
+            sink.signal(Signal::DoubleEncoding, location, &name);
+        }
+        if value.contains(&0) {
+            sink.signal(Signal::NullByte, location, &name);
+        }
+        sink.leaf(Leaf {
+            location,
+            name: &name,
+            value: &value,
+            field: classify("", &name),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::CollectingSink;
+
+    #[test]
+    fn pairs_and_repeats() {
+        let mut s = CollectingSink::default();
+        decode_form(b"a=1+2&a=%27x&flag&=v", Location::Query, &mut s);
+        let vals: Vec<(&str, &[u8])> = s.leaves.iter().map(|(n, v, _)| (n.as_str(), v.as_slice())).collect();
+        assert_eq!(
+            vals,
+            vec![
+                ("args_names:a", b"a" as &[u8]),
+                ("args:a", b"1 2"),
+                ("args_names:a", b"a"),
+                ("args:a", b"'x"),
+                ("args_names:flag", b"flag"),
+                ("args_names:", b""),
+                ("args:", b"v"),
+            ]
+        );
+    }
+
+    #[test]
+    fn signals() {
+        let mut s = CollectingSink::default();
+        decode_form(b"p=%252e%252e&q=%zz&n=a%00b", Location::Form, &mut s);
+        assert!(s.signals.contains(&Signal::DoubleEncoding));
+        assert!(s.signals.contains(&Signal::InvalidUrlEncoding));
+        assert!(s.signals.contains(&Signal::NullByte));
+    }
+
+    #[test]
+    fn url_fields_typed() {
+        let mut s = CollectingSink::default();
+        decode_form(b"redirect_uri=https%3A%2F%2Fapp%2Fcb", Location::Query, &mut s);
+        assert_eq!(s.leaves[1].2, FieldKind::Url);
+    }
+}

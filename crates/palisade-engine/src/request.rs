@@ -1,0 +1,103 @@
+//! The request model as the proxy hands it over: method, raw request-target and headers.
+
+use crate::transform::url_decode::url_decode_once;
+
+/// A request head: what the proxy knows before the body.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// Method as sent (`GET`).
+    pub method: &'a str,
+    /// Raw request-target as on the wire: `/a/b?x=1`, `*`, `http://h/p`, `host:443`.
+    pub target: &'a [u8],
+    /// Headers in order, duplicates allowed.
+    pub headers: &'a [(&'a str, &'a [u8])],
+}
+
+/// Form of a request-target (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetForm {
+    /// `/path?query`.
+    Origin,
+    /// `http://host/path?query`.
+    Absolute,
+    /// `host:port` (CONNECT).
+    Authority,
+    /// `*` (OPTIONS).
+    Asterisk,
+    /// Anything else.
+    Invalid,
+}
+
+/// Splits a request-target into its form, path and query (without `?`). Fragments (never sent by
+/// browsers) stay in the query or path as data.
+pub fn split_target(target: &[u8]) -> (TargetForm, &[u8], Option<&[u8]>) {
+    if target == b"*" {
+        return (TargetForm::Asterisk, b"", None);
+    }
+    let (form, rest) = if target.first() == Some(&b'/') {
+        (TargetForm::Origin, target)
+    } else if let Some(after) = strip_scheme(target) {
+        let path_start = after.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(after.len());
+        (TargetForm::Absolute, &after[path_start..])
+    } else if !target.is_empty()
+        && target.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && target.contains(&b':')
+    {
+        return (TargetForm::Authority, b"", None);
+    } else {
+        (TargetForm::Invalid, target)
+    };
+    match rest.iter().position(|&b| b == b'?') {
+        Some(q) => (form, &rest[..q], Some(&rest[q + 1..])),
+        None => (form, rest, None),
+    }
+}
+
+fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], b"https://"] {
+        if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Some(&t[scheme.len()..]);
+        }
+    }
+    None
+}
+
+/// The path percent-decoded once, as exclusions match it.
+pub fn decoded_path(path: &[u8]) -> String {
+    String::from_utf8_lossy(&url_decode_once(path, false)).into_owned()
+}
+
+/// True when a `Host` value is a numeric IPv4 or bracketed IPv6 address (with optional port).
+pub fn host_is_ip(host: &[u8]) -> bool {
+    if host.first() == Some(&b'[') {
+        return true;
+    }
+    let h = match host.iter().rposition(|&b| b == b':') {
+        Some(p) => &host[..p],
+        None => host,
+    };
+    let parts: Vec<&[u8]> = h.split(|&b| b == b'.').collect();
+    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.iter().all(u8::is_ascii_digit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_forms() {
+        assert_eq!(split_target(b"/a?b=1"), (TargetForm::Origin, &b"/a"[..], Some(&b"b=1"[..])));
+        assert_eq!(split_target(b"http://h:80/p?q"), (TargetForm::Absolute, &b"/p"[..], Some(&b"q"[..])));
+        assert_eq!(split_target(b"*").0, TargetForm::Asterisk);
+        assert_eq!(split_target(b"example.org:443").0, TargetForm::Authority);
+        assert_eq!(split_target(b"foo bar").0, TargetForm::Invalid);
+    }
+
+    #[test]
+    fn ip_hosts() {
+        assert!(host_is_ip(b"10.0.0.1:8080"));
+        assert!(host_is_ip(b"[::1]:80"));
+        assert!(!host_is_ip(b"localhost:8080"));
+        assert!(!host_is_ip(b"app.example.org"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Whitespace normalisation: every run of blanks (space, tab, CR, LF, VT, FF, NBSP) becomes one
+//! space, so `union%0b%0cselect` and `union/**/select` (after comment removal) look alike.
+
+use std::borrow::Cow;
+
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0xa0)
+}
+
+/// Collapses runs of blanks to a single space.
+pub fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
+    let needs = input
+        .windows(2)
+        .any(|w| is_blank(w[0]) && (is_blank(w[1]) || w[0] != b' '))
+        || input.last().is_some_and(|&b| is_blank(b) && b != b' ');
+    if !needs {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut prev_blank = false;
+    for &b in input {
+        if is_blank(b) {
+            if !prev_blank {
+                out.push(b' ');
+            }
+            prev_blank = true;
+        } else {
+            out.push(b);
+            prev_blank = false;
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapses_runs() {
+        assert_eq!(&*compress_whitespace(b"union\x0b\x0c select\t\n1"), b"union select 1");
+        assert!(matches!(compress_whitespace(b"a b c"), Cow::Borrowed(_)));
+    }
+}

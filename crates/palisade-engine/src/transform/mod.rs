@@ -1,0 +1,141 @@
+//! Normalisation transforms, one file each. A rule lists transforms in order; the compiler groups
+//! rules with the same list into one *view*, so each distinct pipeline runs once per input.
+//! Every transform borrows its input when there is nothing to change.
+
+use std::borrow::Cow;
+
+pub mod base64_decode;
+pub mod cmdline;
+pub mod compress_whitespace;
+pub mod css_decode;
+pub mod html_entity_decode;
+pub mod js_decode;
+pub mod lowercase;
+pub mod normalize_path;
+pub mod remove_comments;
+pub mod remove_nulls;
+pub mod unicode_fold;
+pub mod url_decode;
+
+/// One normalisation step, named in rule YAML by [`Transform::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transform {
+    /// Percent-decoding incl. `%uHHHH`, up to three rounds.
+    UrlDecode,
+    /// HTML character references.
+    HtmlEntityDecode,
+    /// JavaScript escapes.
+    JsDecode,
+    /// CSS escapes.
+    CssDecode,
+    /// Base64 where the value looks like base64 text.
+    Base64Decode,
+    /// ASCII lowercase.
+    Lowercase,
+    /// Blank runs → one space.
+    CompressWhitespace,
+    /// `/* */` comments → space.
+    RemoveComments,
+    /// NUL removal.
+    RemoveNulls,
+    /// Separators and dot segments (keeps `..`), overlong UTF-8.
+    NormalizePath,
+    /// Full-width, look-alike and overlong forms → ASCII.
+    UnicodeFold,
+    /// Shell evasion removal.
+    Cmdline,
+}
+
+impl Transform {
+    /// Every transform, for documentation and validation messages.
+    pub const ALL: &'static [Transform] = &[
+        Transform::UrlDecode,
+        Transform::HtmlEntityDecode,
+        Transform::JsDecode,
+        Transform::CssDecode,
+        Transform::Base64Decode,
+        Transform::Lowercase,
+        Transform::CompressWhitespace,
+        Transform::RemoveComments,
+        Transform::RemoveNulls,
+        Transform::NormalizePath,
+        Transform::UnicodeFold,
+        Transform::Cmdline,
+    ];
+
+    /// The YAML name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transform::UrlDecode => "url_decode",
+            Transform::HtmlEntityDecode => "html_entity_decode",
+            Transform::JsDecode => "js_decode",
+            Transform::CssDecode => "css_decode",
+            Transform::Base64Decode => "base64_decode",
+            Transform::Lowercase => "lowercase",
+            Transform::CompressWhitespace => "compress_whitespace",
+            Transform::RemoveComments => "remove_comments",
+            Transform::RemoveNulls => "remove_nulls",
+            Transform::NormalizePath => "normalize_path",
+            Transform::UnicodeFold => "unicode_fold",
+            Transform::Cmdline => "cmdline",
+        }
+    }
+
+    /// Parses a YAML name.
+    pub fn from_name(name: &str) -> Option<Transform> {
+        Transform::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// Applies the transform.
+    pub fn apply(self, input: &[u8]) -> Cow<'_, [u8]> {
+        match self {
+            Transform::UrlDecode => url_decode::url_decode(input),
+            Transform::HtmlEntityDecode => html_entity_decode::html_entity_decode(input),
+            Transform::JsDecode => js_decode::js_decode(input),
+            Transform::CssDecode => css_decode::css_decode(input),
+            Transform::Base64Decode => base64_decode::base64_decode(input),
+            Transform::Lowercase => lowercase::lowercase(input),
+            Transform::CompressWhitespace => compress_whitespace::compress_whitespace(input),
+            Transform::RemoveComments => remove_comments::remove_comments(input),
+            Transform::RemoveNulls => remove_nulls::remove_nulls(input),
+            Transform::NormalizePath => normalize_path::normalize_path(input),
+            Transform::UnicodeFold => unicode_fold::unicode_fold(input),
+            Transform::Cmdline => cmdline::cmdline(input),
+        }
+    }
+}
+
+/// Applies a pipeline, borrowing as long as no step changes anything.
+pub fn apply_all<'a>(pipeline: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
+    let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
+    for &t in pipeline {
+        cur = match cur {
+            Cow::Borrowed(b) => t.apply(b),
+            Cow::Owned(o) => match t.apply(&o) {
+                Cow::Borrowed(_) => Cow::Owned(o),
+                Cow::Owned(n) => Cow::Owned(n),
+            },
+        };
+    }
+    cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &t in Transform::ALL {
+            assert_eq!(Transform::from_name(t.name()), Some(t));
+        }
+        assert_eq!(Transform::from_name("nope"), None);
+    }
+
+    #[test]
+    fn pipeline_composes() {
+        let p = [Transform::UrlDecode, Transform::HtmlEntityDecode, Transform::Lowercase];
+        assert_eq!(&*apply_all(&p, b"%26lt;SCRIPT"), b"<script");
+        assert!(matches!(apply_all(&p, b"plain"), Cow::Borrowed(_)));
+    }
+}

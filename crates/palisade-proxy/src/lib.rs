@@ -1,0 +1,15 @@
+//! Palisade's HTTP proxy, built on Pingora.
+//!
+//! A request goes through [`service::PalisadeProxy`] in pipeline order (see `ARCHITECTURE.md`):
+//! request id → boot hold → (transport, access, inspection: added by later stages) → the app →
+//! response headers → one access event. Palisade's own responses come from [`pages`].
+
+pub mod access_log;
+pub mod app;
+pub mod headers;
+pub mod inflight;
+pub mod pages;
+pub mod request_id;
+pub mod service;
+
+pub use pingora;

@@ -1,0 +1,310 @@
+//! Test harness: start the real `palisade` binary (and real test apps) on free ports, talk raw
+//! HTTP/1.1 over sockets.
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn python_echo_dir() -> PathBuf {
+    repo_root().join("test-apps/python-echo")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running palisade with its captured stdout (audit lines) and stderr (diagnostics).
+pub struct Palisade {
+    pub child: Child,
+    pub port: u16,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn pump<R: Read + Send + 'static>(r: R, sink: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                Ok(l) => sink.lock().unwrap().push(l),
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+pub struct Builder {
+    cmd: Command,
+    pub port: u16,
+}
+
+impl Builder {
+    /// `palisade run` in the python-echo directory, on a fresh public port, with a clean env.
+    pub fn new() -> Builder {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+        cmd.current_dir(python_echo_dir())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("PALISADE_THREADS", "2")
+            .arg("run");
+        Builder { cmd, port }
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Builder {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn arg(mut self, a: &str) -> Builder {
+        self.cmd.arg(a);
+        self
+    }
+    pub fn app(mut self, command: &str) -> Builder {
+        self.cmd.arg("--").arg(command);
+        self
+    }
+    pub fn cwd(mut self, dir: PathBuf) -> Builder {
+        self.cmd.current_dir(dir);
+        self
+    }
+    pub fn spawn(mut self) -> Palisade {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        pump(child.stdout.take().unwrap(), stdout.clone());
+        pump(child.stderr.take().unwrap(), stderr.clone());
+        Palisade {
+            child,
+            port: self.port,
+            stdout,
+            stderr,
+        }
+    }
+    /// Spawns and waits until the proxy answers (the app may still be booting).
+    pub fn start(self) -> Palisade {
+        let p = self.spawn();
+        p.wait_listening();
+        p
+    }
+}
+
+impl Palisade {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+    pub fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(self.addr()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "palisade did not listen; stderr: {:?}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    /// Waits until the app behind it answers (a GET / returns anything but 503).
+    pub fn wait_app_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.stderr_contains("accepts connections") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "app never became ready: {:?}",
+                self.stderr_lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    pub fn get(&self, path: &str) -> Response {
+        request(
+            self.addr(),
+            &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").into_bytes(),
+        )
+    }
+    pub fn signal(&self, sig: i32) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                // let the pumps drain
+                std::thread::sleep(Duration::from_millis(50));
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+    pub fn stderr_contains(&self, s: &str) -> bool {
+        self.stderr.lock().unwrap().iter().any(|l| l.contains(s))
+    }
+    /// Access events (JSON lines on stdout) whose request id matches.
+    pub fn access_events(&self) -> Vec<serde_json::Value> {
+        self.stdout_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("event.action").and_then(|a| a.as_str()) == Some("request"))
+            .collect()
+    }
+}
+
+impl Drop for Palisade {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            // A graceful stop first, so palisade stops the app too; then make sure.
+            self.signal(15);
+            if self.wait_exit(Duration::from_secs(5)).is_none() {
+                self.signal(9);
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads one response from a buffered stream (Content-Length, chunked, or until close).
+pub fn read_response<R: BufRead>(r: &mut R, head_request: bool) -> std::io::Result<Response> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status == 101 || status == 204 || status == 304 {
+        return Ok(resp);
+    }
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .map_err(std::io::Error::other)?;
+            if n == 0 {
+                let mut end = String::new();
+                r.read_line(&mut end)?;
+                break;
+            }
+            let mut chunk = vec![0; n];
+            r.read_exact(&mut chunk)?;
+            resp.body.extend_from_slice(&chunk);
+            let mut crlf = [0; 2];
+            r.read_exact(&mut crlf)?;
+        }
+    } else if let Some(len) = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let mut body = vec![0; len];
+        r.read_exact(&mut body)?;
+        resp.body = body;
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// Sends raw bytes on a fresh connection and reads one response.
+pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
+    try_request(addr, raw).unwrap()
+}
+
+pub fn try_request(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(raw)?;
+    let head = raw.starts_with(b"HEAD ");
+    read_response(&mut BufReader::new(s), head)
+}
+
+/// Process ids whose command line contains `needle` (to check the app is gone).
+pub fn pids_matching(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                if cmd.contains(needle) {
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
