@@ -53,6 +53,11 @@ check() {
   shift
   if "$@"; then pass "$name"; else fail "$name"; fi
 }
+# skip_check NAME: a check whose feature is not in the binary yet: reported, never counted as passed.
+skip_check() {
+  not_run+=("$1")
+  printf 'NOT RUN  %s\n' "$1"
+}
 die() {
   echo "buildpack-test: $*" >&2
   exit 2
@@ -320,8 +325,14 @@ test_app() {
   check "$name: rulesets and LICENSE installed" test -d "$B/.palisade/rulesets" -a -f "$B/.palisade/LICENSE"
   check "$name: .profile.d/palisade.sh installed, \$HOME-relative (no build path)" \
     bash -c "test -f '$B/.profile.d/palisade.sh' && ! grep -q '$T' '$B/.profile.d/palisade.sh'"
-  check "$name: compile prints the effective policy (palisade check)" grep -qi 'paranoia' "$log"
-  check "$name: compile prints the HIPAA checklist" grep -qi 'hipaa' "$log"
+  check "$name: compile prints the effective policy (palisade check)" \
+    bash -c "grep -q 'configuration is valid' '$log' && grep -q 'PALISADE_PARANOIA' '$log'"
+  # The binary says so while its checklist is not wired in: then the check is NOT RUN, not passed.
+  if grep -q 'HIPAA checklist: not yet available' "$log"; then
+    skip_check "$name: compile prints the HIPAA checklist (§164.312 items) (palisade says: not yet available)"
+  else
+    check "$name: compile prints the HIPAA checklist (§164.312 items)" grep -q '§164\.312' "$log"
+  fi
   check "$name: GeoIP without a key is reported unavailable, build not broken" grep -q 'GeoIP: unavailable' "$log"
 
   out=$("$BP/bin/release" "$B" 2>&1) && status=0 || status=$?
@@ -375,8 +386,7 @@ test_app() {
   if [[ $EXPECT_BLOCKING == 1 ]]; then
     check "$name: attack blocked: GET /?q=<script>alert(1)</script> -> 403" test "$code" = 403
   else
-    not_run+=("$name: attack blocked: GET /?q=<script>alert(1)</script> -> 403 (got $code; set EXPECT_BLOCKING=1 once the engine lands)")
-    printf 'NOT RUN  %s\n' "${not_run[-1]}"
+    skip_check "$name: attack blocked: GET /?q=<script>alert(1)</script> -> 403 (got $code; set EXPECT_BLOCKING=1 once the engine lands)"
   fi
   code=$(http "$port" / -H 'X-Forwarded-Proto: https')
   check "$name: clean request on a fresh connection still passes after the attack" test "$code" = 200
@@ -650,8 +660,8 @@ check "CNB: layer metadata marks it launch + cache and pins the sha256" \
   bash -c "grep -qx 'launch = true' '$CNB/layers/palisade.toml' && grep -qx 'cache = true' '$CNB/layers/palisade.toml' &&
            grep -qx 'sha256 = \"$SHA\"' '$CNB/layers/palisade.toml'"
 check "CNB: exec.d/web/palisade-port is executable" test -x "$L/exec.d/web/palisade-port"
-check "CNB: build validated the config (policy + HIPAA checklist)" \
-  bash -c "grep -qi paranoia '$T/cnb-build1.log' && grep -qi hipaa '$T/cnb-build1.log'"
+check "CNB: build validated the config (palisade check output in the build log)" \
+  bash -c "grep -q 'configuration is valid' '$T/cnb-build1.log' && grep -qi paranoia '$T/cnb-build1.log'"
 # Rebuild as the lifecycle does it: layer restored, [types] stripped from its metadata.
 sed -i '/^\[types\]/,/^$/d' "$CNB/layers/palisade.toml"
 if (cd "$CNB/app" && export_cnb "$BP/bin/build") > "$T/cnb-build2.log" 2>&1 &&
