@@ -155,7 +155,7 @@ bp_resolve_artifact() {
       "Allowed: 64 lowercase hex digits, as printed by 'sha256sum'."
     BP_ART_URL=$PALISADE_BINARY_URL
     BP_ART_SHA256=$PALISADE_BINARY_SHA256
-    BP_ART_LABEL="palisade from PALISADE_BINARY_URL ($arch)"
+    BP_ART_LABEL="palisade [PALISADE_BINARY_URL, $arch]"
     return 0
   fi
   [[ -f $inventory ]] || bp_die "The buildpack's inventory is missing: $inventory"

@@ -532,6 +532,19 @@ else
   check "GeoIP database with a wrong sha256 fails the build" grep -q 'Checksum mismatch' "$T/geoip-bad.log"
 fi
 
+# MaxMind key set but MaxMind unreachable (all HTTPS goes to a closed loopback proxy, so this never
+# leaves the machine): geo is reported unavailable and the build goes on.
+new_build "$NODE_APP" maxmind-down
+setenv "$E" MAXMIND_LICENSE_KEY not-a-real-key
+closed=$(free_port_pair)
+if https_proxy="http://127.0.0.1:$closed" HTTPS_PROXY="http://127.0.0.1:$closed" BP_CURL_RETRIES=0 \
+  "$BP/bin/compile" "$B" "$C" "$E" > "$T/maxmind-down.log" 2>&1; then
+  check "MAXMIND_LICENSE_KEY set, MaxMind unreachable: GeoIP unavailable, build continues, key not printed" \
+    bash -c "grep -q 'GeoIP: unavailable' '$T/maxmind-down.log' && ! grep -q 'not-a-real-key' '$T/maxmind-down.log'"
+else
+  fail "MAXMIND_LICENSE_KEY set, MaxMind unreachable: build continues" "$T/maxmind-down.log"
+fi
+
 # The built node-hello slug from test_app, reused for the boot-time failure modes.
 NB=$T/node-hello/app
 
