@@ -563,12 +563,21 @@ stop_dyno
 
 # Bypass 1: the Procfile runs the app without palisade. The app gets the private port from
 # .profile.d, so the public port is never served: the dyno fails closed (Heroku: R10), never open.
-port=$(free_port_pair)
-WEB_CMD='node server.js' start_dyno "$NB" "$port" "$T/bypass1.log"
-sleep 2
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/" || true)
-check "Procfile 'web: node server.js' (bypass): public port never served unprotected" test "$code" = 000
-stop_dyno
+bypass_slugs=("$NB|node server.js")
+[[ -d $T/python-echo/app ]] && bypass_slugs+=("$T/python-echo/app|python3 app.py")
+for entry in "${bypass_slugs[@]}"; do
+  slug=${entry%%|*}
+  port=$(free_port_pair)
+  WEB_CMD=${entry#*|} start_dyno "$slug" "$port" "$T/bypass1.log"
+  # The app is up (on the private port), and still nothing answers on the public port.
+  if wait_http $((port + 1)) 10000 > /dev/null; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/" || true)
+    check "Procfile 'web: ${entry#*|}' (bypass): app runs, public port never served unprotected" test "$code" = 000
+  else
+    fail "Procfile 'web: ${entry#*|}' (bypass): the app starts on the private port" "$T/bypass1.log"
+  fi
+  stop_dyno
+done
 new_build "$NODE_APP" bypass-compile
 echo 'web: node server.js' > "$B/Procfile"
 check "  ...and compile warns that the web process does not run palisade" \
