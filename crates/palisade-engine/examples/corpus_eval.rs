@@ -36,10 +36,18 @@ impl Tally {
         }
     }
     fn tpr(&self) -> f64 {
-        if self.attack == 0 { f64::NAN } else { self.attack_blocked as f64 / self.attack as f64 }
+        if self.attack == 0 {
+            f64::NAN
+        } else {
+            self.attack_blocked as f64 / self.attack as f64
+        }
     }
     fn fpr(&self) -> f64 {
-        if self.benign == 0 { f64::NAN } else { self.benign_blocked as f64 / self.benign as f64 }
+        if self.benign == 0 {
+            f64::NAN
+        } else {
+            self.benign_blocked as f64 / self.benign as f64
+        }
     }
     fn line(&self, name: &str) -> String {
         format!(
@@ -65,21 +73,39 @@ fn run(engine: &Engine, rec: &serde_json::Value, n: usize) -> Verdict {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|h| (h[0].as_str().unwrap_or("").to_string(), h[1].as_str().unwrap_or("").as_bytes().to_vec()))
+                .map(|h| {
+                    (
+                        h[0].as_str().unwrap_or("").to_string(),
+                        h[1].as_str().unwrap_or("").as_bytes().to_vec(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
     headers.push(("X-Forwarded-Proto".into(), b"https".to_vec()));
-    headers.push(("X-Forwarded-For".into(), format!("198.51.100.{}", n % 250 + 1).into_bytes()));
+    headers.push((
+        "X-Forwarded-For".into(),
+        format!("198.51.100.{}", n % 250 + 1).into_bytes(),
+    ));
     let body: Vec<u8> = match (rec["body"].as_str(), rec["body_encoding"].as_str()) {
         (Some(b), Some("base64")) => b64(b),
         (Some(b), _) => b.as_bytes().to_vec(),
         _ => Vec::new(),
     };
-    let refs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-    let ct = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_slice());
+    let refs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
+    let ct = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_slice());
     let mut tx = engine.transaction();
-    tx.inspect_head(&RequestHead { method, target: path.as_bytes(), headers: &refs });
+    tx.inspect_head(&RequestHead {
+        method,
+        target: path.as_bytes(),
+        headers: &refs,
+    });
     if !body.is_empty() && engine.wants_body(ct) {
         tx.inspect_body(ct, &body);
     }
@@ -132,10 +158,11 @@ fn main() {
         std::process::exit(2);
     }
     let t0 = Instant::now();
-    let engine = Engine::compile(embedded_rulesets(), &UserRules::empty(), &cfg).unwrap_or_else(|e| {
-        eprintln!("corpus_eval: rules do not compile: {e}");
-        std::process::exit(1);
-    });
+    let engine =
+        Engine::compile(embedded_rulesets(), &UserRules::empty(), &cfg).unwrap_or_else(|e| {
+            eprintln!("corpus_eval: rules do not compile: {e}");
+            std::process::exit(1);
+        });
     println!(
         "engine: {} rules, {} views, version {}, compiled in {:?}, paranoia {}, threshold {}",
         engine.rule_count(),
@@ -167,8 +194,14 @@ fn main() {
             let cat = rec["category"].as_str().unwrap_or("?").to_string();
             let v = run(&engine, &rec, n);
             overall.add(attack, v.blocked);
-            per_set.entry(set.clone()).or_default().add(attack, v.blocked);
-            per_cat.entry(format!("{set}/{cat}")).or_default().add(attack, v.blocked);
+            per_set
+                .entry(set.clone())
+                .or_default()
+                .add(attack, v.blocked);
+            per_cat
+                .entry(format!("{set}/{cat}"))
+                .or_default()
+                .add(attack, v.blocked);
             if set == "crs" && attack {
                 let m = &rec["meta"];
                 let rid = m["rule_id"].as_u64().unwrap_or(0);
@@ -184,8 +217,11 @@ fn main() {
             }
             if let Some(o) = out.as_mut() {
                 if attack != v.blocked {
-                    let hits: Vec<String> =
-                        v.hits.iter().map(|h| format!("{}@{}[{}]", h.rule_id, h.target, h.snippet)).collect();
+                    let hits: Vec<String> = v
+                        .hits
+                        .iter()
+                        .map(|h| format!("{}@{}[{}]", h.rule_id, h.target, h.snippet))
+                        .collect();
                     let body = rec["body"].as_str().unwrap_or("");
                     let body: String = body.chars().take(300).collect();
                     writeln!(
@@ -196,7 +232,12 @@ fn main() {
                         v.score,
                         hits.join(","),
                         rec["method"].as_str().unwrap_or(""),
-                        rec["path"].as_str().unwrap_or("").chars().take(300).collect::<String>(),
+                        rec["path"]
+                            .as_str()
+                            .unwrap_or("")
+                            .chars()
+                            .take(300)
+                            .collect::<String>(),
                         body
                     )
                     .unwrap();
@@ -205,7 +246,10 @@ fn main() {
         }
     }
     let el = t1.elapsed();
-    println!("replayed {n} requests in {el:?} ({:.1} µs/request)", el.as_secs_f64() * 1e6 / n.max(1) as f64);
+    println!(
+        "replayed {n} requests in {el:?} ({:.1} µs/request)",
+        el.as_secs_f64() * 1e6 / n.max(1) as f64
+    );
     for (k, t) in &per_cat {
         println!("  {}", t.line(k));
     }

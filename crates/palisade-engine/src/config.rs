@@ -58,10 +58,16 @@ impl EngineConfig {
     pub fn validate(&self) -> Result<(), RuleError> {
         let bad = |key: &str, msg: String| Err(RuleError::new("engine config", msg).key(key));
         if !(1..=4).contains(&self.paranoia) {
-            return bad("paranoia", format!("{} is out of range; allowed: 1 to 4", self.paranoia));
+            return bad(
+                "paranoia",
+                format!("{} is out of range; allowed: 1 to 4", self.paranoia),
+            );
         }
         if self.anomaly_threshold == 0 {
-            return bad("anomaly_threshold", "0 would block every request; allowed: 1 or more".into());
+            return bad(
+                "anomaly_threshold",
+                "0 would block every request; allowed: 1 or more".into(),
+            );
         }
         if self.max_leaves == 0 || self.max_leaf_len == 0 || self.max_depth == 0 {
             return bad("max_leaves", "limits must be at least 1".into());
@@ -84,8 +90,15 @@ mod tests {
 
     #[test]
     fn bad_paranoia_named() {
-        let c = EngineConfig { paranoia: 9, ..EngineConfig::default() };
-        let e = c.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let c = EngineConfig {
+            paranoia: 9,
+            ..EngineConfig::default()
+        };
+        let e = c
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("paranoia") && e.contains('9'), "{e}");
     }
 }

@@ -55,13 +55,19 @@ pub struct Engine {
 }
 
 fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(hash, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Engine {
     /// Compiles rulesets plus user rules and exclusions for a configuration. Rules above the
     /// configured paranoia level and rules disabled by a global exclusion are left out.
-    pub fn compile(sources: &[RuleSource], user: &UserRules, config: &EngineConfig) -> Result<Engine, RuleError> {
+    pub fn compile(
+        sources: &[RuleSource],
+        user: &UserRules,
+        config: &EngineConfig,
+    ) -> Result<Engine, RuleError> {
         config.validate()?;
         let mut all: Vec<Rule> = Vec::new();
         let mut seen: HashMap<u32, String> = HashMap::new();
@@ -71,28 +77,37 @@ impl Engine {
             hash = fnv1a(hash, src.yaml.as_bytes());
             for rule in parse_source(&src.name, &src.yaml)? {
                 if let Some(prev) = seen.insert(rule.id, src.name.to_string()) {
-                    return Err(RuleError::new(&src.name, format!("duplicate rule id (also in {prev})"))
-                        .rule(rule.id)
-                        .key("id")
-                        .at_line(crate::error::line_of_rule_id(&src.yaml, rule.id)));
+                    return Err(RuleError::new(
+                        &src.name,
+                        format!("duplicate rule id (also in {prev})"),
+                    )
+                    .rule(rule.id)
+                    .key("id")
+                    .at_line(crate::error::line_of_rule_id(&src.yaml, rule.id)));
                 }
                 all.push(rule);
             }
         }
         for rule in &user.rules {
             if let Some(prev) = seen.insert(rule.id, crate::user::USER_SOURCE.to_string()) {
-                return Err(RuleError::new(crate::user::USER_SOURCE, format!("rule id already used in {prev}"))
-                    .rule(rule.id)
-                    .key("id"));
+                return Err(RuleError::new(
+                    crate::user::USER_SOURCE,
+                    format!("rule id already used in {prev}"),
+                )
+                .rule(rule.id)
+                .key("id"));
             }
             all.push(rule.clone());
         }
         for ex in &user.exclusions {
             for id in &ex.rule_ids {
                 if !seen.contains_key(id) {
-                    return Err(RuleError::new(crate::user::USER_SOURCE, format!("rule {id} does not exist"))
-                        .key(&format!("exclusions[{}].rule", ex.index))
-                        .at_line(ex.line));
+                    return Err(RuleError::new(
+                        crate::user::USER_SOURCE,
+                        format!("rule {id} does not exist"),
+                    )
+                    .key(&format!("exclusions[{}].rule", ex.index))
+                    .at_line(ex.line));
                 }
             }
         }
@@ -175,7 +190,12 @@ impl Engine {
             view.ac = Some(ac);
         }
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
-        let mut exclusions: Vec<Exclusion> = user.exclusions.iter().filter(|e| !e.is_global()).cloned().collect();
+        let mut exclusions: Vec<Exclusion> = user
+            .exclusions
+            .iter()
+            .filter(|e| !e.is_global())
+            .cloned()
+            .collect();
         exclusions.shrink_to_fit();
         Ok(Engine {
             rules,
@@ -269,14 +289,24 @@ impl<'e> Transaction<'e> {
                 .map(|(i, _)| i)
                 .collect();
         }
-        self.leaf(Leaf { location: Location::Method, name: "", value: head.method.as_bytes(), field: FieldKind::Generic });
+        self.leaf(Leaf {
+            location: Location::Method,
+            name: "",
+            value: head.method.as_bytes(),
+            field: FieldKind::Generic,
+        });
         if form == TargetForm::Invalid {
             self.signal(Signal::InvalidTarget, Location::Path, "");
         }
         if path.iter().any(|&b| b < 0x20 || b == 0x7f) {
             self.signal(Signal::PathControlChar, Location::Path, "");
         }
-        self.leaf(Leaf { location: Location::Path, name: "", value: path, field: FieldKind::Generic });
+        self.leaf(Leaf {
+            location: Location::Path,
+            name: "",
+            value: path,
+            field: FieldKind::Generic,
+        });
         if let Some(q) = query {
             decode::form::decode_form(q, Location::Query, self);
         }
@@ -297,7 +327,11 @@ impl<'e> Transaction<'e> {
                 }
                 "content-length" => {
                     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                        self.signal(Signal::InvalidContentLength, Location::Header, "content-length");
+                        self.signal(
+                            Signal::InvalidContentLength,
+                            Location::Header,
+                            "content-length",
+                        );
                     }
                     if content_lengths.is_some_and(|prev| prev != value) {
                         self.signal(Signal::AmbiguousLength, Location::Header, "content-length");
@@ -306,9 +340,14 @@ impl<'e> Transaction<'e> {
                 }
                 "transfer-encoding" => transfer_encoding = true,
                 // Upload helpers send the file name in a header; it is a file name to the rules.
-                "x-filename" | "x-file-name" | "x_filename" | "x.filename" | "x-upload-filename" | "x_file_name"
-                | "x.file_name" => {
-                    self.leaf(Leaf { location: Location::Filename, name: &lname, value, field: FieldKind::Generic });
+                "x-filename" | "x-file-name" | "x_filename" | "x.filename"
+                | "x-upload-filename" | "x_file_name" | "x.file_name" => {
+                    self.leaf(Leaf {
+                        location: Location::Filename,
+                        name: &lname,
+                        value,
+                        field: FieldKind::Generic,
+                    });
                 }
                 "cookie" => {
                     self.cookies(value);
@@ -316,10 +355,19 @@ impl<'e> Transaction<'e> {
                 }
                 _ => {}
             }
-            self.leaf(Leaf { location: Location::Header, name: &lname, value, field: FieldKind::Generic });
+            self.leaf(Leaf {
+                location: Location::Header,
+                name: &lname,
+                value,
+                field: FieldKind::Generic,
+            });
         }
         if content_lengths.is_some() && transfer_encoding {
-            self.signal(Signal::AmbiguousLength, Location::Header, "transfer-encoding");
+            self.signal(
+                Signal::AmbiguousLength,
+                Location::Header,
+                "transfer-encoding",
+            );
         }
         if !host_seen && form != TargetForm::Absolute {
             self.signal(Signal::MissingHost, Location::Header, "host");
@@ -337,9 +385,19 @@ impl<'e> Transaction<'e> {
                 None => (pair, &b""[..]),
             };
             let name = String::from_utf8_lossy(n);
-            self.leaf(Leaf { location: Location::CookieName, name: &name, value: n, field: FieldKind::Generic });
+            self.leaf(Leaf {
+                location: Location::CookieName,
+                name: &name,
+                value: n,
+                field: FieldKind::Generic,
+            });
             let value = crate::transform::url_decode::url_decode_once(v, false);
-            self.leaf(Leaf { location: Location::Cookie, name: &name, value: &value, field: FieldKind::Generic });
+            self.leaf(Leaf {
+                location: Location::Cookie,
+                name: &name,
+                value: &value,
+                field: FieldKind::Generic,
+            });
         }
     }
 
@@ -396,7 +454,11 @@ impl<'e> Transaction<'e> {
             self.verdict.blocked = self.verdict.score >= engine.config.anomaly_threshold;
         }
         if self.verdict.hits.len() < MAX_HITS
-            && !self.verdict.hits.iter().any(|h| h.rule_id == rule.id && h.target == target)
+            && !self
+                .verdict
+                .hits
+                .iter()
+                .any(|h| h.rule_id == rule.id && h.target == target)
         {
             self.verdict.hits.push(RuleHit {
                 rule_id: rule.id,
@@ -421,7 +483,10 @@ impl<'e> Transaction<'e> {
             if view.mask & loc_bit == 0 || view.field_mask & leaf.field.bit() == 0 {
                 continue;
             }
-            if leaf.location == Location::Header && !view.all_headers && !view.header_names.iter().any(|h| h == leaf.name) {
+            if leaf.location == Location::Header
+                && !view.all_headers
+                && !view.header_names.iter().any(|h| h == leaf.name)
+            {
                 continue;
             }
             let v = apply_all(&view.transforms, value);
@@ -440,10 +505,20 @@ impl<'e> Transaction<'e> {
             }
             for (r, lit_range) in cands.drain(..) {
                 let rule = &engine.rules[r as usize];
-                if !rule.targets.matches(leaf.location, leaf.name) || rule.field_mask & leaf.field.bit() == 0 {
+                if !rule.targets.matches(leaf.location, leaf.name)
+                    || rule.field_mask & leaf.field.bit() == 0
+                {
                     continue;
                 }
-                let Matcher::Pattern { regex, unless, detector, .. } = &rule.matcher else { continue };
+                let Matcher::Pattern {
+                    regex,
+                    unless,
+                    detector,
+                    ..
+                } = &rule.matcher
+                else {
+                    continue;
+                };
                 let mut range = lit_range;
                 if let Some(re) = regex {
                     match re.find(&v) {
@@ -483,17 +558,28 @@ impl Sink for Transaction<'_> {
             }
             return;
         }
-        let markup = matches!(leaf.field, FieldKind::Generic | FieldKind::FreeText | FieldKind::Narrative)
-            && !matches!(leaf.location, Location::Header | Location::Path | Location::Method | Location::ArgName)
-            && crate::fields::looks_like_markup(leaf.value);
+        let markup = matches!(
+            leaf.field,
+            FieldKind::Generic | FieldKind::FreeText | FieldKind::Narrative
+        ) && !matches!(
+            leaf.location,
+            Location::Header | Location::Path | Location::Method | Location::ArgName
+        ) && crate::fields::looks_like_markup(leaf.value);
         if !markup {
             self.eval_leaf(&leaf);
             return;
         }
         // Rich text: markup rules on the markup, free-text rules on its text content.
-        self.eval_leaf(&Leaf { field: FieldKind::Narrative, ..leaf });
+        self.eval_leaf(&Leaf {
+            field: FieldKind::Narrative,
+            ..leaf
+        });
         let text = crate::fields::markup_text(leaf.value);
-        self.eval_leaf(&Leaf { value: &text, field: FieldKind::FreeText, ..leaf });
+        self.eval_leaf(&Leaf {
+            value: &text,
+            field: FieldKind::FreeText,
+            ..leaf
+        });
     }
 
     fn signal(&mut self, signal: Signal, location: Location, name: &str) {
@@ -503,7 +589,12 @@ impl Sink for Transaction<'_> {
         }
         self.signals_seen |= bit;
         let engine = self.engine;
-        let leaf = Leaf { location, name, value: b"", field: FieldKind::Generic };
+        let leaf = Leaf {
+            location,
+            name,
+            value: b"",
+            field: FieldKind::Generic,
+        };
         for &r in &engine.signal_rules[signal.index()] {
             self.record(r, &leaf, b"", 0..0, &[], Some(signal.name()));
         }
@@ -553,11 +644,20 @@ rules:
         Engine::compile(&src, &u, &EngineConfig::default()).unwrap()
     }
 
-    fn run(e: &Engine, target: &[u8], headers: &[(&str, &[u8])], body: Option<(&[u8], &[u8])>) -> Verdict {
+    fn run(
+        e: &Engine,
+        target: &[u8],
+        headers: &[(&str, &[u8])],
+        body: Option<(&[u8], &[u8])>,
+    ) -> Verdict {
         let mut tx = e.transaction();
         let mut h: Vec<(&str, &[u8])> = vec![("Host", b"example.org")];
         h.extend_from_slice(headers);
-        tx.inspect_head(&RequestHead { method: "GET", target, headers: &h });
+        tx.inspect_head(&RequestHead {
+            method: "GET",
+            target,
+            headers: &h,
+        });
         if let Some((ct, b)) = body {
             tx.inspect_body(Some(ct), b);
         }
@@ -603,7 +703,9 @@ rules:
     fn unless_vetoes() {
         let e = engine("");
         assert_eq!(ids(&run(&e, b"/?a=%3Cscript%3E", &[], None)), vec![4]);
-        assert!(run(&e, b"/?a=%3Cscript%20nonce=1%3E", &[], None).hits.is_empty());
+        assert!(run(&e, b"/?a=%3Cscript%20nonce=1%3E", &[], None)
+            .hits
+            .is_empty());
     }
 
     #[test]
@@ -619,7 +721,10 @@ rules:
         let e = engine("");
         assert_eq!(e.rule_count(), 5);
         let src = [RuleSource::new("t.yml", RULES)];
-        let cfg = EngineConfig { paranoia: 2, ..EngineConfig::default() };
+        let cfg = EngineConfig {
+            paranoia: 2,
+            ..EngineConfig::default()
+        };
         let e2 = Engine::compile(&src, &UserRules::empty(), &cfg).unwrap();
         assert_eq!(e2.rule_count(), 6);
         assert_eq!(ids(&run(&e2, b"/?q=select", &[], None)), vec![6]);
@@ -628,7 +733,12 @@ rules:
     #[test]
     fn json_body_leaves_named_by_path() {
         let e = engine("");
-        let v = run(&e, b"/", &[], Some((b"application/json", br#"{"a":{"b":"1 union select 2"}}"#)));
+        let v = run(
+            &e,
+            b"/",
+            &[],
+            Some((b"application/json", br#"{"a":{"b":"1 union select 2"}}"#)),
+        );
         assert_eq!(ids(&v), vec![1]);
         assert_eq!(v.hits[0].target, "json:$.a.b");
     }
@@ -636,9 +746,17 @@ rules:
     #[test]
     fn exclusions_scope_by_path_method_target() {
         let e = engine("exclusions:\n  - rule: 1\n    path: /search\n    targets: [\"args:q\"]\n");
-        assert!(run(&e, b"/search?q=union%20select", &[], None).hits.is_empty());
-        assert_eq!(ids(&run(&e, b"/search?other=union%20select", &[], None)), vec![1]);
-        assert_eq!(ids(&run(&e, b"/elsewhere?q=union%20select", &[], None)), vec![1]);
+        assert!(run(&e, b"/search?q=union%20select", &[], None)
+            .hits
+            .is_empty());
+        assert_eq!(
+            ids(&run(&e, b"/search?other=union%20select", &[], None)),
+            vec![1]
+        );
+        assert_eq!(
+            ids(&run(&e, b"/elsewhere?q=union%20select", &[], None)),
+            vec![1]
+        );
     }
 
     #[test]
@@ -651,7 +769,10 @@ rules:
     #[test]
     fn user_rule_virtual_patch() {
         let e = engine("rules:\n  - id: 900001\n    category: vpatch\n    targets: [path]\n    literals: [/cgi-bin/legacy.pl]\n");
-        assert_eq!(ids(&run(&e, b"/cgi-bin/legacy.pl", &[], None)), vec![900001]);
+        assert_eq!(
+            ids(&run(&e, b"/cgi-bin/legacy.pl", &[], None)),
+            vec![900001]
+        );
     }
 
     #[test]
@@ -665,7 +786,10 @@ rules:
 
     #[test]
     fn duplicate_ids_rejected() {
-        let src = [RuleSource::new("a.yml", RULES), RuleSource::new("b.yml", RULES)];
+        let src = [
+            RuleSource::new("a.yml", RULES),
+            RuleSource::new("b.yml", RULES),
+        ];
         let err = Engine::compile(&src, &UserRules::empty(), &EngineConfig::default()).unwrap_err();
         assert!(err.message.contains("a.yml"), "{err}");
     }

@@ -84,12 +84,13 @@ impl std::error::Error for RuleError {}
 /// 1-based line of the first `id: <id>` in a YAML text (semantic errors have no serde location).
 pub(crate) fn line_of_rule_id(text: &str, id: u32) -> Option<usize> {
     let want = id.to_string();
-    text.lines().position(|l| {
-        let t = l.trim_start().trim_start_matches("- ").trim_start();
-        t.strip_prefix("id:")
-            .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == want)
-    })
-    .map(|p| p + 1)
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start();
+            t.strip_prefix("id:")
+                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == want)
+        })
+        .map(|p| p + 1)
 }
 
 #[cfg(test)]
@@ -106,7 +107,10 @@ mod tests {
             key: Some("regex".into()),
             message: "bad".into(),
         };
-        assert_eq!(e.to_string(), "palisade.yml:4:7: rule 900001: key 'regex': bad");
+        assert_eq!(
+            e.to_string(),
+            "palisade.yml:4:7: rule 900001: key 'regex': bad"
+        );
     }
 
     #[test]

@@ -28,7 +28,12 @@ pub struct Explanation {
 }
 
 /// Explains a request given as parts.
-pub fn explain(engine: &Engine, head: &RequestHead<'_>, content_type: Option<&[u8]>, body: &[u8]) -> Explanation {
+pub fn explain(
+    engine: &Engine,
+    head: &RequestHead<'_>,
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Explanation {
     let mut tx = engine.transaction();
     tx.inspect_head(head);
     tx.inspect_body(content_type, body);
@@ -47,8 +52,17 @@ pub fn explain(engine: &Engine, head: &RequestHead<'_>, content_type: Option<&[u
 pub fn explain_raw(engine: &Engine, raw: &[u8]) -> Result<Explanation, RawRequestError> {
     let req = parse_raw_request(raw)?;
     let headers = req.header_refs();
-    let head = RequestHead { method: &req.method, target: &req.target, headers: &headers };
-    Ok(explain(engine, &head, req.header("content-type"), &req.body))
+    let head = RequestHead {
+        method: &req.method,
+        target: &req.target,
+        headers: &headers,
+    };
+    Ok(explain(
+        engine,
+        &head,
+        req.header("content-type"),
+        &req.body,
+    ))
 }
 
 impl fmt::Display for Explanation {
@@ -64,8 +78,16 @@ impl fmt::Display for Explanation {
             writeln!(f, "no rule fired")?;
         }
         for h in &self.verdict.hits {
-            writeln!(f, "- rule {} [{}] PL{} +{}: {}", h.rule_id, h.category, h.paranoia, h.score, h.message)?;
-            let transforms = if h.transforms.is_empty() { "none".to_string() } else { h.transforms.join(" → ") };
+            writeln!(
+                f,
+                "- rule {} [{}] PL{} +{}: {}",
+                h.rule_id, h.category, h.paranoia, h.score, h.message
+            )?;
+            let transforms = if h.transforms.is_empty() {
+                "none".to_string()
+            } else {
+                h.transforms.join(" → ")
+            };
             writeln!(f, "    target: {}", h.target)?;
             writeln!(f, "    transforms: {transforms}")?;
             if let Some(d) = h.detector {
@@ -78,7 +100,11 @@ impl fmt::Display for Explanation {
             "verdict: score {} / threshold {} → {}",
             self.verdict.score,
             self.threshold,
-            if self.verdict.blocked { "BLOCK" } else { "pass" }
+            if self.verdict.blocked {
+                "BLOCK"
+            } else {
+                "pass"
+            }
         )
     }
 }

@@ -48,7 +48,14 @@ const URL_FIELDS: &[&str] = &[
 ];
 
 /// OAuth 2 / OIDC redirect targets (RFC 6749 §3.1.2; loopback redirects are legitimate, RFC 8252).
-const REDIRECT_FIELDS: &[&str] = &["redirect_uri", "redirect_uris", "post_logout_redirect_uri", "return_to", "returnurl", "return_url"];
+const REDIRECT_FIELDS: &[&str] = &[
+    "redirect_uri",
+    "redirect_uris",
+    "post_logout_redirect_uri",
+    "return_to",
+    "returnurl",
+    "return_url",
+];
 
 /// Names holding free clinical or narrative text.
 const FREE_TEXT_FIELDS: &[&str] = &[
@@ -149,9 +156,14 @@ mod tests {
 
     #[test]
     fn markup_sniffing() {
-        assert!(looks_like_markup(b"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</p></div>"));
+        assert!(looks_like_markup(
+            b"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</p></div>"
+        ));
         assert!(!looks_like_markup(b"a < b and c > d"));
         assert!(!looks_like_markup(b"<script>"));
-        assert_eq!(markup_text(b"<p>a</p><b>' or 1=1--</b>"), b" a  ' or 1=1-- ");
+        assert_eq!(
+            markup_text(b"<p>a</p><b>' or 1=1--</b>"),
+            b" a  ' or 1=1-- "
+        );
     }
 }

@@ -65,8 +65,8 @@ mod user;
 pub mod verdict;
 
 pub use config::{
-    EngineConfig, DEFAULT_ANOMALY_THRESHOLD, DEFAULT_INSPECT_FILE_CONTENTS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INSPECT_BODY,
-    DEFAULT_MAX_LEAF_LEN, DEFAULT_MAX_LEAVES, DEFAULT_PARANOIA,
+    EngineConfig, DEFAULT_ANOMALY_THRESHOLD, DEFAULT_INSPECT_FILE_CONTENTS, DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_INSPECT_BODY, DEFAULT_MAX_LEAF_LEN, DEFAULT_MAX_LEAVES, DEFAULT_PARANOIA,
 };
 pub use engine::{Engine, Transaction};
 pub use error::RuleError;
@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn embedded_rulesets_compile_at_every_paranoia() {
         for pl in 1..=4 {
-            let cfg = EngineConfig { paranoia: pl, ..EngineConfig::default() };
+            let cfg = EngineConfig {
+                paranoia: pl,
+                ..EngineConfig::default()
+            };
             let e = Engine::compile(embedded_rulesets(), &UserRules::empty(), &cfg).unwrap();
             assert!(e.rule_count() > 0);
             assert!(!e.version().is_empty());

@@ -37,7 +37,10 @@ impl fmt::Display for RawRequestError {
 impl std::error::Error for RawRequestError {}
 
 fn err(line: usize, message: impl Into<String>) -> RawRequestError {
-    RawRequestError { line, message: message.into() }
+    RawRequestError {
+        line,
+        message: message.into(),
+    }
 }
 
 /// Largest chunk size accepted while de-chunking (bounds the work on hostile input).
@@ -46,7 +49,10 @@ const MAX_CHUNK: usize = 64 * 1024 * 1024;
 impl RawRequest {
     /// Headers as the engine takes them.
     pub fn header_refs(&self) -> Vec<(&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect()
     }
 
     /// The first header of that name (case-insensitive).
@@ -77,7 +83,8 @@ pub fn parse_raw_request(input: &[u8]) -> Result<RawRequest, RawRequestError> {
     let mut line_no = 1;
     // Tolerate leading blank lines (RFC 9112 §2.2).
     let request_line = loop {
-        let l = next_line(input, &mut pos).ok_or_else(|| err(line_no, "empty input: expected 'METHOD target HTTP/1.1'"))?;
+        let l = next_line(input, &mut pos)
+            .ok_or_else(|| err(line_no, "empty input: expected 'METHOD target HTTP/1.1'"))?;
         if !l.is_empty() {
             break l;
         }
@@ -97,7 +104,9 @@ pub fn parse_raw_request(input: &[u8]) -> Result<RawRequest, RawRequestError> {
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     loop {
         line_no += 1;
-        let Some(l) = next_line(input, &mut pos) else { break };
+        let Some(l) = next_line(input, &mut pos) else {
+            break;
+        };
         if l.is_empty() {
             break;
         }
@@ -123,10 +132,18 @@ pub fn parse_raw_request(input: &[u8]) -> Result<RawRequest, RawRequestError> {
         headers.push((name, crate::decode::trim(&l[colon + 1..]).to_vec()));
     }
     let rest = &input[pos.min(input.len())..];
-    let mut req = RawRequest { method, target, version, headers, body: Vec::new() };
-    let chunked = req
-        .header("transfer-encoding")
-        .is_some_and(|te| String::from_utf8_lossy(te).to_ascii_lowercase().contains("chunked"));
+    let mut req = RawRequest {
+        method,
+        target,
+        version,
+        headers,
+        body: Vec::new(),
+    };
+    let chunked = req.header("transfer-encoding").is_some_and(|te| {
+        String::from_utf8_lossy(te)
+            .to_ascii_lowercase()
+            .contains("chunked")
+    });
     req.body = if chunked {
         dechunk(rest, line_no)?
     } else if let Some(cl) = req.header("content-length") {
@@ -150,8 +167,12 @@ fn dechunk(mut s: &[u8], line_no: usize) -> Result<Vec<u8>, RawRequestError> {
             .ok_or_else(|| err(line_no, "chunked body: missing chunk-size line"))?;
         let size_line = String::from_utf8_lossy(&s[..nl]);
         let size_hex = size_line.trim().split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| err(line_no, format!("chunked body: '{size_hex}' is not a hex chunk size")))?;
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| {
+            err(
+                line_no,
+                format!("chunked body: '{size_hex}' is not a hex chunk size"),
+            )
+        })?;
         if size > MAX_CHUNK {
             return Err(err(line_no, "chunked body: chunk too large"));
         }
@@ -164,7 +185,10 @@ fn dechunk(mut s: &[u8], line_no: usize) -> Result<Vec<u8>, RawRequestError> {
         }
         out.extend_from_slice(&s[..size]);
         s = &s[size..];
-        s = s.strip_prefix(b"\r\n").or_else(|| s.strip_prefix(b"\n")).unwrap_or(s);
+        s = s
+            .strip_prefix(b"\r\n")
+            .or_else(|| s.strip_prefix(b"\n"))
+            .unwrap_or(s);
     }
 }
 
@@ -175,7 +199,10 @@ mod tests {
 
     #[test]
     fn parses_content_length_body() {
-        let r = parse_raw_request(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcdef").unwrap();
+        let r = parse_raw_request(
+            b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcdef",
+        )
+        .unwrap();
         assert_eq!(r.method, "POST");
         assert_eq!(r.target, b"/a?b=1");
         assert_eq!(r.version, "HTTP/1.1");
@@ -185,7 +212,10 @@ mod tests {
 
     #[test]
     fn parses_chunked_and_bare_lf() {
-        let r = parse_raw_request(b"POST / HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n2;ext\nde\n0\n\n").unwrap();
+        let r = parse_raw_request(
+            b"POST / HTTP/1.1\nTransfer-Encoding: chunked\n\n3\nabc\n2;ext\nde\n0\n\n",
+        )
+        .unwrap();
         assert_eq!(r.body, b"abcde");
     }
 
@@ -194,7 +224,8 @@ mod tests {
         assert_eq!(parse_raw_request(b"").unwrap_err().line, 1);
         let e = parse_raw_request(b"GET / HTTP/1.1\r\nHost x\r\n\r\n").unwrap_err();
         assert_eq!(e.line, 2);
-        let e = parse_raw_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").unwrap_err();
+        let e = parse_raw_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+            .unwrap_err();
         assert!(e.message.contains("hex"));
     }
 

@@ -37,10 +37,15 @@ pub fn split_target(target: &[u8]) -> (TargetForm, &[u8], Option<&[u8]>) {
     let (form, rest) = if target.first() == Some(&b'/') {
         (TargetForm::Origin, target)
     } else if let Some(after) = strip_scheme(target) {
-        let path_start = after.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(after.len());
+        let path_start = after
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(after.len());
         (TargetForm::Absolute, &after[path_start..])
     } else if !target.is_empty()
-        && target.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && target
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
         && target.contains(&b':')
     {
         return (TargetForm::Authority, b"", None);
@@ -77,7 +82,10 @@ pub fn host_is_ip(host: &[u8]) -> bool {
         None => host,
     };
     let parts: Vec<&[u8]> = h.split(|&b| b == b'.').collect();
-    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.iter().all(u8::is_ascii_digit))
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.iter().all(u8::is_ascii_digit))
 }
 
 #[cfg(test)]
@@ -86,8 +94,14 @@ mod tests {
 
     #[test]
     fn target_forms() {
-        assert_eq!(split_target(b"/a?b=1"), (TargetForm::Origin, &b"/a"[..], Some(&b"b=1"[..])));
-        assert_eq!(split_target(b"http://h:80/p?q"), (TargetForm::Absolute, &b"/p"[..], Some(&b"q"[..])));
+        assert_eq!(
+            split_target(b"/a?b=1"),
+            (TargetForm::Origin, &b"/a"[..], Some(&b"b=1"[..]))
+        );
+        assert_eq!(
+            split_target(b"http://h:80/p?q"),
+            (TargetForm::Absolute, &b"/p"[..], Some(&b"q"[..]))
+        );
         assert_eq!(split_target(b"*").0, TargetForm::Asterisk);
         assert_eq!(split_target(b"example.org:443").0, TargetForm::Authority);
         assert_eq!(split_target(b"foo bar").0, TargetForm::Invalid);

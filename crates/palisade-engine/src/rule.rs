@@ -220,11 +220,17 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
 fn is_category(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// Merges a rule with its file's defaults and validates it.
-pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &str) -> Result<Rule, RuleError> {
+pub(crate) fn validate(
+    def: &RuleDef,
+    defaults: &RuleDef,
+    source: &str,
+    text: &str,
+) -> Result<Rule, RuleError> {
     let Some(id) = def.id else {
         return Err(RuleError::new(source, "a rule has no 'id'").key("id"));
     };
@@ -247,11 +253,17 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
     }
     let paranoia = def.paranoia.or(defaults.paranoia).unwrap_or(1);
     if !(1..=MAX_PARANOIA).contains(&paranoia) {
-        return Err(err("paranoia", format!("{paranoia} is out of range; allowed: 1 to {MAX_PARANOIA}")));
+        return Err(err(
+            "paranoia",
+            format!("{paranoia} is out of range; allowed: 1 to {MAX_PARANOIA}"),
+        ));
     }
     let score = def.score.or(defaults.score).unwrap_or(5);
     if score > MAX_RULE_SCORE {
-        return Err(err("score", format!("{score} is too large; allowed: 0 to {MAX_RULE_SCORE}")));
+        return Err(err(
+            "score",
+            format!("{score} is too large; allowed: 0 to {MAX_RULE_SCORE}"),
+        ));
     }
     let transforms = def
         .transforms
@@ -262,7 +274,10 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
                 .map(|n| {
                     Transform::from_name(n).ok_or_else(|| {
                         let all: Vec<&str> = Transform::ALL.iter().map(|t| t.name()).collect();
-                        err("transforms", format!("unknown transform '{n}'; allowed: {}", all.join(", ")))
+                        err(
+                            "transforms",
+                            format!("unknown transform '{n}'; allowed: {}", all.join(", ")),
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -288,17 +303,26 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
     let signal = def.signal.as_deref();
     let matcher = if let Some(sig) = signal {
         if def.regex.is_some() || def.literals.is_some() || def.detector.is_some() {
-            return Err(err("signal", "a signal rule cannot also have literals, regex or detector".into()));
+            return Err(err(
+                "signal",
+                "a signal rule cannot also have literals, regex or detector".into(),
+            ));
         }
         let s = Signal::from_name(sig).ok_or_else(|| {
             let all: Vec<&str> = Signal::ALL.iter().map(|s| s.name()).collect();
-            err("signal", format!("unknown signal '{sig}'; allowed: {}", all.join(", ")))
+            err(
+                "signal",
+                format!("unknown signal '{sig}'; allowed: {}", all.join(", ")),
+            )
         })?;
         Matcher::Signal(s)
     } else {
         let literals: Vec<String> = def.literals.clone().unwrap_or_default();
         if literals.iter().any(String::is_empty) {
-            return Err(err("literals", "empty literal (it would match everything)".into()));
+            return Err(err(
+                "literals",
+                "empty literal (it would match everything)".into(),
+            ));
         }
         let regex = def
             .regex
@@ -317,12 +341,21 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
             .as_deref()
             .map(|d| {
                 DetectorKind::from_name(d).ok_or_else(|| {
-                    err("detector", format!("unknown detector '{d}'; allowed: {}", DetectorKind::NAMES.join(", ")))
+                    err(
+                        "detector",
+                        format!(
+                            "unknown detector '{d}'; allowed: {}",
+                            DetectorKind::NAMES.join(", ")
+                        ),
+                    )
                 })
             })
             .transpose()?;
         if literals.is_empty() && regex.is_none() && detector.is_none() {
-            return Err(err("literals", "a rule needs literals, a regex, a detector or a signal".into()));
+            return Err(err(
+                "literals",
+                "a rule needs literals, a regex, a detector or a signal".into(),
+            ));
         }
         Matcher::Pattern {
             literals,
@@ -343,7 +376,12 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
                 .targets
                 .as_ref()
                 .or(defaults.targets.as_ref())
-                .ok_or_else(|| err("targets", format!("missing; allowed: {}", TARGET_NAMES.join(", "))))?;
+                .ok_or_else(|| {
+                    err(
+                        "targets",
+                        format!("missing; allowed: {}", TARGET_NAMES.join(", ")),
+                    )
+                })?;
             parse_targets(list).map_err(|m| err("targets", m))?
         }
     };
@@ -362,7 +400,8 @@ pub(crate) fn validate(def: &RuleDef, defaults: &RuleDef, source: &str, text: &s
 
 /// Parses and validates one ruleset file.
 pub(crate) fn parse_source(source: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
-    let file: RuleFile = serde_yaml::from_str(text).map_err(|e| RuleError::from_yaml(source, &e))?;
+    let file: RuleFile =
+        serde_yaml::from_str(text).map_err(|e| RuleError::from_yaml(source, &e))?;
     file.rules
         .iter()
         .map(|d| validate(d, &file.defaults, source, text))
@@ -403,9 +442,15 @@ mod tests {
     #[test]
     fn unknown_target_and_transform_rejected() {
         let y = "rules:\n  - id: 7\n    category: x\n    targets: [argz]\n    literals: [a]\n";
-        assert!(parse_source("t.yml", y).unwrap_err().message.contains("argz"));
+        assert!(parse_source("t.yml", y)
+            .unwrap_err()
+            .message
+            .contains("argz"));
         let y = "rules:\n  - id: 7\n    category: x\n    targets: [args]\n    transforms: [rot13]\n    literals: [a]\n";
-        assert!(parse_source("t.yml", y).unwrap_err().message.contains("rot13"));
+        assert!(parse_source("t.yml", y)
+            .unwrap_err()
+            .message
+            .contains("rot13"));
     }
 
     #[test]

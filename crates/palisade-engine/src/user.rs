@@ -90,7 +90,8 @@ impl Exclusion {
 
     pub(crate) fn applies_to_request(&self, method: &str, path: &str) -> bool {
         self.path.as_ref().is_none_or(|p| p.matches(path))
-            && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+            && (self.methods.is_empty()
+                || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 
     pub(crate) fn covers_target(&self, target: &str) -> bool {
@@ -144,7 +145,8 @@ impl UserRules {
     /// ignored. Errors carry the line (YAML errors from serde, semantic ones from the rule id or
     /// the exclusion's list position) and the key.
     pub fn from_palisade_yml(text: &str) -> Result<UserRules, RuleError> {
-        let file: UserFile = serde_yaml::from_str(text).map_err(|e| RuleError::from_yaml(USER_SOURCE, &e))?;
+        let file: UserFile =
+            serde_yaml::from_str(text).map_err(|e| RuleError::from_yaml(USER_SOURCE, &e))?;
         let mut out = UserRules::default();
         let defaults = RuleDef::default();
         for def in file.rules.unwrap_or_default() {
@@ -176,20 +178,32 @@ impl UserRules {
             let mut rule_ids: Vec<u32> = def.rules.unwrap_or_default();
             rule_ids.extend(def.rule);
             if rule_ids.is_empty() && def.category.is_none() {
-                return Err(err("rule", "an exclusion needs 'rule', 'rules' or 'category'"));
+                return Err(err(
+                    "rule",
+                    "an exclusion needs 'rule', 'rules' or 'category'",
+                ));
             }
             if let Some(p) = &def.path {
                 if !p.starts_with('/') {
-                    return Err(err("path", "must start with '/' (exact path, or a prefix ending in '*')"));
+                    return Err(err(
+                        "path",
+                        "must start with '/' (exact path, or a prefix ending in '*')",
+                    ));
                 }
             }
             let methods = def.methods.unwrap_or_default();
-            if let Some(m) = methods.iter().find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic())) {
+            if let Some(m) = methods
+                .iter()
+                .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+            {
                 return Err(err("methods", &format!("'{m}' is not an HTTP method")));
             }
             let targets = def.targets.unwrap_or_default();
             if let Some(t) = targets.iter().find(|t| t.is_empty()) {
-                return Err(err("targets", &format!("'{t}' is empty; use e.g. 'args:q' or 'json:$.text.div'")));
+                return Err(err(
+                    "targets",
+                    &format!("'{t}' is empty; use e.g. 'args:q' or 'json:$.text.div'"),
+                ));
             }
             out.exclusions.push(Exclusion {
                 index,

@@ -49,9 +49,13 @@ pub fn mask_snippet(value: &[u8], matched: Range<usize>) -> String {
     let start = matched.start.min(value.len());
     let end = matched.end.clamp(start, value.len());
     let from = start.saturating_sub(CONTEXT);
-    let budget_match = MAX_SNIPPET.saturating_sub(start - from).saturating_sub(CONTEXT);
+    let budget_match = MAX_SNIPPET
+        .saturating_sub(start - from)
+        .saturating_sub(CONTEXT);
     let match_end = end.min(start + budget_match);
-    let to = (match_end + CONTEXT).min(value.len()).min(from + MAX_SNIPPET);
+    let to = (match_end + CONTEXT)
+        .min(value.len())
+        .min(from + MAX_SNIPPET);
     let mut out = String::with_capacity(to - from);
     let mut digit_run = 0;
     for (i, &b) in value[from..to].iter().enumerate() {

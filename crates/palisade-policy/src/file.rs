@@ -7,8 +7,8 @@ use serde_yaml::Value;
 use crate::{settings, ConfigError, Source};
 
 /// Top-level sections that other crates read from the same file (their own validation and line
-/// numbers): user rules and exclusions belong to the engine.
-pub const OWNED_SECTIONS: &[&str] = &["rules", "exclusions"];
+/// numbers): user rules and exclusions belong to the engine, `access` to the access-control crate.
+pub const OWNED_SECTIONS: &[&str] = &["rules", "exclusions", "access"];
 
 /// A parsed `palisade.yml`.
 #[derive(Debug, Clone)]

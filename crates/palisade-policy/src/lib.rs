@@ -58,6 +58,71 @@ pub enum OversizeBody {
     Pass,
 }
 
+/// HSTS parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hsts {
+    /// `max-age` in seconds.
+    pub max_age: u64,
+    /// `includeSubDomains`.
+    pub include_subdomains: bool,
+    /// `preload`.
+    pub preload: bool,
+}
+
+/// HTTPS enforcement and response headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportPolicy {
+    /// Redirect plain HTTP (as reported by the trusted router) to HTTPS.
+    pub https_redirect: bool,
+    /// Host every redirect goes to.
+    pub canonical_host: Option<String>,
+    /// Host patterns a redirect may keep (`*.example.org`); empty = any syntactically valid host.
+    pub allowed_hosts: Vec<String>,
+    /// HSTS, when on.
+    pub hsts: Option<Hsts>,
+    /// Add the default security headers.
+    pub security_headers: bool,
+    /// Extra `Permissions-Policy` header.
+    pub permissions_policy: Option<String>,
+    /// Replace app-set security headers.
+    pub override_app_headers: bool,
+    /// Remove `Server` / `X-Powered-By`.
+    pub hide_server_headers: bool,
+}
+
+/// Default HSTS max-age: two years.
+pub const DEFAULT_HSTS_MAX_AGE: u64 = 63_072_000;
+
+fn parse_host_name(t: &str) -> Result<String, String> {
+    let h = t.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(h)
+    } else {
+        Err("a host name such as portal.example-clinic.org (no scheme, port or path)".into())
+    }
+}
+
+fn parse_host_patterns(t: &str) -> Result<Vec<String>, String> {
+    t.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.strip_prefix("*.") {
+            Some(rest) => parse_host_name(rest).map(|h| format!("*.{h}")),
+            None => parse_host_name(p),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "comma-separated host names, `*.example.org` wildcards allowed".to_string())
+}
+
 /// Where the app is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
@@ -113,6 +178,13 @@ pub struct Policy {
     pub oversize_body: OversizeBody,
     /// Per-request access log on stdout.
     pub access_log: bool,
+    /// HTTPS enforcement and response headers.
+    pub transport: TransportPolicy,
+    /// Raw values of settings parsed by other crates (access control, audit), by variable name,
+    /// with env > file precedence already applied.
+    pub external: BTreeMap<&'static str, String>,
+    /// The config file's text, for crates that parse their own sections (`rules`, `access`).
+    pub config_text: Option<String>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Each setting's effective value and where it came from, for `palisade check`.
@@ -218,6 +290,30 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// Settings whose values are parsed and validated by the crate that uses them (access control,
+/// audit); the policy only applies precedence and records provenance.
+pub const EXTERNAL: &[Setting] = &[
+    settings::TRUSTED_PROXY,
+    settings::TRUSTED_PROXY_IPS,
+    settings::IP_ALLOWLIST,
+    settings::IP_BLOCKLIST,
+    settings::GEO_DATABASE,
+    settings::GEO_ALLOW_COUNTRIES,
+    settings::GEO_BLOCK_COUNTRIES,
+    settings::ANONYMOUS_DATABASE,
+    settings::ANONYMOUS_BLOCK,
+    settings::RATE_LIMIT,
+    settings::RATE_LIMITS,
+    settings::REDIS_URL,
+    settings::LOG_FORMAT,
+    settings::AUDIT_KEY,
+    settings::MASK_PATH_IDS,
+    settings::ALERT_WEBHOOKS,
+    settings::ALERT_WINDOW,
+    settings::ALERT_MAX_PER_WINDOW,
+    settings::ALERT_CLIENT_IPS,
+];
+
 fn secs(lo: u64, hi: u64) -> impl Fn(&str) -> Result<Duration, String> {
     move |t| values::parse_duration(t, Duration::from_secs(lo), Duration::from_secs(hi))
 }
@@ -311,6 +407,72 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
     })?;
     let access_log = r.get(s::ACCESS_LOG, true, values::parse_bool)?;
     let dyno = inputs.env.get("DYNO").filter(|d| !d.is_empty()).cloned();
+    let redirect = r.get(s::HTTPS_REDIRECT, None, |t| {
+        values::parse_choice(t, &["auto", "on", "off", "true", "false"]).map(|i| match i {
+            0 => None,
+            1 | 3 => Some(true),
+            _ => Some(false),
+        })
+    })?;
+    let hsts_on = r.get(s::HSTS, true, values::parse_bool)?;
+    let hsts = Hsts {
+        max_age: r.get(s::HSTS_MAX_AGE, DEFAULT_HSTS_MAX_AGE, |t| {
+            values::parse_int(t, 0, 10 * 365 * 86_400)
+        })?,
+        include_subdomains: r.get(s::HSTS_INCLUDE_SUBDOMAINS, true, values::parse_bool)?,
+        preload: r.get(s::HSTS_PRELOAD, false, values::parse_bool)?,
+    };
+    if hsts.preload && (hsts.max_age < 31_536_000 || !hsts.include_subdomains) {
+        return Err(ConfigError::Conflict {
+            message:
+                "PALISADE_HSTS_PRELOAD=true needs PALISADE_HSTS_MAX_AGE of at least 31536000 and \
+                      PALISADE_HSTS_INCLUDE_SUBDOMAINS=true (the preload list's requirements)"
+                    .into(),
+        });
+    }
+    let transport = TransportPolicy {
+        https_redirect: redirect.unwrap_or(dyno.is_some()),
+        canonical_host: r.get_opt(s::CANONICAL_HOST, parse_host_name)?,
+        allowed_hosts: r.get(s::ALLOWED_HOSTS, Vec::new(), parse_host_patterns)?,
+        hsts: hsts_on.then_some(hsts),
+        security_headers: r.get(s::SECURITY_HEADERS, true, values::parse_bool)?,
+        permissions_policy: r.get_opt(s::PERMISSIONS_POLICY, |t| {
+            if t.bytes().all(|b| (0x20..0x7f).contains(&b)) && !t.trim().is_empty() {
+                Ok(t.trim().to_string())
+            } else {
+                Err("a header value of printable ASCII, e.g. geolocation=(), payment=()".into())
+            }
+        })?,
+        override_app_headers: r.get(s::SECURITY_HEADERS_OVERRIDE, false, values::parse_bool)?,
+        hide_server_headers: r.get(s::HIDE_SERVER_HEADERS, true, values::parse_bool)?,
+    };
+    let mut external = BTreeMap::new();
+    for setting in EXTERNAL {
+        // The `access:` section is deserialised whole by the access-control crate (lists and
+        // all); here only its config-var overrides are collected.
+        let raw = if setting.key.starts_with("access.") {
+            inputs
+                .env
+                .get(setting.env)
+                .map(|v| (v.clone(), Source::Env(setting.env.to_string())))
+        } else {
+            r.raw(*setting)?
+        };
+        if let Some((text, source)) = raw {
+            external.insert(setting.env, text.clone());
+            r.provenance.push((*setting, text, source));
+        }
+    }
+    if !external.contains_key(s::REDIS_URL.env) {
+        if let Some(url) = inputs.env.get("REDIS_URL").filter(|u| !u.is_empty()) {
+            external.insert(s::REDIS_URL.env, url.clone());
+            r.provenance.push((
+                s::REDIS_URL,
+                "(from REDIS_URL)".into(),
+                Source::Env("REDIS_URL".into()),
+            ));
+        }
+    }
     Ok(Policy {
         enabled,
         dyno,
@@ -329,6 +491,9 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         max_inspect_body,
         oversize_body,
         access_log,
+        transport,
+        external,
+        config_text: inputs.file.as_ref().map(|(_, t)| t.clone()),
         config_file: inputs.file.as_ref().map(|(p, _)| p.clone()),
         provenance: r.provenance,
     })
@@ -413,6 +578,36 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("bypass"), "{e}");
+    }
+
+    #[test]
+    fn https_redirect_is_on_behind_heroku_by_default() {
+        let p = load(&inputs(&[("DYNO", "web.1")], None)).unwrap();
+        assert!(p.transport.https_redirect);
+        let p = load(&inputs(&[], None)).unwrap();
+        assert!(!p.transport.https_redirect);
+        let p = load(&inputs(
+            &[("DYNO", "web.1"), ("PALISADE_HTTPS_REDIRECT", "off")],
+            None,
+        ))
+        .unwrap();
+        assert!(!p.transport.https_redirect);
+    }
+
+    #[test]
+    fn hosts_are_validated() {
+        let e = load(&inputs(
+            &[("PALISADE_CANONICAL_HOST", "https://x.org/")],
+            None,
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("PALISADE_CANONICAL_HOST"), "{e}");
+        let p = load(&inputs(
+            &[("PALISADE_ALLOWED_HOSTS", "a.org, *.b.org")],
+            None,
+        ))
+        .unwrap();
+        assert_eq!(p.transport.allowed_hosts, vec!["a.org", "*.b.org"]);
     }
 
     #[test]

@@ -95,6 +95,126 @@ settings! {
     OVERSIZE_BODY = ("PALISADE_OVERSIZE_BODY", "oversize_body", "reject",
         "Bodies over max_inspect_body: `reject` answers 413 (in block mode); `pass` forwards them uninspected (logged).",
         "pass");
+    /// HTTPS redirect.
+    HTTPS_REDIRECT = ("PALISADE_HTTPS_REDIRECT", "https_redirect", "auto",
+        "Redirect plain-HTTP requests (X-Forwarded-Proto: http from the trusted router) to HTTPS: 301 for GET/HEAD, 308 otherwise. `auto` = on behind the Heroku router (DYNO set); `off` for local development.",
+        "off");
+    /// Canonical host for redirects.
+    CANONICAL_HOST = ("PALISADE_CANONICAL_HOST", "canonical_host", "(unset)",
+        "Host every HTTPS redirect goes to. Unset: the request's own Host (only names allowed by allowed_hosts when that is set); never an attacker-chosen host when either is set.",
+        "portal.example-clinic.org");
+    /// Allowed hosts.
+    ALLOWED_HOSTS = ("PALISADE_ALLOWED_HOSTS", "allowed_hosts", "(any)",
+        "Comma-separated host names (`*.example.org` wildcards) that redirects may keep; any other Host gets 400 instead of a redirect.",
+        "example-clinic.org,*.example-clinic.org");
+    /// HSTS on/off.
+    HSTS = ("PALISADE_HSTS", "hsts.enabled", "true",
+        "Send Strict-Transport-Security on every response, Palisade's own pages included.",
+        "true");
+    /// HSTS max-age.
+    HSTS_MAX_AGE = ("PALISADE_HSTS_MAX_AGE", "hsts.max_age", "63072000",
+        "HSTS max-age in seconds (default two years).",
+        "31536000");
+    /// HSTS includeSubDomains.
+    HSTS_INCLUDE_SUBDOMAINS = ("PALISADE_HSTS_INCLUDE_SUBDOMAINS", "hsts.include_subdomains", "true",
+        "Add includeSubDomains to HSTS.",
+        "false");
+    /// HSTS preload.
+    HSTS_PRELOAD = ("PALISADE_HSTS_PRELOAD", "hsts.preload", "false",
+        "Add preload to HSTS (only after you have submitted the domain to the preload list).",
+        "true");
+    /// Security headers.
+    SECURITY_HEADERS = ("PALISADE_SECURITY_HEADERS", "security_headers.enabled", "true",
+        "Add X-Content-Type-Options: nosniff, Referrer-Policy: strict-origin-when-cross-origin, X-Frame-Options: SAMEORIGIN unless the app set them.",
+        "false");
+    /// Permissions-Policy.
+    PERMISSIONS_POLICY = ("PALISADE_PERMISSIONS_POLICY", "security_headers.permissions_policy", "(unset)",
+        "A Permissions-Policy header to add (unset by default: telehealth apps need camera and microphone).",
+        "geolocation=(), payment=()");
+    /// Override app headers.
+    SECURITY_HEADERS_OVERRIDE = ("PALISADE_SECURITY_HEADERS_OVERRIDE", "security_headers.override", "false",
+        "Replace security headers the app set itself (default: the app's values are respected).",
+        "true");
+    /// Strip leaky headers.
+    HIDE_SERVER_HEADERS = ("PALISADE_HIDE_SERVER_HEADERS", "security_headers.hide_server", "true",
+        "Remove Server and X-Powered-By from the app's responses.",
+        "false");
+    /// Client IP source.
+    TRUSTED_PROXY = ("PALISADE_TRUSTED_PROXY", "access.client_ip.mode", "auto",
+        "Where the client IP comes from: `heroku` (right-most X-Forwarded-For entry, appended by the router), `socket`, or `trusted_peers`. `auto` = heroku when DYNO is set. Spoofed left-most entries never count.",
+        "socket");
+    /// CDN ranges.
+    TRUSTED_PROXY_IPS = ("PALISADE_TRUSTED_PROXY_IPS", "access.client_ip.trusted_proxies.ips", "(none)",
+        "CIDRs of a CDN in front of the router, skipped from the right of X-Forwarded-For.",
+        "173.245.48.0/20,2400:cb00::/32");
+    /// Global allowlist.
+    IP_ALLOWLIST = ("PALISADE_IP_ALLOWLIST", "access.allow.ips", "(none)",
+        "Only these CIDRs may reach the app (comma-separated). Per-path allowlists (e.g. /admin/**) go in palisade.yml `access.paths`.",
+        "198.51.100.0/24,2001:db8::/32");
+    /// Global blocklist.
+    IP_BLOCKLIST = ("PALISADE_IP_BLOCKLIST", "access.block.ips", "(none)",
+        "CIDRs refused with 403 (comma-separated). List files (Tor exits, FireHOL) go in `access.block.files`.",
+        "203.0.113.0/24");
+    /// Geo database.
+    GEO_DATABASE = ("PALISADE_GEO_DATABASE", "access.geo.database", "(none)",
+        "MaxMind-format Country/City database (GeoLite2, GeoIP2, DB-IP lite). Also used to log the client's country.",
+        ".palisade/GeoLite2-Country.mmdb");
+    /// Geo allow.
+    GEO_ALLOW_COUNTRIES = ("PALISADE_GEO_ALLOW_COUNTRIES", "access.geo.allow_countries", "(any)",
+        "Only these ISO country codes may reach the app (comma-separated).",
+        "US,CA");
+    /// Geo block.
+    GEO_BLOCK_COUNTRIES = ("PALISADE_GEO_BLOCK_COUNTRIES", "access.geo.block_countries", "(none)",
+        "ISO country codes refused with 403 (comma-separated).",
+        "KP,IR");
+    /// Anonymous-IP database.
+    ANONYMOUS_DATABASE = ("PALISADE_ANONYMOUS_DATABASE", "access.anonymous.database", "(none)",
+        "GeoIP2 Anonymous-IP database.",
+        ".palisade/GeoIP2-Anonymous-IP.mmdb");
+    /// Anonymous categories.
+    ANONYMOUS_BLOCK = ("PALISADE_ANONYMOUS_BLOCK", "access.anonymous.block", "(none)",
+        "Anonymous-network categories refused with 403: vpn, tor, public_proxy, hosting, residential_proxy (comma-separated).",
+        "tor,public_proxy");
+    /// Global rate limit.
+    RATE_LIMIT = ("PALISADE_RATE_LIMIT", "access.rate_limits.global", "(none)",
+        "Per-client-IP limit over all requests, e.g. `600/minute` (burst defaults to the limit). Over it: 429 with Retry-After.",
+        "600/minute");
+    /// Per-route rate limits.
+    RATE_LIMITS = ("PALISADE_RATE_LIMITS", "access.rate_limits.rules", "(none)",
+        "Per-route limits, `;`-separated: METHOD PATH-PATTERN N/unit [burst=N] [key=ip|header:NAME].",
+        "POST /login 5/minute; POST /api/** 100/minute key=header:X-Api-Key");
+    /// Redis for shared limits.
+    REDIS_URL = ("PALISADE_REDIS_URL", "access.redis.url", "(REDIS_URL if set)",
+        "Redis shared by every dyno for rate limits and bans (redis:// or rediss://). Unreachable: local limits, a warning once a minute.",
+        "rediss://:secret@host:6380");
+    /// Log format.
+    LOG_FORMAT = ("PALISADE_LOG_FORMAT", "audit.format", "json",
+        "Audit line format on stdout: json (ECS names), cef, or l2met key=value.",
+        "cef");
+    /// Audit HMAC key.
+    AUDIT_KEY = ("PALISADE_AUDIT_KEY", "", "(unset: plain SHA-256 chain)",
+        "Secret (≥ 16 bytes) that keys the audit hash chain (HMAC-SHA256); `palisade audit verify --key` checks it. Config var only: never commit it.",
+        "$(openssl rand -hex 32)");
+    /// Mask ids in paths.
+    MASK_PATH_IDS = ("PALISADE_MASK_PATH_IDS", "audit.mask_path_ids", "true",
+        "Mask path segments that look like identifiers (digits, UUIDs, MRN-like tokens, emails) in audit lines.",
+        "false");
+    /// Alert webhooks.
+    ALERT_WEBHOOKS = ("PALISADE_ALERT_WEBHOOKS", "audit.alert_webhooks", "(none)",
+        "Comma-separated webhook URLs for security alerts; prefix `slack:` for Slack-compatible payloads.",
+        "slack:https://hooks.slack.com/services/T000/B000/XXX");
+    /// Alert window.
+    ALERT_WINDOW = ("PALISADE_ALERT_WINDOW", "audit.alert_window", "10",
+        "Seconds over which security events are aggregated into one alert.",
+        "60");
+    /// Alert cap.
+    ALERT_MAX_PER_WINDOW = ("PALISADE_ALERT_MAX_PER_WINDOW", "audit.alert_max_per_window", "2",
+        "Most webhook calls per window (floods become one summary).",
+        "5");
+    /// Alert client IPs.
+    ALERT_CLIENT_IPS = ("PALISADE_ALERT_CLIENT_IPS", "audit.alert_client_ips", "false",
+        "Include client IPs in alerts (they may be personal data under your policies).",
+        "true");
     /// Access log on/off.
     ACCESS_LOG = ("PALISADE_ACCESS_LOG", "access_log", "true",
         "One JSON line per request on stdout. Security events are always logged.",
@@ -148,7 +268,8 @@ mod doc_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const BEGIN: &str = "<!-- settings-table:begin (generated from crates/palisade-policy/src/settings.rs) -->\n";
+    const BEGIN: &str =
+        "<!-- settings-table:begin (generated from crates/palisade-policy/src/settings.rs) -->\n";
     const END: &str = "<!-- settings-table:end -->";
 
     /// `docs/configuration.md` must carry the current table. `UPDATE_DOCS=1 cargo test -p

@@ -4,12 +4,13 @@
 //! request id → boot hold → (transport, access, inspection: added by later stages) → the app →
 //! response headers → one access event. Palisade's own responses come from [`pages`].
 
-pub mod access_log;
 pub mod app;
 pub mod headers;
 pub mod inflight;
 pub mod pages;
+pub mod redirect;
 pub mod request_id;
+pub mod request_path;
 pub mod service;
 
 pub use pingora;

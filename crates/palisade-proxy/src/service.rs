@@ -1,19 +1,34 @@
-//! The Pingora `ProxyHttp` implementation: where every request goes, in pipeline order.
+//! The Pingora `ProxyHttp` implementation: where every request goes, in pipeline order
+//! (cheapest first): identity → HTTPS redirect → access control → inspection of the head, then of
+//! the body (before the app sees a byte of it) → boot hold → the app → response headers → one
+//! access event.
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use palisade_access::{AccessControl, AccessDecision, AccessRequest, BlockRecord, HeaderLookup};
+use palisade_audit::{AccessEvent, Action, AuditSink, Control, RequestInfo, SecurityEvent};
+use palisade_engine::{Engine, RequestHead, Verdict};
+use palisade_policy::{Mode, OversizeBody};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 
-use crate::access_log::{AccessLog, AccessRecord};
 use crate::app::AppTarget;
 use crate::headers::ResponseHeaderPolicy;
 use crate::inflight::{Inflight, InflightGuard};
+use crate::redirect::{https_location, RedirectHosts};
+use crate::request_path::resolved_path;
 use crate::{pages, request_id};
+
+/// Bodies up to this size are read before the app is contacted (Pingora's retry buffer replays
+/// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
+/// inspection, so in both cases the app sees no body byte of a blocked request.
+pub const PREREAD_BODY_LIMIT: usize = 64 * 1024;
 
 /// Settings the proxy needs on the request path, resolved from the policy once at startup.
 #[derive(Debug, Clone)]
@@ -29,6 +44,33 @@ pub struct ProxySettings {
     pub behind_heroku_router: bool,
     /// Headers added to every response.
     pub response_headers: ResponseHeaderPolicy,
+    /// Block or monitor.
+    pub mode: Mode,
+    /// Redirect `X-Forwarded-Proto: http` to HTTPS.
+    pub https_redirect: bool,
+    /// Which hosts redirects may go to.
+    pub redirect_hosts: RedirectHosts,
+    /// Body inspection limit.
+    pub max_inspect_body: usize,
+    /// Over-limit bodies.
+    pub oversize_body: OversizeBody,
+    /// Write one access event per request.
+    pub access_log: bool,
+}
+
+/// Where the current rules come from (a fixed engine, or a handle that rule updates swap).
+pub trait EngineSource: Send + Sync {
+    /// The engine new requests should use.
+    fn current(&self) -> Arc<Engine>;
+}
+
+/// An engine that never changes.
+pub struct FixedEngine(pub Arc<Engine>);
+
+impl EngineSource for FixedEngine {
+    fn current(&self) -> Arc<Engine> {
+        self.0.clone()
+    }
 }
 
 /// The proxy: one instance shared by every worker thread.
@@ -36,7 +78,81 @@ pub struct PalisadeProxy {
     settings: ProxySettings,
     app: Arc<AppTarget>,
     inflight: Inflight,
-    log: AccessLog,
+    audit: AuditSink,
+    engine: Arc<dyn EngineSource>,
+    access: Arc<AccessControl>,
+}
+
+/// A body being held until it has been inspected.
+struct HeldBody {
+    buf: BytesMut,
+}
+
+/// Per-request state, dropped when Pingora is done with the request.
+pub struct RequestCtx {
+    started: Instant,
+    request_id: String,
+    own_status: Option<u16>,
+    outcome: &'static str,
+    client_ip: Option<IpAddr>,
+    country: Option<String>,
+    action: Action,
+    control: Option<Control>,
+    score: u32,
+    hits: Vec<palisade_audit::RuleHit>,
+    engine: Option<Arc<Engine>>,
+    held: Option<HeldBody>,
+    upstream_status: Option<u16>,
+    _inflight: InflightGuard,
+}
+
+fn timeout_secs(d: Duration) -> u64 {
+    d.as_secs().max(1)
+}
+
+/// Header lookup over Pingora's request header for key-by-header rate limits.
+struct Headers<'a>(&'a RequestHeader);
+
+impl HeaderLookup for Headers<'_> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.0.headers.get(name).map(|v| v.as_bytes())
+    }
+}
+
+fn audit_hits(v: &Verdict) -> Vec<palisade_audit::RuleHit> {
+    v.hits
+        .iter()
+        .map(|h| palisade_audit::RuleHit {
+            id: h.rule_id.to_string(),
+            category: h.category.clone(),
+            target: h.target.clone(),
+            snippet: h.snippet.clone(),
+            score: h.score,
+        })
+        .collect()
+}
+
+fn access_control_kind(c: palisade_access::Control) -> Control {
+    use palisade_access::Control as A;
+    match c {
+        A::Ban | A::IpAllowlist | A::IpBlocklist => Control::Ip,
+        A::Geo => Control::Geo,
+        A::AnonymousNetwork => Control::Anon,
+        A::Bot => Control::Bot,
+        A::RateLimit => Control::RateLimit,
+    }
+}
+
+fn query_param_names(query: Option<&str>) -> Vec<String> {
+    query
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .take(64)
+                .map(|p| p.split('=').next().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl PalisadeProxy {
@@ -45,13 +161,70 @@ impl PalisadeProxy {
         settings: ProxySettings,
         app: Arc<AppTarget>,
         inflight: Inflight,
-        log: AccessLog,
+        audit: AuditSink,
+        engine: Arc<dyn EngineSource>,
+        access: Arc<AccessControl>,
     ) -> Self {
         PalisadeProxy {
             settings,
             app,
             inflight,
-            log,
+            audit,
+            engine,
+            access,
+        }
+    }
+
+    fn request_info(&self, session: &Session, ctx: &RequestCtx) -> RequestInfo {
+        let req = session.req_header();
+        RequestInfo {
+            time: Some(SystemTime::now() - ctx.started.elapsed()),
+            client_ip: ctx.client_ip,
+            country: ctx.country.clone(),
+            method: req.method.as_str().to_string(),
+            path: req.uri.path().to_string(),
+            query_param_names: query_param_names(req.uri.query()),
+            user_agent: session
+                .get_header("user-agent")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            referrer: session
+                .get_header("referer")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            request_id: Some(ctx.request_id.clone()),
+        }
+    }
+
+    /// Records a security decision on the context and emits its security event.
+    fn security(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        action: Action,
+        control: Control,
+        reason: String,
+        status: Option<u16>,
+    ) {
+        ctx.action = action;
+        ctx.control = Some(control);
+        let mut ev = SecurityEvent::new(self.request_info(session, ctx), action, control, reason);
+        ev.status = status;
+        ev.anomaly_score = ctx.score;
+        ev.hits = ctx.hits.clone();
+        self.audit.security(ev);
+    }
+
+    /// Counts a refusal towards a temporary ban and reports the ban when it starts.
+    fn count_block(&self, session: &Session, ctx: &mut RequestCtx) {
+        let Some(ip) = ctx.client_ip else { return };
+        if let BlockRecord::Banned(d) = self.access.record_block(ip) {
+            let mut ev = SecurityEvent::new(
+                self.request_info(session, ctx),
+                Action::Ban,
+                Control::Ip,
+                "too many blocked requests: temporary ban",
+            );
+            ev.ban_seconds = Some(d.as_secs());
+            self.audit.security(ev);
         }
     }
 
@@ -73,7 +246,10 @@ impl PalisadeProxy {
             .response_headers
             .apply_to_own_response(&mut header);
         ctx.own_status = Some(status);
-        // HEAD gets the headers only.
+        // A refused request's body is not read: close the connection rather than parse it.
+        if status >= 400 {
+            session.set_keepalive(None);
+        }
         let head_only = session.req_header().method == http::Method::HEAD;
         session
             .write_response_header(Box::new(header), head_only)
@@ -83,19 +259,198 @@ impl PalisadeProxy {
         }
         Ok(())
     }
-}
 
-/// Per-request state, dropped when Pingora is done with the request.
-pub struct RequestCtx {
-    started: Instant,
-    request_id: String,
-    own_status: Option<u16>,
-    outcome: &'static str,
-    _inflight: InflightGuard,
-}
+    /// Applies a verdict: 403 in block mode, a monitor event otherwise. Returns whether the
+    /// request was refused.
+    fn judge(&self, session: &Session, ctx: &mut RequestCtx, verdict: &Verdict) -> bool {
+        if verdict.hits.is_empty() {
+            return false;
+        }
+        ctx.score = verdict.score;
+        ctx.hits = audit_hits(verdict);
+        if !verdict.blocked {
+            return false;
+        }
+        let first = verdict
+            .hits
+            .iter()
+            .max_by_key(|h| h.score)
+            .map_or_else(String::new, |h| format!("{} {}", h.rule_id, h.category));
+        match self.settings.mode {
+            Mode::Block => {
+                self.security(
+                    session,
+                    ctx,
+                    Action::Block,
+                    Control::Waf,
+                    format!("anomaly score {} (rule {first})", verdict.score),
+                    Some(403),
+                );
+                true
+            }
+            Mode::Monitor => {
+                self.security(
+                    session,
+                    ctx,
+                    Action::Monitor,
+                    Control::Waf,
+                    format!(
+                        "would block: anomaly score {} (rule {first})",
+                        verdict.score
+                    ),
+                    None,
+                );
+                ctx.action = Action::Monitor;
+                false
+            }
+        }
+    }
 
-fn timeout_secs(d: Duration) -> u64 {
-    d.as_secs().max(1)
+    fn headers_for_engine(req: &RequestHeader) -> Vec<(&str, &[u8])> {
+        req.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect()
+    }
+
+    /// Inspects path, query, headers and cookies, plus a small body read in full now. Returns
+    /// true when the request was answered (blocked).
+    async fn inspect(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let engine = self.engine.current();
+        let req = session.req_header();
+        let content_type = req
+            .headers
+            .get("content-type")
+            .map(|v| v.as_bytes().to_vec());
+        let chunked = req
+            .headers
+            .get("transfer-encoding")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        let length = req
+            .headers
+            .get("content-length")
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let has_body = chunked || length.is_some_and(|n| n > 0);
+        let wants_body = has_body && engine.wants_body(content_type.as_deref());
+
+        if wants_body && length.is_some_and(|n| n > self.settings.max_inspect_body) {
+            if let Some(refused) = self.oversize(session, ctx).await? {
+                return Ok(refused);
+            }
+        }
+        let preread = wants_body && !chunked && length.is_some_and(|n| n <= PREREAD_BODY_LIMIT);
+        let mut body = BytesMut::new();
+        if preread {
+            // Pingora's retry buffer keeps what we read here and replays it to the app.
+            session.enable_retry_buffering();
+            while let Some(chunk) = session.read_request_body().await? {
+                body.extend_from_slice(&chunk);
+                if body.len() > PREREAD_BODY_LIMIT {
+                    break;
+                }
+            }
+        }
+        let verdict = {
+            let req = session.req_header();
+            let headers = Self::headers_for_engine(req);
+            let mut tx = engine.transaction();
+            tx.inspect_head(&RequestHead {
+                method: req.method.as_str(),
+                target: req.raw_path(),
+                headers: &headers,
+            });
+            if preread {
+                tx.inspect_body(content_type.as_deref(), &body);
+            }
+            tx.into_verdict()
+        };
+        if self.judge(session, ctx, &verdict) {
+            self.count_block(session, ctx);
+            ctx.outcome = "blocked";
+            self.respond(session, ctx, 403, &[]).await?;
+            return Ok(true);
+        }
+        if wants_body && !preread {
+            ctx.held = Some(HeldBody {
+                buf: BytesMut::new(),
+            });
+        }
+        ctx.engine = Some(engine);
+        Ok(false)
+    }
+
+    /// A body over the inspection limit. `Some(true)` = answered (413), `None` = let it pass.
+    async fn oversize(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Option<bool>> {
+        let reject = self.settings.oversize_body == OversizeBody::Reject
+            && self.settings.mode == Mode::Block;
+        let action = if reject {
+            Action::Block
+        } else {
+            Action::Monitor
+        };
+        self.security(
+            session,
+            ctx,
+            action,
+            Control::Limits,
+            format!(
+                "request body larger than the inspection limit ({} bytes)",
+                self.settings.max_inspect_body
+            ),
+            reject.then_some(413),
+        );
+        if reject {
+            ctx.outcome = "body_too_large";
+            self.respond(session, ctx, 413, &[]).await?;
+            return Ok(Some(true));
+        }
+        Ok(None)
+    }
+
+    /// The HTTPS redirect, when the trusted router says the client spoke plain HTTP.
+    async fn redirect(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header();
+        let plain = req
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"http"));
+        if !plain {
+            return Ok(false);
+        }
+        let host = req
+            .headers
+            .get("host")
+            .map(|h| h.as_bytes())
+            .or_else(|| req.uri.host().map(str::as_bytes));
+        let location = https_location(&self.settings.redirect_hosts, host, req.raw_path());
+        let Some(location) = location else {
+            // No trusted host to send the client to: refuse rather than redirect anywhere.
+            ctx.outcome = "bad_host";
+            self.respond(session, ctx, 400, &[]).await?;
+            return Ok(true);
+        };
+        let status = if matches!(req.method, http::Method::GET | http::Method::HEAD) {
+            301
+        } else {
+            308
+        };
+        ctx.action = Action::Redirect;
+        ctx.outcome = "redirect";
+        let mut header = ResponseHeader::build(status, Some(6))?;
+        header.insert_header("location", location)?;
+        header.insert_header("content-length", "0")?;
+        header.insert_header("cache-control", "no-store")?;
+        header.insert_header("x-request-id", ctx.request_id.as_str())?;
+        self.settings
+            .response_headers
+            .apply_to_own_response(&mut header);
+        ctx.own_status = Some(status);
+        session
+            .write_response_header(Box::new(header), true)
+            .await?;
+        Ok(true)
+    }
 }
 
 #[async_trait]
@@ -108,6 +463,15 @@ impl ProxyHttp for PalisadeProxy {
             request_id: String::new(),
             own_status: None,
             outcome: "success",
+            client_ip: None,
+            country: None,
+            action: Action::Allow,
+            control: None,
+            score: 0,
+            hits: Vec::new(),
+            engine: None,
+            held: None,
+            upstream_status: None,
             _inflight: self.inflight.enter(),
         }
     }
@@ -130,7 +494,101 @@ impl ProxyHttp for PalisadeProxy {
             session.get_header("x-request-id").map(|v| v.as_bytes()),
         );
 
-        // Hold the request while the app boots; past the boot deadline answer 503.
+        // 1. Identity: one answer for every control and the audit log.
+        if let Some(peer) = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+        {
+            let xff: Vec<&[u8]> = session
+                .req_header()
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect();
+            let ip = self.access.identity().resolve(peer, &xff);
+            ctx.client_ip = Some(ip);
+            ctx.country = self.access.country(ip).map(|c| c.to_string());
+        }
+
+        // 2. Transport: HTTPS only.
+        if self.settings.https_redirect && self.redirect(session, ctx).await? {
+            return Ok(true);
+        }
+
+        // 3. Access control.
+        if let Some(ip) = ctx.client_ip {
+            let decision = {
+                let req = session.req_header();
+                let path = resolved_path(req.uri.path().as_bytes());
+                let lookup = Headers(req);
+                let areq = AccessRequest {
+                    ip,
+                    method: req.method.as_str(),
+                    path: &path,
+                    user_agent: req.headers.get("user-agent").map(|v| v.as_bytes()),
+                    headers: &lookup,
+                };
+                if self.access.shared().is_some() {
+                    self.access.check_shared(&areq).await
+                } else {
+                    self.access.check(&areq)
+                }
+            };
+            if let Some(w) = self.access.take_shared_warning() {
+                tracing::warn!(warning = %w, "shared rate limits unavailable; using local limits");
+            }
+            match decision {
+                AccessDecision::Allow => {}
+                AccessDecision::Deny { status, reason } => {
+                    let action = if matches!(reason, palisade_access::DenyReason::Banned { .. }) {
+                        Action::Ban
+                    } else {
+                        Action::Deny
+                    };
+                    let control = access_control_kind(reason.control());
+                    let text = format!("{} [{}]", reason, reason.rule());
+                    self.security(session, ctx, action, control, text, Some(status));
+                    if action != Action::Ban {
+                        self.count_block(session, ctx);
+                    }
+                    ctx.outcome = "denied";
+                    self.respond(session, ctx, status, &[]).await?;
+                    return Ok(true);
+                }
+                AccessDecision::Limit {
+                    status,
+                    retry_after_secs,
+                    rule,
+                } => {
+                    self.security(
+                        session,
+                        ctx,
+                        Action::Limit,
+                        Control::RateLimit,
+                        format!("rate limit {rule}"),
+                        Some(status),
+                    );
+                    ctx.outcome = "rate_limited";
+                    self.respond(
+                        session,
+                        ctx,
+                        status,
+                        &[("retry-after", retry_after_secs.to_string())],
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+            }
+        }
+
+        // 4. Inspection (head, and small bodies now).
+        if self.inspect(session, ctx).await? {
+            return Ok(true);
+        }
+
+        // 5. Hold the request while the app boots; past the boot deadline answer 503.
         if !self.app.is_ready() && !self.app.wait_ready().await {
             ctx.outcome = "app_not_ready";
             let retry = self.app.retry_after_secs().max(5).to_string();
@@ -139,6 +597,83 @@ impl ProxyHttp for PalisadeProxy {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(held) = ctx.held.as_mut() else {
+            return Ok(());
+        };
+        if let Some(chunk) = body.take() {
+            held.buf.extend_from_slice(&chunk);
+        }
+        if held.buf.len() > self.settings.max_inspect_body {
+            let reject = self.settings.oversize_body == OversizeBody::Reject
+                && self.settings.mode == Mode::Block;
+            let released = ctx.held.take().map(|h| h.buf.freeze());
+            if reject {
+                self.security(
+                    session,
+                    ctx,
+                    Action::Block,
+                    Control::Limits,
+                    format!(
+                        "request body larger than the inspection limit ({} bytes)",
+                        self.settings.max_inspect_body
+                    ),
+                    Some(413),
+                );
+                ctx.outcome = "body_too_large";
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(413),
+                    "body over the inspection limit",
+                );
+            }
+            self.security(
+                session,
+                ctx,
+                Action::Monitor,
+                Control::Limits,
+                "request body over the inspection limit forwarded uninspected".into(),
+                None,
+            );
+            *body = released;
+            return Ok(());
+        }
+        if !end_of_stream {
+            // Hold: an empty chunk keeps the stream open without sending anything.
+            *body = Some(Bytes::new());
+            return Ok(());
+        }
+        let buf = ctx.held.take().map(|h| h.buf.freeze()).unwrap_or_default();
+        let verdict = match ctx.engine.clone() {
+            Some(engine) => {
+                let req = session.req_header();
+                let headers = Self::headers_for_engine(req);
+                let content_type = req.headers.get("content-type").map(|v| v.as_bytes());
+                let mut tx = engine.transaction();
+                tx.inspect_head(&RequestHead {
+                    method: req.method.as_str(),
+                    target: req.raw_path(),
+                    headers: &headers,
+                });
+                tx.inspect_body(content_type, &buf);
+                tx.into_verdict()
+            }
+            None => Verdict::default(),
+        };
+        if self.judge(session, ctx, &verdict) {
+            self.count_block(session, ctx);
+            ctx.outcome = "blocked";
+            return Error::e_explain(ErrorType::HTTPStatus(403), "blocked by inspection");
+        }
+        *body = Some(buf);
+        Ok(())
     }
 
     async fn upstream_peer(
@@ -176,7 +711,8 @@ impl ProxyHttp for PalisadeProxy {
                 };
                 upstream.insert_header("x-forwarded-for", xff)?;
             }
-            upstream.insert_header("x-forwarded-proto", "http")?;
+            let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+            upstream.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
         }
         Ok(())
     }
@@ -187,6 +723,7 @@ impl ProxyHttp for PalisadeProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.upstream_status = Some(upstream_response.status.as_u16());
         self.settings
             .response_headers
             .apply_to_app_response(upstream_response);
@@ -219,13 +756,15 @@ impl ProxyHttp for PalisadeProxy {
             ) => 502,
             _ => 500,
         };
-        ctx.outcome = match code {
-            0 => "client_disconnect",
-            502 => "app_error",
-            504 => "app_timeout",
-            408 | 400 => "bad_request",
-            _ => "error",
-        };
+        if ctx.outcome == "success" {
+            ctx.outcome = match code {
+                0 => "client_disconnect",
+                502 => "app_error",
+                504 => "app_timeout",
+                408 | 400 => "bad_request",
+                _ => "error",
+            };
+        }
         if code > 0 && session.response_written().is_none() {
             if let Err(write_err) = self.respond(session, ctx, code, &[]).await {
                 tracing::debug!(error = %write_err, "could not write error page; client gone");
@@ -241,6 +780,9 @@ impl ProxyHttp for PalisadeProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if !self.settings.access_log {
+            return;
+        }
         let status = session
             .response_written()
             .map(|r| r.status.as_u16())
@@ -249,22 +791,20 @@ impl ProxyHttp for PalisadeProxy {
         if e.is_some() && ctx.outcome == "success" {
             ctx.outcome = "error";
         }
-        let req = session.req_header();
-        self.log.emit(&AccessRecord {
-            request_id: &ctx.request_id,
-            client_ip: session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip()),
-            method: req.method.as_str(),
-            path: req.uri.path(),
+        let event = AccessEvent {
+            request: self.request_info(session, ctx),
             status,
-            user_agent: session.get_header("user-agent").map(|v| v.as_bytes()),
-            referrer: session.get_header("referer").map(|v| v.as_bytes()),
-            duration: ctx.started.elapsed(),
-            bytes_in: session.body_bytes_read(),
-            bytes_out: session.body_bytes_sent(),
-            outcome: ctx.outcome,
-        });
+            action: ctx.action,
+            control: ctx.control,
+            anomaly_score: ctx.score,
+            hits: std::mem::take(&mut ctx.hits),
+            duration_us: u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            added_latency_us: None,
+            bytes_in: session.body_bytes_read() as u64,
+            bytes_out: session.body_bytes_sent() as u64,
+            upstream_status: ctx.upstream_status,
+            tls: None,
+        };
+        self.audit.access(event);
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use palisade_policy::{Inputs, Policy, Source};
 
-use crate::EXIT_CONFIG;
+use crate::{wiring, EXIT_CONFIG};
 
 /// Loads the policy from this process's environment and config file, or prints the error in the
 /// form a busy reader can act on.
@@ -23,9 +23,45 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let components = match wiring::build(&policy) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     println!(
         "palisade {} — configuration is valid",
         env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "rules: {} rules, version {} (embedded), paranoia {}, anomaly threshold {}, mode {:?}",
+        components.engine.rule_count(),
+        components.engine.version(),
+        policy.paranoia,
+        policy.anomaly_threshold,
+        policy.mode
+    );
+    let transport = &policy.transport;
+    println!(
+        "transport: TLS is terminated by {}; HTTPS redirect {}; HSTS {}",
+        if policy.dyno.is_some() {
+            "the Heroku router (TLS 1.2+); Palisade enforces HTTPS by X-Forwarded-Proto"
+        } else {
+            "whatever is in front of Palisade (no Palisade TLS listener configured)"
+        },
+        if transport.https_redirect {
+            "on"
+        } else {
+            "off"
+        },
+        transport.hsts.as_ref().map_or_else(
+            || "off".to_string(),
+            |h| format!(
+                "max-age={} includeSubDomains={} preload={}",
+                h.max_age, h.include_subdomains, h.preload
+            )
+        ),
     );
     match &policy.config_file {
         Some(p) => println!("config file: {}", p.display()),
@@ -38,11 +74,38 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
             Source::Default => "default".to_string(),
             other => other.to_string(),
         };
-        println!("{:<36} {:<24} {}", setting.env, value, src);
+        let shown = if setting.env.contains("KEY")
+            || setting.env.contains("REDIS_URL")
+            || setting.env.contains("WEBHOOK")
+        {
+            "<set>"
+        } else {
+            value.as_str()
+        };
+        println!("{:<36} {:<24} {}", setting.env, shown, src);
     }
     if hipaa {
         println!();
-        println!("HIPAA checklist: not yet available in this build.");
+        let items = palisade_audit::hipaa_checklist(&wiring::policy_summary(&policy, &components));
+        print!("{}", palisade_audit::render_checklist_text(&items));
     }
     ExitCode::SUCCESS
+}
+
+/// The effective policy as JSON (setting → value), for the startup audit event and the report.
+pub fn policy_json(policy: &Policy) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (setting, value, _) in &policy.provenance {
+        // Secrets never leave the process.
+        let shown = if setting.env.contains("KEY")
+            || setting.env.contains("REDIS_URL")
+            || setting.env.contains("WEBHOOK")
+        {
+            "<set>".to_string()
+        } else {
+            value.clone()
+        };
+        map.insert(setting.env.to_string(), serde_json::Value::String(shown));
+    }
+    serde_json::Value::Object(map)
 }

@@ -4,6 +4,8 @@ mod check;
 mod logging;
 mod run;
 mod supervisor;
+mod tools;
+mod wiring;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,50 @@ enum Command {
         #[arg(long)]
         hipaa: bool,
     },
+    /// Run one raw HTTP/1.1 request (a file, or stdin) through the engine with the effective
+    /// policy and print every rule that fired, on which target, after which transforms, with
+    /// the score and the verdict.
+    Explain {
+        /// File holding the raw request (request line, headers, blank line, body). Default: stdin.
+        file: Option<PathBuf>,
+        /// Path of palisade.yml (default: $PALISADE_CONFIG, else ./palisade.yml if present).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Audit-log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Turn exported audit logs into one self-contained HTML report (traffic, blocks, top
+    /// clients, policy in force, HIPAA checklist, log integrity).
+    Report {
+        /// Exported log files (raw JSON lines or with logplex/syslog prefixes). Default: stdin.
+        files: Vec<PathBuf>,
+        /// Where to write the HTML file.
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "palisade-report.html"
+        )]
+        out: PathBuf,
+        /// Page title.
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check exported logs' tamper-evidence chains: reports gaps (deleted lines), edits,
+    /// reordering and dyno restarts with line numbers. Uses PALISADE_AUDIT_KEY when set (HMAC
+    /// chains). Exit 0 intact, 1 tampered, 2 no audit lines.
+    Verify {
+        /// Exported log files (several dynos may be interleaved). Default: stdin.
+        files: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,5 +97,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check { config, hipaa } => check::check(config, hipaa),
+        Command::Explain { file, config } => tools::explain(file, config),
+        Command::Audit(AuditCommand::Verify { files, json }) => tools::audit_verify(&files, json),
+        Command::Report { files, out, title } => tools::report(&files, &out, title),
     }
 }

@@ -10,19 +10,18 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use clap::Args;
 use palisade_policy::{settings, Policy, Upstream};
-use palisade_proxy::access_log::AccessLog;
 use palisade_proxy::app::AppTarget;
-use palisade_proxy::headers::{AddedHeader, ResponseHeaderPolicy, DEFAULT_HSTS_MAX_AGE};
 use palisade_proxy::inflight::Inflight;
 use palisade_proxy::pingora::listeners::TcpSocketOptions;
 use palisade_proxy::pingora::server::configuration::ServerConf;
 use palisade_proxy::pingora::server::{
     RunArgs as PingoraRunArgs, Server, ShutdownSignal, ShutdownSignalWatch,
 };
-use palisade_proxy::service::{PalisadeProxy, ProxySettings};
+use palisade_proxy::redirect::RedirectHosts;
+use palisade_proxy::service::{FixedEngine, PalisadeProxy, ProxySettings};
 
 use crate::supervisor::{self, Ending, ShutdownFlag};
-use crate::{check, logging, EXIT_CONFIG, EXIT_STARTUP};
+use crate::{check, logging, wiring, EXIT_CONFIG, EXIT_STARTUP};
 
 /// Arguments of `palisade run`.
 #[derive(Args, Debug)]
@@ -126,19 +125,11 @@ fn command_names_public_port(command: &str, port: u16) -> bool {
         .any(|tok| tok == p)
 }
 
-fn response_headers() -> ResponseHeaderPolicy {
-    ResponseHeaderPolicy {
-        add: vec![AddedHeader {
-            name: "strict-transport-security",
-            value: ResponseHeaderPolicy::hsts_value(DEFAULT_HSTS_MAX_AGE, true, false),
-            override_app: true,
-        }],
-        remove: Vec::new(),
-    }
-}
-
-fn exit_now(code: u8) -> ! {
+fn exit_now(code: u8, audit: Option<&palisade_audit::AuditSink>) -> ! {
     use std::io::Write;
+    if let Some(sink) = audit {
+        sink.flush(Duration::from_secs(2));
+    }
     let _ = std::io::stdout().flush();
     std::process::exit(i32::from(code))
 }
@@ -180,6 +171,20 @@ pub fn run(args: RunArgs) -> ExitCode {
     if !policy.enabled {
         return run_disabled(&policy, &command, public_port);
     }
+
+    let components = match wiring::build(&policy) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
+    };
+    let audit = match palisade_audit::AuditSink::start(components.audit.clone()) {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(
+                EXIT_STARTUP,
+                format!("cannot start the audit log writer: {e}"),
+            )
+        }
+    };
 
     let ipv6 = match probe_public_port(public_port) {
         Ok(v6) => v6,
@@ -253,10 +258,32 @@ pub fn run(args: RunArgs) -> ExitCode {
         upstream_connect_timeout: policy.upstream_connect_timeout,
         upstream_read_timeout: policy.upstream_read_timeout,
         behind_heroku_router: policy.dyno.is_some(),
-        response_headers: response_headers(),
+        response_headers: components.headers.clone(),
+        mode: policy.mode,
+        https_redirect: policy.transport.https_redirect,
+        redirect_hosts: RedirectHosts {
+            canonical: policy.transport.canonical_host.clone(),
+            allowed: policy.transport.allowed_hosts.clone(),
+        },
+        max_inspect_body: usize::try_from(policy.max_inspect_body).unwrap_or(usize::MAX),
+        oversize_body: policy.oversize_body,
+        access_log: policy.access_log,
     };
-    let log = AccessLog::new(policy.access_log, policy.dyno.clone());
-    let proxy = PalisadeProxy::new(settings, app.clone(), inflight.clone(), log);
+    audit.startup(palisade_audit::StartupEvent {
+        time: Some(std::time::SystemTime::now()),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        rules_version: components.engine.version().to_string(),
+        policy: check::policy_json(&policy),
+        hipaa: wiring::policy_summary(&policy, &components),
+    });
+    let proxy = PalisadeProxy::new(
+        settings,
+        app.clone(),
+        inflight.clone(),
+        audit.clone(),
+        Arc::new(FixedEngine(components.engine.clone())),
+        components.access.clone(),
+    );
     let mut service =
         palisade_proxy::pingora::proxy::http_proxy_service(&server.configuration, proxy);
     let mut v4 = TcpSocketOptions::default();
@@ -281,6 +308,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         boot_timeout_s = policy.boot_timeout.as_secs(),
         drain_timeout_s = policy.drain_timeout.as_secs(),
         heroku = policy.dyno.is_some(),
+        https_redirect = policy.transport.https_redirect,
+        rules = components.engine.rule_count(),
+        rules_version = components.engine.version(),
         config_file = ?policy.config_file,
         "palisade starting"
     );
@@ -290,6 +320,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let boot_timeout = policy.boot_timeout;
     // The supervisor thread spawns the app and lives until the process exits (the app's
     // parent-death signal is tied to it).
+    let exit_audit = audit.clone();
     let spawn = std::thread::Builder::new()
         .name("palisade-supervisor".into())
         .spawn(move || {
@@ -303,7 +334,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 &inflight,
                 drain,
             );
-            exit_now(code)
+            exit_now(code, Some(&exit_audit))
         });
     if let Err(e) = spawn {
         return fail(

@@ -12,7 +12,8 @@ use crate::transform::url_decode::{is_double_encoded, url_decode_once};
 fn has_invalid_escape(s: &[u8]) -> bool {
     s.iter().enumerate().any(|(i, &b)| {
         b == b'%'
-            && !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            && !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
             && !matches!(s.get(i + 1), Some(b'u' | b'U'))
     })
 }
@@ -66,7 +67,11 @@ mod tests {
     fn pairs_and_repeats() {
         let mut s = CollectingSink::default();
         decode_form(b"a=1+2&a=%27x&flag&=v", Location::Query, &mut s);
-        let vals: Vec<(&str, &[u8])> = s.leaves.iter().map(|(n, v, _)| (n.as_str(), v.as_slice())).collect();
+        let vals: Vec<(&str, &[u8])> = s
+            .leaves
+            .iter()
+            .map(|(n, v, _)| (n.as_str(), v.as_slice()))
+            .collect();
         assert_eq!(
             vals,
             vec![
@@ -93,7 +98,11 @@ mod tests {
     #[test]
     fn url_fields_typed() {
         let mut s = CollectingSink::default();
-        decode_form(b"redirect_uri=https%3A%2F%2Fapp%2Fcb", Location::Query, &mut s);
+        decode_form(
+            b"redirect_uri=https%3A%2F%2Fapp%2Fcb",
+            Location::Query,
+            &mut s,
+        );
         assert_eq!(s.leaves[1].2, FieldKind::Url);
     }
 }

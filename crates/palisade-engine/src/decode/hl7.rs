@@ -27,7 +27,12 @@ pub fn decode_hl7(body: &[u8], sink: &mut dyn Sink) {
                 if comp.is_empty() {
                     continue;
                 }
-                sink.leaf(Leaf { location: Location::Hl7, name: &name, value: comp, field: FieldKind::FreeText });
+                sink.leaf(Leaf {
+                    location: Location::Hl7,
+                    name: &name,
+                    value: comp,
+                    field: FieldKind::FreeText,
+                });
             }
         }
     }
@@ -41,9 +46,15 @@ mod tests {
     #[test]
     fn components_are_leaves() {
         let mut s = CollectingSink::default();
-        decode_hl7(b"MSH|^~\\&|SND|FAC\rPID|1||123^^^MRN||DOE^JOHN||19700101|M\r", &mut s);
-        let got: Vec<(String, String)> =
-            s.leaves.iter().map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned())).collect();
+        decode_hl7(
+            b"MSH|^~\\&|SND|FAC\rPID|1||123^^^MRN||DOE^JOHN||19700101|M\r",
+            &mut s,
+        );
+        let got: Vec<(String, String)> = s
+            .leaves
+            .iter()
+            .map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
         assert!(got.contains(&("hl7:PID.5".into(), "DOE".into())), "{got:?}");
         assert!(got.contains(&("hl7:PID.5".into(), "JOHN".into())));
         assert!(!got.iter().any(|(_, v)| v.contains('|') || v.contains('^')));

@@ -112,7 +112,12 @@ impl<'a> Parser<'a, '_> {
 
     fn number(&mut self) -> Result<(), Stop> {
         let start = self.i;
-        while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
+        {
             self.i += 1;
         }
         if self.i == start {
@@ -222,8 +227,13 @@ impl<'a> Parser<'a, '_> {
                         b'u' => {
                             let mut cp = hex4(s, j).ok_or(Stop::Malformed)?;
                             j += 4;
-                            if (0xD800..0xDC00).contains(&cp) && s.get(j) == Some(&b'\\') && s.get(j + 1) == Some(&b'u') {
-                                if let Some(lo) = hex4(s, j + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) {
+                            if (0xD800..0xDC00).contains(&cp)
+                                && s.get(j) == Some(&b'\\')
+                                && s.get(j + 1) == Some(&b'u')
+                            {
+                                if let Some(lo) =
+                                    hex4(s, j + 2).filter(|lo| (0xDC00..0xE000).contains(lo))
+                                {
                                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                                     j += 6;
                                 }
@@ -247,7 +257,9 @@ impl<'a> Parser<'a, '_> {
 
 fn hex4(s: &[u8], at: usize) -> Option<u32> {
     let d = s.get(at..at + 4)?;
-    d.iter().try_fold(0u32, |acc, &b| (b as char).to_digit(16).map(|x| acc << 4 | x))
+    d.iter().try_fold(0u32, |acc, &b| {
+        (b as char).to_digit(16).map(|x| acc << 4 | x)
+    })
 }
 
 #[cfg(test)]
@@ -256,13 +268,20 @@ mod tests {
     use crate::decode::CollectingSink;
 
     fn limits() -> Limits {
-        Limits { max_depth: 8, inspect_file_contents: false }
+        Limits {
+            max_depth: 8,
+            inspect_file_contents: false,
+        }
     }
 
     #[test]
     fn keys_and_strings_with_paths() {
         let mut s = CollectingSink::default();
-        let ok = decode_json(br#"{"a":{"b":"x\u0027y","n":1},"l":["p",{"q":"r"}],"t":true}"#, limits(), &mut s);
+        let ok = decode_json(
+            br#"{"a":{"b":"x\u0027y","n":1},"l":["p",{"q":"r"}],"t":true}"#,
+            limits(),
+            &mut s,
+        );
         assert!(ok);
         let got: Vec<(String, String)> = s
             .leaves
@@ -280,7 +299,10 @@ mod tests {
             ("json:$.l[].q", "r"),
             ("args_names:$.t", "t"),
         ];
-        let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         assert_eq!(got, want);
     }
 
@@ -294,9 +316,20 @@ mod tests {
 
     #[test]
     fn malformed_is_signal() {
-        for bad in [&b"{\"a\":"[..], b"{\"a\" 1}", b"[1,,2]", b"\"\\x\"", b"{}x", b""] {
+        for bad in [
+            &b"{\"a\":"[..],
+            b"{\"a\" 1}",
+            b"[1,,2]",
+            b"\"\\x\"",
+            b"{}x",
+            b"",
+        ] {
             let mut s = CollectingSink::default();
-            assert!(!decode_json(bad, limits(), &mut s), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                !decode_json(bad, limits(), &mut s),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
             assert_eq!(s.signals, vec![Signal::JsonMalformed]);
         }
     }

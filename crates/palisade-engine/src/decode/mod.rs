@@ -49,26 +49,47 @@ pub enum BodyKind {
 
 /// The media type (lowercased, without parameters) and the value of one parameter.
 pub fn media_type(content_type: &[u8]) -> String {
-    let end = content_type.iter().position(|&b| b == b';').unwrap_or(content_type.len());
-    String::from_utf8_lossy(&content_type[..end]).trim().to_ascii_lowercase()
+    let end = content_type
+        .iter()
+        .position(|&b| b == b';')
+        .unwrap_or(content_type.len());
+    String::from_utf8_lossy(&content_type[..end])
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Values of a `Content-Type` parameter (all occurrences, unquoted).
-pub fn content_type_params<'a>(content_type: &'a [u8], param: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-    content_type.split(|&b| b == b';').skip(1).filter_map(move |p| {
-        let p = trim(p);
-        let eq = p.iter().position(|&b| b == b'=')?;
-        if !trim(&p[..eq]).eq_ignore_ascii_case(param.as_bytes()) {
-            return None;
-        }
-        let v = trim(&p[eq + 1..]);
-        Some(v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(v))
-    })
+pub fn content_type_params<'a>(
+    content_type: &'a [u8],
+    param: &'a str,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    content_type
+        .split(|&b| b == b';')
+        .skip(1)
+        .filter_map(move |p| {
+            let p = trim(p);
+            let eq = p.iter().position(|&b| b == b'=')?;
+            if !trim(&p[..eq]).eq_ignore_ascii_case(param.as_bytes()) {
+                return None;
+            }
+            let v = trim(&p[eq + 1..]);
+            Some(
+                v.strip_prefix(b"\"")
+                    .and_then(|v| v.strip_suffix(b"\""))
+                    .unwrap_or(v),
+            )
+        })
 }
 
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
@@ -93,7 +114,11 @@ pub fn body_kind(content_type: Option<&[u8]>) -> BodyKind {
         || mt.starts_with("video/")
         || matches!(
             mt.as_str(),
-            "application/octet-stream" | "application/pdf" | "application/zip" | "application/gzip" | "application/dicom"
+            "application/octet-stream"
+                | "application/pdf"
+                | "application/zip"
+                | "application/gzip"
+                | "application/dicom"
         )
     {
         BodyKind::Binary
@@ -104,15 +129,30 @@ pub fn body_kind(content_type: Option<&[u8]>) -> BodyKind {
 
 /// Charsets a body may declare (as CRS allows): anything else is a signal, because WAFs and
 /// apps that decode differently (UTF-7, IBM037, UTF-16) disagree about what the body says.
-pub const ALLOWED_CHARSETS: &[&str] = &["utf-8", "utf8", "iso-8859-1", "iso-8859-15", "windows-1252", "us-ascii"];
+pub const ALLOWED_CHARSETS: &[&str] = &[
+    "utf-8",
+    "utf8",
+    "iso-8859-1",
+    "iso-8859-15",
+    "windows-1252",
+    "us-ascii",
+];
 
 /// Decodes a body by its kind.
-pub fn decode_body(kind: BodyKind, content_type: &[u8], body: &[u8], limits: Limits, sink: &mut dyn Sink) {
+pub fn decode_body(
+    kind: BodyKind,
+    content_type: &[u8],
+    body: &[u8],
+    limits: Limits,
+    sink: &mut dyn Sink,
+) {
     let charsets: Vec<&[u8]> = content_type_params(content_type, "charset").collect();
     if charsets.len() > 1
-        || charsets
-            .iter()
-            .any(|c| !ALLOWED_CHARSETS.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(c)))
+        || charsets.iter().any(|c| {
+            !ALLOWED_CHARSETS
+                .iter()
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(c))
+        })
     {
         sink.signal(Signal::UnsupportedCharset, Location::Body, "");
     }
@@ -162,7 +202,8 @@ pub struct CollectingSink {
 
 impl Sink for CollectingSink {
     fn leaf(&mut self, leaf: Leaf<'_>) {
-        self.leaves.push((leaf.target_name(), leaf.value.to_vec(), leaf.field));
+        self.leaves
+            .push((leaf.target_name(), leaf.value.to_vec(), leaf.field));
     }
     fn signal(&mut self, signal: Signal, _location: Location, _name: &str) {
         self.signals.push(signal);
@@ -175,12 +216,21 @@ mod tests {
 
     #[test]
     fn kinds_by_content_type() {
-        assert_eq!(body_kind(Some(b"application/json; charset=utf-8")), BodyKind::Json);
+        assert_eq!(
+            body_kind(Some(b"application/json; charset=utf-8")),
+            BodyKind::Json
+        );
         assert_eq!(body_kind(Some(b"application/fhir+json")), BodyKind::Json);
-        assert_eq!(body_kind(Some(b"application/vnd.x.customer-v2+json")), BodyKind::Json);
+        assert_eq!(
+            body_kind(Some(b"application/vnd.x.customer-v2+json")),
+            BodyKind::Json
+        );
         assert_eq!(body_kind(Some(b"text/xml")), BodyKind::Xml);
         assert_eq!(body_kind(Some(b"application/soap+xml")), BodyKind::Xml);
-        assert_eq!(body_kind(Some(b"Multipart/Form-Data; boundary=x")), BodyKind::Multipart);
+        assert_eq!(
+            body_kind(Some(b"Multipart/Form-Data; boundary=x")),
+            BodyKind::Multipart
+        );
         assert_eq!(body_kind(Some(b"x-application/hl7-v2+er7")), BodyKind::Hl7);
         assert_eq!(body_kind(Some(b"image/png")), BodyKind::Binary);
         assert_eq!(body_kind(None), BodyKind::Text);
@@ -189,17 +239,35 @@ mod tests {
     #[test]
     fn params_unquoted() {
         let ct = b"multipart/form-data; boundary=\"abc\"; charset=utf-8";
-        assert_eq!(content_type_params(ct, "boundary").collect::<Vec<_>>(), vec![b"abc" as &[u8]]);
+        assert_eq!(
+            content_type_params(ct, "boundary").collect::<Vec<_>>(),
+            vec![b"abc" as &[u8]]
+        );
     }
 
     #[test]
     fn charset_signal() {
         let mut s = CollectingSink::default();
-        let limits = Limits { max_depth: 8, inspect_file_contents: false };
-        decode_body(BodyKind::Text, b"text/plain; charset=utf-7", b"x", limits, &mut s);
+        let limits = Limits {
+            max_depth: 8,
+            inspect_file_contents: false,
+        };
+        decode_body(
+            BodyKind::Text,
+            b"text/plain; charset=utf-7",
+            b"x",
+            limits,
+            &mut s,
+        );
         assert_eq!(s.signals, vec![Signal::UnsupportedCharset]);
         let mut s = CollectingSink::default();
-        decode_body(BodyKind::Text, b"text/plain; charset=UTF-8", b"x", limits, &mut s);
+        decode_body(
+            BodyKind::Text,
+            b"text/plain; charset=UTF-8",
+            b"x",
+            limits,
+            &mut s,
+        );
         assert!(s.signals.is_empty());
     }
 }

@@ -13,7 +13,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() || needle.is_empty() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// A `Content-Disposition` parameter (`name`, `filename`, `filename*`), unquoted.
@@ -22,10 +25,15 @@ fn disposition_param<'a>(header: &'a [u8], param: &str) -> (Option<&'a [u8]>, us
     let mut count = 0;
     for p in header.split(|&b| b == b';').skip(1) {
         let p = trim(p);
-        let Some(eq) = p.iter().position(|&b| b == b'=') else { continue };
+        let Some(eq) = p.iter().position(|&b| b == b'=') else {
+            continue;
+        };
         if trim(&p[..eq]).eq_ignore_ascii_case(param.as_bytes()) {
             let v = trim(&p[eq + 1..]);
-            let v = v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(v);
+            let v = v
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(v);
             found = Some(v);
             count += 1;
         }
@@ -39,7 +47,10 @@ pub fn decode_multipart(content_type: &[u8], body: &[u8], limits: Limits, sink: 
     if boundaries.len() > 1 {
         sink.signal(Signal::MultipartAmbiguous, Location::Multipart, "");
     }
-    let Some(boundary) = boundaries.first().filter(|b| !b.is_empty() && b.len() <= 200) else {
+    let Some(boundary) = boundaries
+        .first()
+        .filter(|b| !b.is_empty() && b.len() <= 200)
+    else {
         sink.signal(Signal::MultipartMalformed, Location::Multipart, "");
         inspect_raw(body, sink);
         return;
@@ -63,7 +74,9 @@ pub fn decode_multipart(content_type: &[u8], body: &[u8], limits: Limits, sink: 
             break;
         }
         // Skip to the end of the delimiter line.
-        let Some(line_end) = find(body, b"\n", pos) else { break };
+        let Some(line_end) = find(body, b"\n", pos) else {
+            break;
+        };
         let part_start = line_end + 1;
         let next = find(body, &delim, part_start);
         let part_end = next.unwrap_or(body.len());
@@ -83,7 +96,12 @@ pub fn decode_multipart(content_type: &[u8], body: &[u8], limits: Limits, sink: 
 }
 
 fn inspect_raw(body: &[u8], sink: &mut dyn Sink) {
-    sink.leaf(Leaf { location: Location::Body, name: "", value: body, field: FieldKind::Generic });
+    sink.leaf(Leaf {
+        location: Location::Body,
+        name: "",
+        value: body,
+        field: FieldKind::Generic,
+    });
 }
 
 fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
@@ -103,7 +121,9 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
     let mut part_type: Option<&[u8]> = None;
     for line in head.split(|&b| b == b'\n') {
         let line = trim(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let (hn, hv) = (trim(&line[..colon]), trim(&line[colon + 1..]));
         if hn.eq_ignore_ascii_case(b"content-disposition") {
             if disposition.is_some() {
@@ -126,10 +146,20 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
         sink.signal(Signal::MultipartAmbiguous, Location::Multipart, "");
     }
     let name_str = String::from_utf8_lossy(name.unwrap_or(b""));
-    sink.leaf(Leaf { location: Location::ArgName, name: &name_str, value: name_str.as_bytes(), field: FieldKind::Generic });
+    sink.leaf(Leaf {
+        location: Location::ArgName,
+        name: &name_str,
+        value: name_str.as_bytes(),
+        field: FieldKind::Generic,
+    });
     let is_file = filename.is_some() || filename_star.is_some();
     for f in [filename, filename_star].into_iter().flatten() {
-        sink.leaf(Leaf { location: Location::Filename, name: &name_str, value: f, field: FieldKind::Generic });
+        sink.leaf(Leaf {
+            location: Location::Filename,
+            name: &name_str,
+            value: f,
+            field: FieldKind::Generic,
+        });
     }
     if is_file && !limits.inspect_file_contents {
         return;
@@ -157,7 +187,15 @@ mod tests {
 
     fn run(ct: &[u8], body: &[u8], files: bool) -> CollectingSink {
         let mut s = CollectingSink::default();
-        decode_multipart(ct, body, Limits { max_depth: 8, inspect_file_contents: files }, &mut s);
+        decode_multipart(
+            ct,
+            body,
+            Limits {
+                max_depth: 8,
+                inspect_file_contents: files,
+            },
+            &mut s,
+        );
         s
     }
 
@@ -165,9 +203,15 @@ mod tests {
     fn fields_and_files() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.pdf\"\r\nContent-Type: text/plain\r\n\r\nsecret\r\n--XyZ--\r\n";
         let s = run(CT, body, false);
-        let got: Vec<(String, String)> =
-            s.leaves.iter().map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned())).collect();
-        assert!(got.contains(&("multipart:note".into(), "hello".into())), "{got:?}");
+        let got: Vec<(String, String)> = s
+            .leaves
+            .iter()
+            .map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        assert!(
+            got.contains(&("multipart:note".into(), "hello".into())),
+            "{got:?}"
+        );
         assert!(got.contains(&("filenames:f".into(), "a.pdf".into())));
         assert!(!got.iter().any(|(_, v)| v == "secret"));
         assert!(s.signals.is_empty(), "{:?}", s.signals);
@@ -177,19 +221,30 @@ mod tests {
 
     #[test]
     fn framing_signals() {
-        assert!(run(b"multipart/form-data", b"x", false).signals.contains(&Signal::MultipartMalformed));
+        assert!(run(b"multipart/form-data", b"x", false)
+            .signals
+            .contains(&Signal::MultipartMalformed));
         let unterminated = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv";
-        assert!(run(CT, unterminated, false).signals.contains(&Signal::MultipartMalformed));
+        assert!(run(CT, unterminated, false)
+            .signals
+            .contains(&Signal::MultipartMalformed));
         let dup = b"multipart/form-data; boundary=XyZ; boundary=Other";
-        assert!(run(dup, b"--XyZ--", false).signals.contains(&Signal::MultipartAmbiguous));
+        assert!(run(dup, b"--XyZ--", false)
+            .signals
+            .contains(&Signal::MultipartAmbiguous));
         let nodisp = b"--XyZ\r\nContent-Type: text/plain\r\n\r\nv\r\n--XyZ--";
-        assert!(run(CT, nodisp, false).signals.contains(&Signal::MultipartMalformed));
+        assert!(run(CT, nodisp, false)
+            .signals
+            .contains(&Signal::MultipartMalformed));
     }
 
     #[test]
     fn json_part_decoded() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"a\":\"b\"}\r\n--XyZ--";
         let s = run(CT, body, false);
-        assert!(s.leaves.iter().any(|(n, v, _)| n == "json:$.a" && v == b"b"));
+        assert!(s
+            .leaves
+            .iter()
+            .any(|(n, v, _)| n == "json:$.a" && v == b"b"));
     }
 }

@@ -12,17 +12,23 @@ use crate::signal::Signal;
 use crate::transform::html_entity_decode::html_entity_decode;
 
 /// Elements and attribute prefixes that make XML/XHTML active content in a browser.
-const ACTIVE_ELEMENTS: &[&str] = &["script", "iframe", "frame", "object", "embed", "applet", "base", "form", "meta"];
+const ACTIVE_ELEMENTS: &[&str] = &[
+    "script", "iframe", "frame", "object", "embed", "applet", "base", "form", "meta",
+];
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from >= hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn local_name(qname: &[u8]) -> &[u8] {
@@ -69,7 +75,12 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
             // CDATA is literal: no entity decoding.
             let v = &s[i + 9..end];
             if !v.iter().all(u8::is_ascii_whitespace) {
-                sink.leaf(Leaf { location: Location::Xml, name: &path, value: v, field: FieldKind::FreeText });
+                sink.leaf(Leaf {
+                    location: Location::Xml,
+                    name: &path,
+                    value: v,
+                    field: FieldKind::FreeText,
+                });
             }
             i = (end + 3).min(s.len());
         } else if rest.starts_with(b"<!") {
@@ -102,7 +113,12 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
                     sink.signal(Signal::XmlExternalEntity, Location::Xml, "!doctype");
                 }
             }
-            sink.leaf(Leaf { location: Location::Xml, name: "!doctype", value: decl, field: FieldKind::Generic });
+            sink.leaf(Leaf {
+                location: Location::Xml,
+                name: "!doctype",
+                value: decl,
+                field: FieldKind::Generic,
+            });
             malformed |= j >= s.len();
             i = (j + 1).min(s.len());
         } else if rest.starts_with(b"</") {
@@ -128,7 +144,10 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
             }
             elements += 1;
             let local = local_name(qname);
-            if ACTIVE_ELEMENTS.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(local)) {
+            if ACTIVE_ELEMENTS
+                .iter()
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(local))
+            {
                 active = true;
             }
             let saved = path.len();
@@ -199,7 +218,12 @@ pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
                 let aname_str = String::from_utf8_lossy(alocal);
                 let name = format!("{path}/@{aname_str}");
                 let field = crate::fields::classify(&String::from_utf8_lossy(local), &aname_str);
-                sink.leaf(Leaf { location: Location::Xml, name: &name, value: &value, field });
+                sink.leaf(Leaf {
+                    location: Location::Xml,
+                    name: &name,
+                    value: &value,
+                    field,
+                });
                 j = next.min(s.len());
             }
             if self_closing {
@@ -232,7 +256,12 @@ fn text_leaf(raw: &[u8], path: &str, sink: &mut dyn Sink) {
     }
     // Element text in an XML document is document text: free text to the rules.
     let v: Cow<'_, [u8]> = html_entity_decode(super::trim(raw));
-    sink.leaf(Leaf { location: Location::Xml, name: path, value: &v, field: FieldKind::FreeText });
+    sink.leaf(Leaf {
+        location: Location::Xml,
+        name: path,
+        value: &v,
+        field: FieldKind::FreeText,
+    });
 }
 
 #[cfg(test)]
@@ -242,7 +271,14 @@ mod tests {
 
     fn run(x: &[u8]) -> (bool, CollectingSink) {
         let mut s = CollectingSink::default();
-        let ok = decode_xml(x, Limits { max_depth: 16, inspect_file_contents: false }, &mut s);
+        let ok = decode_xml(
+            x,
+            Limits {
+                max_depth: 16,
+                inspect_file_contents: false,
+            },
+            &mut s,
+        );
         (ok, s)
     }
 
@@ -250,10 +286,16 @@ mod tests {
     fn text_and_attributes() {
         let (ok, s) = run(br#"<?xml version="1.0"?><a:root xmlns:a="u"><b id="1&amp;2">hi &lt;x&gt;</b><c/></a:root>"#);
         assert!(ok);
-        let got: Vec<(String, String)> =
-            s.leaves.iter().map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned())).collect();
+        let got: Vec<(String, String)> = s
+            .leaves
+            .iter()
+            .map(|(n, v, _)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
         // Attribute names are local names: `xmlns:a` is named `@a`.
-        assert!(got.contains(&("xml:/root/@a".into(), "u".into())), "{got:?}");
+        assert!(
+            got.contains(&("xml:/root/@a".into(), "u".into())),
+            "{got:?}"
+        );
         assert!(got.contains(&("xml:/root/b/@id".into(), "1&2".into())));
         assert!(got.contains(&("xml:/root/b".into(), "hi <x>".into())));
         assert!(s.signals.is_empty(), "{:?}", s.signals);
@@ -265,7 +307,10 @@ mod tests {
         assert!(s.signals.contains(&Signal::XmlDoctype));
         assert!(s.signals.contains(&Signal::XmlEntity));
         assert!(s.signals.contains(&Signal::XmlExternalEntity));
-        assert!(s.leaves.iter().any(|(n, v, _)| n == "xml:!doctype" && v.windows(6).any(|w| w == b"passwd")));
+        assert!(s
+            .leaves
+            .iter()
+            .any(|(n, v, _)| n == "xml:!doctype" && v.windows(6).any(|w| w == b"passwd")));
     }
 
     #[test]
@@ -278,9 +323,23 @@ mod tests {
 
     #[test]
     fn malformed_never_panics() {
-        for bad in [&b"<"[..], b"<a", b"<a b=", b"<a b='", b"</a>", b"<!DOCTYPE", b"<![CDATA[x", b"<!--", b"plain"] {
+        for bad in [
+            &b"<"[..],
+            b"<a",
+            b"<a b=",
+            b"<a b='",
+            b"</a>",
+            b"<!DOCTYPE",
+            b"<![CDATA[x",
+            b"<!--",
+            b"plain",
+        ] {
             let (_, s) = run(bad);
-            assert!(s.signals.contains(&Signal::XmlMalformed) || bad == b"<!DOCTYPE", "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                s.signals.contains(&Signal::XmlMalformed) || bad == b"<!DOCTYPE",
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -51,4 +51,3 @@ pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
         span: d.span,
     })
 }
-

@@ -22,7 +22,10 @@ fn sextet(b: u8) -> Option<u32> {
 
 /// Strict decode of a base64 string (no whitespace); `None` when any byte is outside the alphabet.
 pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    let trimmed = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
+    let trimmed = input
+        .strip_suffix(b"==")
+        .or_else(|| input.strip_suffix(b"="))
+        .unwrap_or(input);
     if trimmed.len() % 4 == 1 {
         return None;
     }
@@ -48,7 +51,10 @@ fn mostly_printable(bytes: &[u8]) -> bool {
         return false;
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        let ctrl = s.chars().filter(|c| c.is_control() && !c.is_whitespace()).count();
+        let ctrl = s
+            .chars()
+            .filter(|c| c.is_control() && !c.is_whitespace())
+            .count();
         return ctrl * 10 <= s.chars().count();
     }
     let printable = bytes
@@ -64,10 +70,12 @@ pub fn base64_decode(input: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(input);
     }
     // Words and sentences are not base64: require a mix of classes and no separators.
-    let has_digit_or_sym = input.iter().any(|b| b.is_ascii_digit() || matches!(b, b'+' | b'/' | b'='));
+    let has_digit_or_sym = input
+        .iter()
+        .any(|b| b.is_ascii_digit() || matches!(b, b'+' | b'/' | b'='));
     let has_upper = input.iter().any(u8::is_ascii_uppercase);
     let has_lower = input.iter().any(u8::is_ascii_lowercase);
-    if !(has_upper && has_lower) && !has_digit_or_sym {
+    if !(has_digit_or_sym || has_upper && has_lower) {
         return Cow::Borrowed(input);
     }
     match decode(input) {
@@ -88,7 +96,10 @@ mod tests {
             b"<script>alert(1)</script>"
         );
         // Without padding (gotestwaf Base64Flat).
-        assert_eq!(&*base64_decode(b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg"), b"<script>alert(1)</script>");
+        assert_eq!(
+            &*base64_decode(b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg"),
+            b"<script>alert(1)</script>"
+        );
     }
 
     #[test]
@@ -96,6 +107,9 @@ mod tests {
         assert!(matches!(base64_decode(b"hello world"), Cow::Borrowed(_)));
         assert!(matches!(base64_decode(b"short"), Cow::Borrowed(_)));
         // Random bytes base64: not printable → unchanged.
-        assert!(matches!(base64_decode(b"3q2+7wABAgMEBQYHCAkKCw=="), Cow::Borrowed(_)));
+        assert!(matches!(
+            base64_decode(b"3q2+7wABAgMEBQYHCAkKCw=="),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -38,7 +38,10 @@ mod tests {
 
     #[test]
     fn collapses_runs() {
-        assert_eq!(&*compress_whitespace(b"union\x0b\x0c select\t\n1"), b"union select 1");
+        assert_eq!(
+            &*compress_whitespace(b"union\x0b\x0c select\t\n1"),
+            b"union select 1"
+        );
         assert!(matches!(compress_whitespace(b"a b c"), Cow::Borrowed(_)));
     }
 }

@@ -22,7 +22,9 @@ pub fn css_decode(input: &[u8]) -> Cow<'_, [u8]> {
             n += 1;
         }
         if n > 0 {
-            let c = char::from_u32(v).filter(|&c| c != '\0').unwrap_or('\u{fffd}');
+            let c = char::from_u32(v)
+                .filter(|&c| c != '\0')
+                .unwrap_or('\u{fffd}');
             let mut buf = [0u8; 4];
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             i += 1 + n;

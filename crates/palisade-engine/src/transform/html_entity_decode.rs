@@ -96,7 +96,11 @@ fn reference_at(s: &[u8]) -> Option<(char, usize)> {
                 (s[end] as char).to_digit(10)
             };
             match d {
-                Some(d) => value = value.saturating_mul(if hexa { 16 } else { 10 }).saturating_add(d),
+                Some(d) => {
+                    value = value
+                        .saturating_mul(if hexa { 16 } else { 10 })
+                        .saturating_add(d)
+                }
                 None => break,
             }
             end += 1;
@@ -104,7 +108,11 @@ fn reference_at(s: &[u8]) -> Option<(char, usize)> {
         if end == start {
             return None;
         }
-        let used = if s.get(end) == Some(&b';') { end + 1 } else { end };
+        let used = if s.get(end) == Some(&b';') {
+            end + 1
+        } else {
+            end
+        };
         let c = char::from_u32(value).unwrap_or('\u{fffd}');
         return Some((c, used));
     }
@@ -116,7 +124,11 @@ fn reference_at(s: &[u8]) -> Option<(char, usize)> {
         return None;
     }
     let c = named(&s[..end])?;
-    let used = if s.get(end) == Some(&b';') { end + 1 } else { end };
+    let used = if s.get(end) == Some(&b';') {
+        end + 1
+    } else {
+        end
+    };
     Some((c, used))
 }
 
@@ -140,7 +152,10 @@ mod tests {
 
     #[test]
     fn unknown_stays() {
-        assert_eq!(&*html_entity_decode(b"AT&T &unknown; &"), b"AT&T &unknown; &");
+        assert_eq!(
+            &*html_entity_decode(b"AT&T &unknown; &"),
+            b"AT&T &unknown; &"
+        );
         assert!(matches!(html_entity_decode(b"plain"), Cow::Borrowed(_)));
     }
 }

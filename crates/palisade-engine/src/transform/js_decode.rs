@@ -61,7 +61,10 @@ pub fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
                         }
                     }
                 } else if let Some(v) = hex_run(rest, 4) {
-                    push_char(&mut out, super::unicode_fold::lookalike_ascii(v).map_or(v, u32::from));
+                    push_char(
+                        &mut out,
+                        super::unicode_fold::lookalike_ascii(v).map_or(v, u32::from),
+                    );
                     i += 6;
                 } else {
                     out.push(b'u');
@@ -71,7 +74,8 @@ pub fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
             b'0'..=b'7' => {
                 let mut v: u32 = 0;
                 let mut n = 0;
-                while n < 3 && i + 1 + n < input.len() && (b'0'..=b'7').contains(&input[i + 1 + n]) {
+                while n < 3 && i + 1 + n < input.len() && (b'0'..=b'7').contains(&input[i + 1 + n])
+                {
                     v = v * 8 + u32::from(input[i + 1 + n] - b'0');
                     n += 1;
                 }

@@ -134,7 +134,11 @@ mod tests {
 
     #[test]
     fn pipeline_composes() {
-        let p = [Transform::UrlDecode, Transform::HtmlEntityDecode, Transform::Lowercase];
+        let p = [
+            Transform::UrlDecode,
+            Transform::HtmlEntityDecode,
+            Transform::Lowercase,
+        ];
         assert_eq!(&*apply_all(&p, b"%26lt;SCRIPT"), b"<script");
         assert!(matches!(apply_all(&p, b"plain"), Cow::Borrowed(_)));
     }

@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn windows_separators_and_duplicates() {
-        assert_eq!(&*normalize_path(b"..\\..\\windows\\win.ini"), b"../../windows/win.ini");
+        assert_eq!(
+            &*normalize_path(b"..\\..\\windows\\win.ini"),
+            b"../../windows/win.ini"
+        );
         assert_eq!(&*normalize_path(b"a//b///c"), b"a/b/c");
     }
 
@@ -68,6 +71,9 @@ mod tests {
 
     #[test]
     fn plain_path_borrowed() {
-        assert!(matches!(normalize_path(b"/fhir/Patient/123"), Cow::Borrowed(_)));
+        assert!(matches!(
+            normalize_path(b"/fhir/Patient/123"),
+            Cow::Borrowed(_)
+        ));
     }
 }

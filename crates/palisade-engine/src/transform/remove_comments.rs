@@ -43,7 +43,10 @@ mod tests {
     #[test]
     fn strips_block_comments() {
         assert_eq!(&*remove_comments(b"union/**/select"), b"union select");
-        assert_eq!(&*remove_comments(b"1/*!50000union*/select"), b"1 union select");
+        assert_eq!(
+            &*remove_comments(b"1/*!50000union*/select"),
+            b"1 union select"
+        );
         assert_eq!(&*remove_comments(b"a/* open"), b"a ");
         assert!(matches!(remove_comments(b"a/b*c"), Cow::Borrowed(_)));
     }

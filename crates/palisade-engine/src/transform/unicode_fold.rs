@@ -40,7 +40,11 @@ fn overlong_at(s: &[u8]) -> Option<(u8, usize)> {
         return None;
     }
     let value = (u32::from(lead & 0x01) << 6) | u32::from(s[len - 1] & 0x3F);
-    let value = if len == 2 { value } else { u32::from(s[len - 1] & 0x3F) };
+    let value = if len == 2 {
+        value
+    } else {
+        u32::from(s[len - 1] & 0x3F)
+    };
     // Lead C1 with a continuation in 0x80..0xBF yields 0x40..0x7F; C0 yields 0x00..0x3F.
     (value < 0x80).then_some((value as u8, len))
 }

@@ -1,0 +1,261 @@
+//! Policy → the components the proxy runs with: the detection engine, access control, the audit
+//! configuration, and the response-header policy. `palisade check` builds the same components, so
+//! anything that would stop `palisade run` fails the build first.
+
+use std::sync::Arc;
+
+use palisade_access::{
+    AccessConfig, AccessControl, IpListConfig, RateLimit, RateRule, RedisConfig,
+};
+use palisade_audit::{AuditConfig, PolicySummary};
+use palisade_engine::{embedded_rulesets, Engine, EngineConfig, UserRules};
+use palisade_policy::{settings, Mode, Policy};
+use palisade_proxy::headers::{AddedHeader, ResponseHeaderPolicy};
+use serde::Deserialize;
+
+/// Everything built from the policy.
+pub struct Components {
+    /// Compiled rules (embedded rulesets + the user's rules and exclusions).
+    pub engine: Arc<Engine>,
+    /// Access control (identity, lists, geo, bots, rate limits, bans).
+    pub access: Arc<AccessControl>,
+    /// The audit sink's configuration.
+    pub audit: AuditConfig,
+    /// Response headers added by Palisade.
+    pub headers: ResponseHeaderPolicy,
+}
+
+/// Builds every component; errors are worded for `palisade check` and boot.
+pub fn build(policy: &Policy) -> Result<Components, String> {
+    let engine = build_engine(policy)?;
+    let access_config = access_config(policy)?;
+    let access = AccessControl::new(access_config).map_err(|e| format!("access control: {e}"))?;
+    let audit = audit_config(policy)?;
+    Ok(Components {
+        engine: Arc::new(engine),
+        access: Arc::new(access),
+        audit,
+        headers: response_headers(policy),
+    })
+}
+
+fn file_label(policy: &Policy) -> String {
+    policy
+        .config_file
+        .as_ref()
+        .map_or_else(|| "palisade.yml".to_string(), |p| p.display().to_string())
+}
+
+/// The engine: embedded rulesets + user rules and exclusions from `palisade.yml`.
+pub fn build_engine(policy: &Policy) -> Result<Engine, String> {
+    let user = match &policy.config_text {
+        Some(text) => UserRules::from_palisade_yml(text)
+            .map_err(|e| format!("{}: {e}", file_label(policy)))?,
+        None => UserRules::empty(),
+    };
+    let config = EngineConfig {
+        paranoia: policy.paranoia,
+        anomaly_threshold: policy.anomaly_threshold,
+        max_inspect_body: usize::try_from(policy.max_inspect_body).unwrap_or(usize::MAX),
+        ..EngineConfig::default()
+    };
+    Engine::compile(embedded_rulesets(), &user, &config).map_err(|e| format!("rules: {e}"))
+}
+
+#[derive(Deserialize, Default)]
+struct AccessSection {
+    #[serde(default)]
+    access: Option<AccessConfig>,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn invalid(var: &str, value: &str, allowed: impl std::fmt::Display) -> String {
+    format!("config var {var}: invalid value {value:?}; allowed: {allowed}")
+}
+
+/// The access-control configuration: the `access:` section of `palisade.yml`, then config-var
+/// overrides.
+pub fn access_config(policy: &Policy) -> Result<AccessConfig, String> {
+    let mut c = match &policy.config_text {
+        Some(text) => serde_yaml::from_str::<AccessSection>(text)
+            .map_err(|e| format!("{}: access: {e}", file_label(policy)))?
+            .access
+            .unwrap_or_default(),
+        None => AccessConfig::default(),
+    };
+    let ext = |s: settings::Setting| policy.external.get(s.env).map(String::as_str);
+    use palisade_access::identity::ForwardedMode;
+    // Behind the Heroku router the right-most X-Forwarded-For entry is the client; elsewhere the
+    // socket, unless the user says otherwise (in the file or the config var).
+    let file_sets_mode = policy
+        .config_text
+        .as_deref()
+        .is_some_and(|t| t.contains("mode:") && t.contains("client_ip"));
+    match ext(settings::TRUSTED_PROXY) {
+        Some(v) if v.trim().eq_ignore_ascii_case("auto") => {
+            c.client_ip.mode = auto_mode(policy);
+        }
+        Some(v) => {
+            c.client_ip.mode = v.parse::<ForwardedMode>().map_err(|_| {
+                invalid(
+                    settings::TRUSTED_PROXY.env,
+                    v,
+                    "auto, heroku, socket, trusted_peers",
+                )
+            })?;
+        }
+        None if !file_sets_mode => c.client_ip.mode = auto_mode(policy),
+        None => {}
+    }
+    if let Some(v) = ext(settings::TRUSTED_PROXY_IPS) {
+        c.client_ip.trusted_proxies.ips = list(v);
+    }
+    if let Some(v) = ext(settings::IP_ALLOWLIST) {
+        c.allow = IpListConfig::from_ips(list(v));
+    }
+    if let Some(v) = ext(settings::IP_BLOCKLIST) {
+        c.block.ips = list(v);
+    }
+    if let Some(v) = ext(settings::GEO_DATABASE) {
+        c.geo.database = Some(v.trim().into());
+    }
+    if let Some(v) = ext(settings::GEO_ALLOW_COUNTRIES) {
+        c.geo.allow_countries = list(v)
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(settings::GEO_ALLOW_COUNTRIES.env, v, e))?;
+    }
+    if let Some(v) = ext(settings::GEO_BLOCK_COUNTRIES) {
+        c.geo.block_countries = list(v)
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(settings::GEO_BLOCK_COUNTRIES.env, v, e))?;
+    }
+    if let Some(v) = ext(settings::ANONYMOUS_DATABASE) {
+        c.anonymous.database = Some(v.trim().into());
+    }
+    if let Some(v) = ext(settings::ANONYMOUS_BLOCK) {
+        c.anonymous.block = list(v)
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(settings::ANONYMOUS_BLOCK.env, v, e))?;
+    }
+    if let Some(v) = ext(settings::RATE_LIMIT) {
+        c.rate_limits.global = Some(
+            v.parse::<RateLimit>()
+                .map_err(|e| invalid(settings::RATE_LIMIT.env, v, e))?,
+        );
+    }
+    if let Some(v) = ext(settings::RATE_LIMITS) {
+        c.rate_limits.rules = v
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(RateRule::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(settings::RATE_LIMITS.env, v, e))?;
+    }
+    if let Some(v) = ext(settings::REDIS_URL) {
+        c.redis = Some(RedisConfig::new(v.trim()));
+    }
+    Ok(c)
+}
+
+fn auto_mode(policy: &Policy) -> palisade_access::identity::ForwardedMode {
+    if policy.dyno.is_some() {
+        palisade_access::identity::ForwardedMode::Heroku
+    } else {
+        palisade_access::identity::ForwardedMode::Socket
+    }
+}
+
+/// The audit configuration from the audit settings (config var > file > default).
+pub fn audit_config(policy: &Policy) -> Result<AuditConfig, String> {
+    let dyno = policy.dyno.clone();
+    AuditConfig::from_vars(|name| {
+        if name == "DYNO" {
+            return dyno.clone();
+        }
+        policy.external.get(name).cloned()
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// The response-header policy: HSTS, security headers, leak removal.
+pub fn response_headers(policy: &Policy) -> ResponseHeaderPolicy {
+    let t = &policy.transport;
+    let mut add = Vec::new();
+    if let Some(h) = &t.hsts {
+        add.push(AddedHeader {
+            name: "strict-transport-security",
+            value: ResponseHeaderPolicy::hsts_value(h.max_age, h.include_subdomains, h.preload),
+            // Transport security is Palisade's job: its HSTS wins over an app's weaker one.
+            override_app: true,
+        });
+    }
+    if t.security_headers {
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+            ("x-frame-options", "SAMEORIGIN"),
+        ] {
+            add.push(AddedHeader {
+                name,
+                value: value.to_string(),
+                override_app: t.override_app_headers,
+            });
+        }
+    }
+    if let Some(pp) = &t.permissions_policy {
+        add.push(AddedHeader {
+            name: "permissions-policy",
+            value: pp.clone(),
+            override_app: t.override_app_headers,
+        });
+    }
+    let remove = if t.hide_server_headers {
+        vec!["server", "x-powered-by"]
+    } else {
+        Vec::new()
+    };
+    ResponseHeaderPolicy { add, remove }
+}
+
+/// The policy summary the HIPAA checklist and the report read.
+pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
+    let ext = |s: settings::Setting| policy.external.contains_key(s.env);
+    let access_yaml = policy
+        .config_text
+        .as_deref()
+        .is_some_and(|t| t.lines().any(|l| l.starts_with("access:")));
+    PolicySummary {
+        mode: match policy.mode {
+            Mode::Block => palisade_audit::Mode::Block,
+            Mode::Monitor => palisade_audit::Mode::Monitor,
+        },
+        paranoia: policy.paranoia,
+        https_redirect: policy.transport.https_redirect,
+        hsts: policy.transport.hsts.is_some(),
+        hsts_max_age: policy.transport.hsts.as_ref().map_or(0, |h| h.max_age),
+        tls_terminated_by_palisade: false,
+        tls_min_version: None,
+        ip_controls: access_yaml || ext(settings::IP_ALLOWLIST) || ext(settings::IP_BLOCKLIST),
+        geo_controls: ext(settings::GEO_ALLOW_COUNTRIES) || ext(settings::GEO_BLOCK_COUNTRIES),
+        rate_limits: ext(settings::RATE_LIMIT) || ext(settings::RATE_LIMITS),
+        audit_key_set: c.audit.hmac_key.is_some(),
+        alerts_configured: !c.audit.webhooks.is_empty(),
+        phi_redaction: true,
+        mask_path_ids: c.audit.mask_path_ids,
+        rules_version: c.engine.version().to_string(),
+    }
+}
