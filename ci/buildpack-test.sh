@@ -24,9 +24,9 @@ WARM_COMPILE_LIMIT_MS=5000
 BOOT_LIMIT_MS=2000
 TERM_LIMIT_S=25
 # The attack check (GET /?q=<script>alert(1)</script> must get a 403) needs palisade's detection
-# engine. Turn it on (1) once the engine is in crates/palisade; until then it is reported as NOT
-# RUN (never as passed). EXPECT_BLOCKING=1 in the environment forces it on.
-EXPECT_BLOCKING=${EXPECT_BLOCKING:-0}
+# engine, which is wired in. EXPECT_BLOCKING=0 reports it as NOT RUN (never as passed), for
+# bisecting builds from before the engine.
+EXPECT_BLOCKING=${EXPECT_BLOCKING:-1}
 
 passed=0
 failed=0
