@@ -197,7 +197,9 @@ bp_install_palisade() {
   echo "$version"
 }
 
-# Fetches the optional GeoIP database into DEST_DIR (as <edition>.mmdb), cached in CACHE.
+# Fetches the optional GeoIP database into DEST_DIR (as <edition>.mmdb), cached in CACHE, and sets
+# BP_GEO_DB to its path and BP_GEO_VAR to the palisade setting that reads it
+# (PALISADE_ANONYMOUS_DATABASE for an Anonymous-IP edition, else PALISADE_GEO_DATABASE).
 # Sources, first match wins:
 #   PALISADE_GEOIP_URL + PALISADE_GEOIP_SHA256 : an .mmdb or a MaxMind-style .tar.gz holding one;
 #   MAXMIND_LICENSE_KEY [+ MAXMIND_ACCOUNT_ID] [+ MAXMIND_EDITION, default GeoLite2-Country]:
@@ -206,6 +208,8 @@ bp_install_palisade() {
 # the build goes on (geo rules then fail to match; nothing else depends on the database).
 bp_install_geoip() {
   local dest_dir=$1 cache=$2 url sha edition archive
+  BP_GEO_DB=""
+  BP_GEO_VAR=""
   edition=${MAXMIND_EDITION:-GeoLite2-Country}
   [[ $edition =~ ^[A-Za-z0-9-]+$ ]] || bp_die \
     "MAXMIND_EDITION=\"$edition\" is not a MaxMind edition id." \
@@ -264,7 +268,10 @@ bp_install_geoip() {
   else
     cp "$archive" "$dest_dir/$edition.mmdb"
   fi
-  bp_info "GeoIP: $edition installed (sha256 ${sha:0:12}...)"
+  BP_GEO_DB="$dest_dir/$edition.mmdb"
+  BP_GEO_VAR=PALISADE_GEO_DATABASE
+  [[ $edition != *Anonymous* ]] || BP_GEO_VAR=PALISADE_ANONYMOUS_DATABASE
+  bp_info "GeoIP: $edition installed (sha256 ${sha:0:12}...; $BP_GEO_VAR points at it)"
 }
 
 # Runs `palisade check --hipaa` in APP_DIR with the app's PALISADE_* config and prints its output
@@ -285,6 +292,11 @@ bp_validate_config() {
     fi
     env_args+=("$name=$value")
   done < <(env)
+  # The database the buildpack installed is checked too (palisade opens it), unless the app's
+  # config names another one.
+  if [[ -n ${BP_GEO_DB:-} && -z ${!BP_GEO_VAR:-} ]]; then
+    env_args+=("$BP_GEO_VAR=$BP_GEO_DB")
+  fi
   bp_topic "Validating Palisade configuration (palisade check --hipaa)"
   set +e
   out=$(cd "$app_dir" && env -i "${env_args[@]}" "$palisade" check --hipaa 2>&1)

@@ -516,15 +516,28 @@ else
   check "download outage fails the build with a clear message" grep -q 'Could not download' "$T/outage.log"
 fi
 
-# GeoIP from a URL: checksum verified, installed, and found by the .profile.d script.
+# GeoIP from a URL: checksum verified and installed, then opened by `palisade check` at build time:
+# a file that is not a MaxMind database fails the build (no real database can ship with the tests).
 new_build "$NODE_APP" geoip
-printf 'not a real mmdb; the buildpack only moves and verifies it' > "$T/geo.mmdb"
+printf 'not a real mmdb; the checksum matches but palisade must refuse it' > "$T/geo.mmdb"
 setenv "$E" PALISADE_GEOIP_URL "file://$T/geo.mmdb"
 setenv "$E" PALISADE_GEOIP_SHA256 "$(sha256sum "$T/geo.mmdb" | cut -d' ' -f1)"
-check "GeoIP database from PALISADE_GEOIP_URL verified and installed; .profile.d exports its path" \
-  bash -c "'$BP/bin/compile' '$B' '$C' '$E' > '$T/geoip.log' 2>&1 &&
-           cmp -s '$T/geo.mmdb' '$B/.palisade/geoip/GeoLite2-Country.mmdb' &&
-           test \"\$(env -i HOME='$B' dash -c '. \"\$HOME/.profile.d/palisade.sh\"; echo \$PALISADE_GEOIP_DB')\" = '$B/.palisade/geoip/GeoLite2-Country.mmdb'"
+if run_compile "$B" "$C" "$E" "$T/geoip.log" > /dev/null; then
+  fail "GeoIP database from PALISADE_GEOIP_URL: verified, installed, and a corrupt one fails the build" "$T/geoip.log"
+else
+  check "GeoIP database from PALISADE_GEOIP_URL: verified, installed, and a corrupt one fails the build" \
+    bash -c "grep -q 'GeoIP: GeoLite2-Country installed' '$T/geoip.log' &&
+             cmp -s '$T/geo.mmdb' '$B/.palisade/GeoLite2-Country.mmdb' &&
+             grep -q 'not a valid MaxMind DB' '$T/geoip.log'"
+fi
+mkdir -p "$T/geo-home/.palisade"
+: > "$T/geo-home/.palisade/GeoLite2-Country.mmdb"
+: > "$T/geo-home/.palisade/GeoIP2-Anonymous-IP.mmdb"
+# shellcheck disable=SC2016 # expanded by dash
+check ".profile.d exports the installed database as PALISADE_GEO_DATABASE (a config var wins)" \
+  bash -c "test \"\$(env -i HOME='$T/geo-home' dash -c '. \"$T/profile.sh\"; echo \$PALISADE_GEO_DATABASE')\" = '$T/geo-home/.palisade/GeoLite2-Country.mmdb' &&
+           test \"\$(env -i HOME='$T/geo-home' PALISADE_GEO_DATABASE=/x dash -c '. \"$T/profile.sh\"; echo \$PALISADE_GEO_DATABASE')\" = /x &&
+           test \"\$(env -i HOME='$T/geo-home' MAXMIND_EDITION=GeoIP2-Anonymous-IP dash -c '. \"$T/profile.sh\"; echo \$PALISADE_ANONYMOUS_DATABASE')\" = '$T/geo-home/.palisade/GeoIP2-Anonymous-IP.mmdb'"
 setenv "$E" PALISADE_GEOIP_SHA256 "$(printf '%064d' 1)"
 if run_compile "$B" "$C" "$E" "$T/geoip-bad.log" > /dev/null; then
   fail "GeoIP database with a wrong sha256 fails the build" "$T/geoip-bad.log"
