@@ -88,6 +88,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
         body = self.read_body()
+        # What arrived, for tests that check what the proxy let through (lengths only, no data).
+        sys.stderr.write("python-echo: received %s %s body_length=%d\n" % (self.command, url.path, len(body)))
         if url.path == "/sleep":
             time.sleep(arg("ms", 1000) / 1000.0)
         elif url.path == "/stream":

@@ -23,6 +23,8 @@ use crate::ratelimit::{RateLimit, RateRule};
 
 /// Default cap on clients tracked by the rate limiter (about 35 MB at the cap).
 pub const DEFAULT_MAX_TRACKED_CLIENTS: usize = 1_000_000;
+/// Default IPv6 prefix length that counts as one client for limits and bans.
+pub const DEFAULT_IPV6_CLIENT_PREFIX: u8 = 64;
 /// Default number of blocks that leads to a ban.
 pub const DEFAULT_BAN_AFTER_BLOCKS: u32 = 20;
 /// Default window for counting blocks.
@@ -272,9 +274,10 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BanConfig {
-    /// Blocks (any 403/429 the proxy reports via `record_block`) that lead to a ban; 0 = never.
+    /// Blocks (any 403/429 the proxy reports via `record_block`) within `within` that start a
+    /// ban; 0 = never, at most 1023.
     pub after_blocks: u32,
-    /// Window in which those blocks are counted.
+    /// Sliding window in which blocks are counted (at least 1 s).
     pub within: ConfigDuration,
     /// Ban length.
     pub duration: ConfigDuration,
@@ -352,6 +355,9 @@ pub struct AccessConfig {
     pub redis: Option<RedisConfig>,
     /// Cap on clients tracked per table (rate limits, bot scores); memory is bounded by it.
     pub max_tracked_clients: usize,
+    /// IPv6 clients are counted per network of this prefix length for rate limits, bot scores
+    /// and bans (default 64; 128 = per address). Lists and geo always use the full address.
+    pub ipv6_client_prefix: u8,
 }
 
 impl Default for AccessConfig {
@@ -369,6 +375,7 @@ impl Default for AccessConfig {
             bans: BanConfig::default(),
             redis: None,
             max_tracked_clients: DEFAULT_MAX_TRACKED_CLIENTS,
+            ipv6_client_prefix: DEFAULT_IPV6_CLIENT_PREFIX,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! MaxMind-format databases: country lookup ([`GeoDb`]) and anonymous-network flags
-//! ([`AnonymousDb`]). Works with GeoLite2/GeoIP2 Country and City files and DB-IP lite country
-//! files (same format, same `country.iso_code` field) and GeoIP2 Anonymous-IP files.
+//! ([`AnonymousDb`]). Works with GeoLite2/GeoIP2 Country and City files, DB-IP lite country
+//! files (same format, same `country.iso_code` field), IPinfo country files (`country` holds the
+//! code) and GeoIP2 Anonymous-IP files.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use maxminddb::PathElement;
 use serde::Deserialize;
 
 use crate::country::CountryCode;
@@ -42,19 +44,8 @@ fn reader_from_bytes(
 pub struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
     path: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct CountryRecord<'a> {
-    #[serde(borrow)]
-    country: Option<IsoOnly<'a>>,
-    #[serde(borrow)]
-    registered_country: Option<IsoOnly<'a>>,
-}
-
-#[derive(Deserialize)]
-struct IsoOnly<'a> {
-    iso_code: Option<&'a str>,
+    /// IPinfo's files store the code directly under `country` instead of `country.iso_code`.
+    flat_country: bool,
 }
 
 impl GeoDb {
@@ -87,6 +78,7 @@ impl GeoDb {
         Ok(GeoDb {
             reader,
             path: path.to_owned(),
+            flat_country: kind.contains("ipinfo"),
         })
     }
 
@@ -99,12 +91,30 @@ impl GeoDb {
     pub fn country(&self, ip: IpAddr) -> Option<CountryCode> {
         let ip = ip.to_canonical();
         let result = self.reader.lookup(ip).ok()?;
-        let record: CountryRecord<'_> = result.decode().ok()??;
-        record
-            .country
-            .and_then(|c| c.iso_code)
-            .or_else(|| record.registered_country.and_then(|c| c.iso_code))
-            .and_then(|code| CountryCode::from_bytes(code.as_bytes()))
+        if self.flat_country {
+            let code: &str = result
+                .decode_path(&[PathElement::Key("country")])
+                .ok()
+                .flatten()?;
+            return CountryCode::from_bytes(code.as_bytes());
+        }
+        // Navigate straight to the two-letter code instead of decoding the whole record (City
+        // records carry names in eight languages, subdivisions, location…).
+        let code: Option<&str> = result
+            .decode_path(&[PathElement::Key("country"), PathElement::Key("iso_code")])
+            .ok()
+            .flatten();
+        let code = match code {
+            Some(c) => c,
+            None => result
+                .decode_path(&[
+                    PathElement::Key("registered_country"),
+                    PathElement::Key("iso_code"),
+                ])
+                .ok()
+                .flatten()?,
+        };
+        CountryCode::from_bytes(code.as_bytes())
     }
 }
 
@@ -343,6 +353,22 @@ mod tests {
         assert_eq!(db.country(ip("192.0.2.100")), None);
         assert_eq!(db.country(ip("81.2.70.1")), None);
         assert_eq!(db.country(ip("2002::1")), None);
+    }
+
+    #[test]
+    fn ipinfo_flat_schema() {
+        use crate::mmdb_writer::{MmdbValue, MmdbWriter};
+        let mut w = MmdbWriter::new("ipinfo country.mmdb");
+        w.insert_str(
+            "198.51.100.0/24",
+            &MmdbValue::map([
+                ("country", MmdbValue::Str("DE".into())),
+                ("country_name", MmdbValue::Str("Germany".into())),
+            ]),
+        );
+        let db = GeoDb::from_bytes(w.to_bytes(), "ipinfo").unwrap();
+        assert_eq!(db.country(ip("198.51.100.7")).unwrap().as_str(), "DE");
+        assert_eq!(db.country(ip("198.51.101.7")), None);
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub mod redis;
 pub mod request;
 pub mod shared;
 mod timemap;
+mod window;
 
 pub use bots::{BotAction, BotFinding, BotPolicy};
 pub use config::{

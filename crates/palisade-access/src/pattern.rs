@@ -2,9 +2,9 @@
 //!
 //! Matching is by `/`-separated segment: `*` inside a segment matches any run of characters
 //! except `/`; a segment that is exactly `**` matches zero or more whole segments. Matching is
-//! ASCII case-insensitive and ignores one trailing `/` on the request path, because many
-//! frameworks route `/Login/` to `/login` and a control that is easy to step around is worse
-//! than one that matches a little more. The path must already be percent-decoded and normalised
+//! ASCII case-insensitive and ignores empty segments (`//admin`, a trailing `/`), because many
+//! frameworks route `/Login/` or `//login` to `/login` and a control that is easy to step around
+//! is worse than one that matches a little more. The path must already be percent-decoded and normalised
 //! (dot segments removed) by the caller.
 
 use std::fmt;
@@ -56,7 +56,7 @@ impl PathPattern {
         let body = &pattern[1..];
         let body = body.strip_suffix('/').unwrap_or(body);
         if !body.is_empty() {
-            for seg in body.split('/') {
+            for seg in body.split('/').filter(|s| !s.is_empty()) {
                 let lower = seg.to_ascii_lowercase().into_bytes().into_boxed_slice();
                 if seg == "**" {
                     if segments.last() != Some(&Segment::AnySegments) {
@@ -95,7 +95,7 @@ impl PathPattern {
             &[]
         } else {
             let mut overflow = false;
-            for s in body.split(|&b| b == b'/') {
+            for s in body.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
                 if count < buf.len() {
                     buf[count] = s;
                     count += 1;
@@ -105,7 +105,10 @@ impl PathPattern {
                 }
             }
             if overflow {
-                heap = body.split(|&b| b == b'/').collect();
+                heap = body
+                    .split(|&b| b == b'/')
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 &heap[..]
             } else {
                 &buf[..count]
@@ -230,6 +233,14 @@ mod tests {
         assert!(!m("/login", "/logins"));
         assert!(m("/", "/"));
         assert!(!m("/", "/x"));
+    }
+
+    #[test]
+    fn empty_segments_do_not_bypass() {
+        assert!(m("/admin/**", "//admin/users"));
+        assert!(m("/admin/**", "/admin//users"));
+        assert!(m("/login", "//login//"));
+        assert!(m("/a//b", "/a/b"));
     }
 
     #[test]

@@ -41,6 +41,13 @@ impl HeaderLookup for &[(&str, &[u8])] {
     }
 }
 
+#[cfg(feature = "http")]
+impl HeaderLookup for http::HeaderMap {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(|v| v.as_bytes())
+    }
+}
+
 /// The parts of a request that access control looks at.
 #[derive(Clone, Copy)]
 pub struct AccessRequest<'a> {
@@ -269,10 +276,88 @@ impl AccessDecision {
         }
     }
 
+    /// The `Retry-After` value, for a 429.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AccessDecision::Limit {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     pub(crate) fn deny(reason: DenyReason) -> Self {
         AccessDecision::Deny {
             status: DENY_STATUS,
             reason,
         }
+    }
+}
+
+#[cfg(all(test, feature = "http"))]
+#[allow(clippy::unwrap_used)]
+mod http_tests {
+    use super::HeaderLookup;
+
+    #[test]
+    fn header_map_lookup() {
+        let mut map = http::HeaderMap::new();
+        map.insert("x-api-key", http::HeaderValue::from_static("k1"));
+        assert_eq!(map.header("x-api-key"), Some(&b"k1"[..]));
+        assert_eq!(map.header("X-Api-Key"), Some(&b"k1"[..]));
+        assert_eq!(map.header("missing"), None);
+    }
+}
+
+impl fmt::Display for AccessDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessDecision::Allow => f.write_str("allow"),
+            AccessDecision::Deny { status, reason } => {
+                write!(f, "deny {status} [{}] {reason}", reason.control())
+            }
+            AccessDecision::Limit {
+                status,
+                retry_after_secs,
+                rule,
+            } => write!(
+                f,
+                "limit {status} [rate_limit] rule `{rule}`, retry after {retry_after_secs}s"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    #[test]
+    fn display_and_accessors() {
+        let d = AccessDecision::deny(DenyReason::Banned { remaining_secs: 30 });
+        assert_eq!(
+            d.to_string(),
+            "deny 403 [ban] client is temporarily banned (30s left)"
+        );
+        assert_eq!(d.status(), Some(403));
+        assert_eq!(d.control(), Some(Control::Ban));
+        assert_eq!(d.retry_after_secs(), None);
+        let l = AccessDecision::Limit {
+            status: LIMIT_STATUS,
+            retry_after_secs: 12,
+            rule: Arc::from("POST /login"),
+        };
+        assert_eq!(
+            l.to_string(),
+            "limit 429 [rate_limit] rule `POST /login`, retry after 12s"
+        );
+        assert_eq!(l.retry_after_secs(), Some(12));
+        assert_eq!(AccessDecision::Allow.to_string(), "allow");
+        assert_eq!(AccessDecision::Allow.status(), None);
+        let r = DenyReason::Blocklisted {
+            scope: Arc::from("global"),
+            list: Arc::from("config/tor.txt"),
+        };
+        assert_eq!(r.rule(), "block:global:config/tor.txt");
     }
 }

@@ -15,6 +15,7 @@ use crate::config::RedisConfig;
 use crate::error::{AccessError, ConfigError};
 use crate::ratelimit::Gcra;
 use crate::redis::{RedisClient, RedisConnector, RedisError, RedisUrl, RespValue, TcpConnector};
+use crate::window::SlidingWindow;
 
 pub use crate::redis::{SharedStatus, SharedWarning};
 
@@ -40,24 +41,34 @@ end
 return {0, 0, 0}
 "#;
 
-/// Ban counter: KEYS[1] ban key, KEYS[2] counter; ARGV emission µs, tolerance µs, ban ms.
-/// Returns 1 if this block started a ban.
+/// Ban counter, the same sliding window as the local one (the current bucket of a third of the
+/// window and the three before it all count): KEYS[1] ban key, KEYS[2] counter hash (`i` bucket
+/// index, `c0`..`c3` counts, current first); ARGV bucket µs, threshold, ban ms. Returns 1 if this
+/// block started a ban.
 const BLOCK_SCRIPT: &str = r#"
 if redis.replicate_commands then redis.replicate_commands() end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local T = tonumber(ARGV[1])
-local tol = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[2]) or 0)
-if tat < now then tat = now end
-local new = tat + T
-if new - now > tol then
+local b = tonumber(ARGV[1])
+local idx = math.floor(now / b)
+local st = redis.call('HMGET', KEYS[2], 'i', 'c0', 'c1', 'c2', 'c3')
+local c = {0, 0, 0, 0}
+local i = tonumber(st[1])
+if i then
+  local shift = idx - i
+  for k = 1, 4 do
+    if k + shift <= 4 and shift >= 0 then c[k + shift] = tonumber(st[k + 1]) or 0 end
+  end
+end
+c[1] = c[1] + 1
+if c[1] + c[2] + c[3] + c[4] >= tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[3])
   redis.call('DEL', KEYS[2])
   return 1
 end
-redis.call('SET', KEYS[2], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000) + 1)
+redis.call('HSET', KEYS[2], 'i', string.format('%.0f', idx), 'c0', c[1], 'c1', c[2], 'c2', c[3], 'c3', c[4])
+redis.call('PEXPIRE', KEYS[2], math.ceil(4 * b / 1000))
 return 0
 "#;
 
@@ -168,6 +179,11 @@ impl SharedLimiter {
         self.client.take_warning()
     }
 
+    /// The Redis URL (its `Display` masks the password).
+    pub fn url(&self) -> &RedisUrl {
+        self.client.url()
+    }
+
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -227,15 +243,17 @@ impl SharedLimiter {
         }
     }
 
-    pub(crate) fn record_block(&self, ip: &str, counter: Gcra, ban: Duration) {
+    pub(crate) fn record_block(&self, ip: &str, counter: SlidingWindow, ban: Duration) {
         let ban_key = self.ban_key(ip);
         let count_key = format!("{}:bc:{ip}", self.prefix);
-        let (t, tol) = (micros(counter.emission_ns), micros(counter.tolerance_ns));
+        // Three buckets per window, as in `crate::window`.
+        let window = micros(counter.window_ns / 3);
+        let threshold = counter.threshold.to_string();
         let ban_ms = ban.as_millis().max(1).to_string();
         self.client.eval_script_and_forget(
             BLOCK,
             &[ban_key.as_bytes(), count_key.as_bytes()],
-            &[t.as_bytes(), tol.as_bytes(), ban_ms.as_bytes()],
+            &[window.as_bytes(), threshold.as_bytes(), ban_ms.as_bytes()],
         );
     }
 

@@ -38,16 +38,43 @@ impl Hasher for MixHasher {
 
 type Shard = HashMap<u64, u64, BuildHasherDefault<MixHasher>>;
 
+/// How a stored value says when it stops mattering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    /// The value is that time itself (GCRA arrival time, ban end).
+    Value,
+    /// The value is a packed [`crate::window::SlidingWindow`] state with this window length.
+    Window(u64),
+}
+
+impl Expiry {
+    #[inline]
+    fn of(self, value: u64, now: u64) -> u64 {
+        match self {
+            Expiry::Value => value,
+            Expiry::Window(window_ns) => {
+                crate::window::SlidingWindow::expiry(window_ns, value, now)
+            }
+        }
+    }
+}
+
 /// Sharded, bounded `key → time` map. See the module docs.
 pub(crate) struct TimeMap {
     shards: Box<[Mutex<Shard>]>,
     shard_capacity: usize,
+    expiry: Expiry,
 }
 
 impl TimeMap {
     /// A map holding about `max_entries` entries: each shard holds its share plus 12.5 % slack,
     /// so keys that hash unevenly across shards still fit before anything is evicted.
     pub(crate) fn new(max_entries: usize) -> Self {
+        Self::with_expiry(max_entries, Expiry::Value)
+    }
+
+    /// Like [`TimeMap::new`] for values whose expiry is computed by `expiry`.
+    pub(crate) fn with_expiry(max_entries: usize, expiry: Expiry) -> Self {
         let share = max_entries.div_ceil(SHARDS);
         let shard_capacity = (share + share / 8).max(16);
         let shards = (0..SHARDS)
@@ -57,6 +84,7 @@ impl TimeMap {
         TimeMap {
             shards,
             shard_capacity,
+            expiry,
         }
     }
 
@@ -73,13 +101,17 @@ impl TimeMap {
             .shard(key)
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut value = shard.get(&key).copied().filter(|&t| t > now);
+        let expiry = self.expiry;
+        let mut value = shard
+            .get(&key)
+            .copied()
+            .filter(|&v| expiry.of(v, now) > now);
         let existed = value.is_some();
         let result = f(&mut value);
         match value {
-            Some(t) if t > now => {
+            Some(t) if expiry.of(t, now) > now => {
                 if !existed && shard.len() >= self.shard_capacity && !shard.contains_key(&key) {
-                    make_room(&mut shard, now, self.shard_capacity);
+                    make_room(&mut shard, now, self.shard_capacity, expiry);
                 }
                 shard.insert(key, t);
             }
@@ -96,7 +128,10 @@ impl TimeMap {
             .shard(key)
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        shard.get(&key).copied().filter(|&t| t > now)
+        shard
+            .get(&key)
+            .copied()
+            .filter(|&v| self.expiry.of(v, now) > now)
     }
 
     /// Number of stored entries (live or not yet swept).
@@ -108,17 +143,17 @@ impl TimeMap {
     }
 }
 
-fn make_room(shard: &mut Shard, now: u64, capacity: usize) {
-    shard.retain(|_, t| *t > now);
+fn make_room(shard: &mut Shard, now: u64, capacity: usize, expiry: Expiry) {
+    shard.retain(|_, v| expiry.of(*v, now) > now);
     if shard.len() < capacity - capacity / 8 {
         return;
     }
     // Still full of live entries: drop the quarter closest to expiry.
-    let mut times: Vec<u64> = shard.values().copied().collect();
+    let mut times: Vec<u64> = shard.values().map(|v| expiry.of(*v, now)).collect();
     let cut = times.len() / 4;
     let (_, threshold, _) = times.select_nth_unstable(cut);
     let threshold = *threshold;
-    shard.retain(|_, t| *t > threshold);
+    shard.retain(|_, v| expiry.of(*v, now) > threshold);
 }
 
 #[cfg(test)]

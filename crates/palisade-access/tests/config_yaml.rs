@@ -51,6 +51,7 @@ fn documented_example_parses() {
     let redis = c.redis.unwrap();
     assert_eq!(redis.timeout.0, Duration::from_millis(5));
     assert_eq!(c.max_tracked_clients, 1_000_000);
+    assert_eq!(c.ipv6_client_prefix, 64);
 }
 
 #[test]

@@ -199,3 +199,32 @@ fn large_list_file_loads_and_matches() {
     );
     assert!(access.check(&req(ip("12.1.2.200"), "GET", "/")).is_allow());
 }
+
+#[test]
+fn describe_summarises_the_policy_without_secrets() {
+    let mut config = heroku_config();
+    config.block = IpListConfig::from_ips(["203.0.113.0/24"]);
+    let mut admin = PathRuleConfig::new(PathPattern::parse("/admin/**").unwrap());
+    admin.allow = IpListConfig::from_ips(["198.51.100.0/24"]);
+    config.paths.push(admin);
+    config
+        .rate_limits
+        .rules
+        .push(palisade_access::RateRule::parse("POST /login 5/minute").unwrap());
+    config.redis = Some(palisade_access::RedisConfig::new(
+        "redis://:s3cret@127.0.0.1:6390",
+    ));
+    let access = AccessControl::new(config).unwrap();
+    let text = access.describe();
+    for needle in [
+        "Heroku",
+        "block: 1 ranges from [config]",
+        "path /admin/**: allow only",
+        "POST /login",
+        "bans: after 20 blocks",
+        "redis://:***@127.0.0.1:6390",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    assert!(!text.contains("s3cret"), "{text}");
+}

@@ -154,6 +154,11 @@ impl BotDetector {
         }
     }
 
+    /// The policy in force.
+    pub fn policy(&self) -> &BotPolicy {
+        &self.policy
+    }
+
     /// Runs every enabled signal.
     pub fn inspect(
         &self,

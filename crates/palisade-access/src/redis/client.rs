@@ -11,12 +11,12 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::connection::{RedisConnector, RedisError, RespConnection, CONNECT_TIMEOUT};
 use super::resp::{encode_command, parse_reply, RespValue};
@@ -32,6 +32,11 @@ pub const BREAKER_OPEN: Duration = Duration::from_secs(1);
 pub const WARN_INTERVAL: Duration = Duration::from_secs(60);
 /// Queue length between callers and the connection task.
 const QUEUE: usize = 4096;
+/// Consecutive timeouts after which the connection is dropped and re-established (a server that
+/// hangs without closing the socket would otherwise keep it forever).
+const TIMEOUTS_BEFORE_RECONNECT: u32 = 3;
+/// Longest a write to the server may take before the connection is considered dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<RespValue, RedisError>>;
 
@@ -49,6 +54,8 @@ pub(crate) struct Health {
     last_warn: AtomicU64,
     warned: AtomicBool,
     last_error: Mutex<String>,
+    consecutive_timeouts: AtomicU32,
+    reset: Notify,
 }
 
 impl Health {
@@ -61,6 +68,8 @@ impl Health {
             last_warn: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             last_error: Mutex::new(String::new()),
+            consecutive_timeouts: AtomicU32::new(0),
+            reset: Notify::new(),
         }
     }
 
@@ -79,6 +88,9 @@ impl Health {
     }
 
     fn mark_success(&self) {
+        if self.consecutive_timeouts.load(Ordering::Relaxed) != 0 {
+            self.consecutive_timeouts.store(0, Ordering::Relaxed);
+        }
         if self.down_since.load(Ordering::Acquire) != 0 {
             self.down_since.store(0, Ordering::Release);
         }
@@ -284,12 +296,19 @@ impl RedisClient {
         let mut frame = Vec::with_capacity(128);
         encode_command(args, &mut frame);
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.tx
-            .try_send(Job {
-                frame,
-                reply: Some(reply_tx),
-            })
-            .map_err(|_| RedisError::Unavailable)?;
+        let sent = self.tx.try_send(Job {
+            frame,
+            reply: Some(reply_tx),
+        });
+        if let Err(e) = sent {
+            if matches!(e, mpsc::error::TrySendError::Closed(_)) {
+                // The connection task is gone (its runtime shut down): report it, stay local.
+                self.health.connected.store(false, Ordering::Release);
+                self.health
+                    .mark_failure(&RedisError::Io("connection task ended".into()));
+            }
+            return Err(RedisError::Unavailable);
+        }
         match tokio::time::timeout(timeout, reply_rx).await {
             Ok(Ok(Ok(RespValue::Error(e)))) => Err(RedisError::Server(e)),
             Ok(Ok(Ok(v))) => {
@@ -302,6 +321,15 @@ impl RedisClient {
                 let until = self.health.now() + BREAKER_OPEN.as_nanos() as u64;
                 self.health.breaker_until.store(until, Ordering::Release);
                 self.health.mark_failure(&RedisError::Timeout);
+                let timeouts = self
+                    .health
+                    .consecutive_timeouts
+                    .fetch_add(1, Ordering::AcqRel)
+                    + 1;
+                if timeouts >= TIMEOUTS_BEFORE_RECONNECT {
+                    self.health.consecutive_timeouts.store(0, Ordering::Release);
+                    self.health.reset.notify_one();
+                }
                 Err(RedisError::Timeout)
             }
         }
@@ -419,7 +447,7 @@ async fn run_manager<C: RedisConnector>(
                 health.breaker_until.store(0, Ordering::Release);
                 health.mark_success();
                 backoff = MIN_BACKOFF;
-                let ended = serve(conn, &mut rx).await;
+                let ended = serve(conn, &mut rx, &health.reset).await;
                 health.connected.store(false, Ordering::Release);
                 match ended {
                     Ended::Dropped => return,
@@ -450,7 +478,7 @@ async fn run_manager<C: RedisConnector>(
     }
 }
 
-async fn serve<S>(conn: RespConnection<S>, rx: &mut mpsc::Receiver<Job>) -> Ended
+async fn serve<S>(conn: RespConnection<S>, rx: &mut mpsc::Receiver<Job>, reset: &Notify) -> Ended
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
@@ -459,6 +487,9 @@ where
     let mut pending: VecDeque<Option<Reply>> = VecDeque::new();
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
+    // A reset requested while we were reconnecting is stale: consume its stored permit now
+    // (`timeout` polls the inner future once before looking at the zero deadline).
+    let _ = tokio::time::timeout(Duration::ZERO, reset.notified()).await;
     let result = loop {
         tokio::select! {
             job = rx.recv() => {
@@ -476,9 +507,14 @@ where
                         Err(_) => break,
                     }
                 }
-                if let Err(e) = wr.write_all(&out).await {
-                    break Ended::Failed(e.into());
+                match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&out)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => break Ended::Failed(e.into()),
+                    Err(_) => break Ended::Failed(RedisError::Timeout),
                 }
+            }
+            _ = reset.notified() => {
+                break Ended::Failed(RedisError::Timeout);
             }
             read = rd.read(&mut chunk) => {
                 let n = match read {

@@ -136,11 +136,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RespConnection<S> {
         if let Some(password) = &url.password {
             match &url.username {
                 Some(user) => {
-                    self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
-                        .await?
+                    let with_user = self
+                        .command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
+                        .await;
+                    // Old Heroku URLs carry a dummy user (`redis://h:pw@…`) that the server does
+                    // not know; retry with the password alone (the `default` user).
+                    if let Err(RedisError::Server(_)) = with_user {
+                        self.command(&[b"AUTH", password.as_bytes()]).await?;
+                    } else {
+                        with_user?;
+                    }
                 }
-                None => self.command(&[b"AUTH", password.as_bytes()]).await?,
-            };
+                None => {
+                    self.command(&[b"AUTH", password.as_bytes()]).await?;
+                }
+            }
         }
         if url.db != 0 {
             self.command(&[b"SELECT", url.db.to_string().as_bytes()])

