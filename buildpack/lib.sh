@@ -87,23 +87,24 @@ bp_download() {
     --output "$dest" "$url"
 }
 
-# Prints the path of a local copy of URL whose sha256 is SHA, using CACHE (a directory) keyed by
-# checksum: a warm cache never touches the network. A cached file is re-verified before use, and a
-# download is verified before it enters the cache. LABEL names the thing in messages.
+# Sets BP_FETCHED to the path of a local copy of URL whose sha256 is SHA, using CACHE (a directory)
+# keyed by checksum: a warm cache never touches the network. A cached file is re-verified before
+# use, and a download is verified before it enters the cache. LABEL names the thing in messages.
+# (A variable, not stdout, so that progress lines stay on stdout in order with the rest.)
 bp_fetch_verified() {
   local url=$1 sha=$2 cache=$3 label=$4
   local cached="$cache/sha256-$sha" partial actual
   mkdir -p "$cache"
   if [[ -f $cached ]]; then
     if [[ $(bp_sha256 "$cached") == "$sha" ]]; then
-      bp_info "Using cached $label (sha256 ${sha:0:12}...)" >&2
-      echo "$cached"
+      bp_info "Using cached $label (sha256 ${sha:0:12}...)"
+      BP_FETCHED=$cached
       return 0
     fi
     bp_warn "Cached $label failed its checksum; downloading it again."
     rm -f "$cached"
   fi
-  bp_info "Downloading $label from $(bp_redact_url "$url")" >&2
+  bp_info "Downloading $label from $(bp_redact_url "$url")"
   partial=$(mktemp "$cache/.download.XXXXXX")
   if ! bp_download "$url" "$partial" 2> "$partial.err"; then
     local reason
@@ -129,7 +130,7 @@ bp_fetch_verified() {
   mv "$partial" "$cached"
   # Only the pinned artifact is worth keeping: drop what earlier pins left behind.
   find "$cache" -maxdepth 1 -name 'sha256-*' ! -name "sha256-$sha" -delete
-  echo "$cached"
+  BP_FETCHED=$cached
 }
 
 # Hides credentials (license keys, user:password@) in a URL before it is printed.
@@ -154,7 +155,7 @@ bp_resolve_artifact() {
       "Allowed: 64 lowercase hex digits, as printed by 'sha256sum'."
     BP_ART_URL=$PALISADE_BINARY_URL
     BP_ART_SHA256=$PALISADE_BINARY_SHA256
-    BP_ART_LABEL="palisade (PALISADE_BINARY_URL, $arch)"
+    BP_ART_LABEL="palisade [PALISADE_BINARY_URL, $arch]"
     return 0
   fi
   [[ -f $inventory ]] || bp_die "The buildpack's inventory is missing: $inventory"
@@ -196,7 +197,9 @@ bp_install_palisade() {
   echo "$version"
 }
 
-# Fetches the optional GeoIP database into DEST_DIR (as <edition>.mmdb), cached in CACHE.
+# Fetches the optional GeoIP database into DEST_DIR (as <edition>.mmdb), cached in CACHE, and sets
+# BP_GEO_DB to its path and BP_GEO_VAR to the palisade setting that reads it
+# (PALISADE_ANONYMOUS_DATABASE for an Anonymous-IP edition, else PALISADE_GEO_DATABASE).
 # Sources, first match wins:
 #   PALISADE_GEOIP_URL + PALISADE_GEOIP_SHA256 : an .mmdb or a MaxMind-style .tar.gz holding one;
 #   MAXMIND_LICENSE_KEY [+ MAXMIND_ACCOUNT_ID] [+ MAXMIND_EDITION, default GeoLite2-Country]:
@@ -205,6 +208,8 @@ bp_install_palisade() {
 # the build goes on (geo rules then fail to match; nothing else depends on the database).
 bp_install_geoip() {
   local dest_dir=$1 cache=$2 url sha edition archive
+  BP_GEO_DB=""
+  BP_GEO_VAR=""
   edition=${MAXMIND_EDITION:-GeoLite2-Country}
   [[ $edition =~ ^[A-Za-z0-9-]+$ ]] || bp_die \
     "MAXMIND_EDITION=\"$edition\" is not a MaxMind edition id." \
@@ -247,7 +252,8 @@ bp_install_geoip() {
     bp_info "GeoIP: unavailable (no MAXMIND_LICENSE_KEY or PALISADE_GEOIP_URL set; geo rules will not match)"
     return 0
   fi
-  archive=$(bp_fetch_verified "$url" "$sha" "$cache" "GeoIP database $edition")
+  bp_fetch_verified "$url" "$sha" "$cache" "GeoIP database $edition"
+  archive=$BP_FETCHED
   if [[ -n ${BP_CURL_NETRC:-} ]]; then
     rm -f "$BP_CURL_NETRC"
     unset BP_CURL_NETRC
@@ -262,7 +268,10 @@ bp_install_geoip() {
   else
     cp "$archive" "$dest_dir/$edition.mmdb"
   fi
-  bp_info "GeoIP: $edition installed (sha256 ${sha:0:12}...)"
+  BP_GEO_DB="$dest_dir/$edition.mmdb"
+  BP_GEO_VAR=PALISADE_GEO_DATABASE
+  [[ $edition != *Anonymous* ]] || BP_GEO_VAR=PALISADE_ANONYMOUS_DATABASE
+  bp_info "GeoIP: $edition installed (sha256 ${sha:0:12}...; $BP_GEO_VAR points at it)"
 }
 
 # Runs `palisade check --hipaa` in APP_DIR with the app's PALISADE_* config and prints its output
@@ -283,6 +292,11 @@ bp_validate_config() {
     fi
     env_args+=("$name=$value")
   done < <(env)
+  # The database the buildpack installed is checked too (palisade opens it), unless the app's
+  # config names another one.
+  if [[ -n ${BP_GEO_DB:-} && -z ${!BP_GEO_VAR:-} ]]; then
+    env_args+=("$BP_GEO_VAR=$BP_GEO_DB")
+  fi
   bp_topic "Validating Palisade configuration (palisade check --hipaa)"
   set +e
   out=$(cd "$app_dir" && env -i "${env_args[@]}" "$palisade" check --hipaa 2>&1)

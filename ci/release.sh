@@ -2,12 +2,15 @@
 # Builds the palisade release artifact the buildpack installs, and pins it in the inventory.
 #
 #   ci/release.sh [--no-build] [--binary PATH] [--arch amd64|arm64] [--out DIR]
-#                 [--inventory FILE | --no-inventory] [--base-url URL]
+#                 [--inventory FILE | --no-inventory] [--base-url URL] [--keep-debug]
 #
 # The artifact is palisade-<version>-linux-<arch>.tar.gz holding
 #   palisade-<version>-linux-<arch>/{bin/palisade, rulesets/*.yml, LICENSE}
 # packed reproducibly (sorted names, fixed mtime/owner, gzip -n): the same binary always gives the
-# same sha256. The inventory entry for <arch> gets the version, the download URL
+# same sha256. The binary's debug info (line tables, ~80% of its size) is split off into
+# palisade-<version>-linux-<arch>.debug beside the tarball (publish it with the release to
+# symbolicate crash reports; rename it to palisade.debug next to the binary for gdb): the slug stays
+# small and a warm build stays fast. --keep-debug ships the binary unsplit. The inventory entry for <arch> gets the version, the download URL
 # (<base-url>/palisade-<version>-linux-<arch>.tar.gz) and the sha256. Entries for other
 # architectures that are not at the same version lose their sha256, so a stack on that
 # architecture fails the build with a clear message instead of silently installing an older
@@ -24,6 +27,7 @@ arch=""
 out="$ROOT/ci/out/dist"
 inventory="$ROOT/buildpack/inventory.toml"
 base_url=""
+keep_debug=0
 
 die() {
   echo "release.sh: $*" >&2
@@ -39,7 +43,8 @@ while [[ $# -gt 0 ]]; do
     --inventory) inventory=${2:?--inventory needs a file}; shift ;;
     --no-inventory) inventory="" ;;
     --base-url) base_url=${2:?--base-url needs a URL}; shift ;;
-    -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep-debug) keep_debug=1 ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
   shift
@@ -79,6 +84,12 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/$name/bin" "$stage/$name/rulesets" "$out"
 install -m 755 "$binary" "$stage/$name/bin/palisade"
+if [[ $keep_debug -eq 0 ]]; then
+  command -v objcopy > /dev/null || die "objcopy (binutils) is needed to split debug info; or pass --keep-debug"
+  objcopy --only-keep-debug "$stage/$name/bin/palisade" "$stage/palisade.debug"
+  objcopy --strip-debug --add-gnu-debuglink="$stage/palisade.debug" "$stage/$name/bin/palisade"
+  install -m 644 "$stage/palisade.debug" "$out/$name.debug"
+fi
 install -m 644 "$ROOT/LICENSE" "$stage/$name/LICENSE"
 if compgen -G "$ROOT/rulesets/*.yml" > /dev/null; then
   install -m 644 "$ROOT"/rulesets/*.yml "$stage/$name/rulesets/"
@@ -88,7 +99,7 @@ tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu \
   -C "$stage" -cf - "$name" | gzip -n -9 > "$tarball"
 sha=$(sha256sum "$tarball" | cut -d' ' -f1)
 echo "$sha  $name.tar.gz" > "$tarball.sha256"
-echo "artifact: $tarball"
+echo "artifact: $tarball ($(du -h "$tarball" | cut -f1))"
 echo "sha256:   $sha"
 
 [[ -n $inventory ]] || exit 0

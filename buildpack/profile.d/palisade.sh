@@ -17,10 +17,25 @@
 PATH="$HOME/.palisade/bin:$PATH"
 export PATH
 
-if [ -f "$HOME/.palisade/geoip/${MAXMIND_EDITION:-GeoLite2-Country}.mmdb" ] && [ -z "${PALISADE_GEOIP_DB:-}" ]; then
-  PALISADE_GEOIP_DB="$HOME/.palisade/geoip/${MAXMIND_EDITION:-GeoLite2-Country}.mmdb"
-  export PALISADE_GEOIP_DB
+# The GeoIP database the buildpack fetched at build time, unless a config var names another one.
+palisade_geo_db="$HOME/.palisade/${MAXMIND_EDITION:-GeoLite2-Country}.mmdb"
+if [ -f "$palisade_geo_db" ]; then
+  case "$palisade_geo_db" in
+    *Anonymous*)
+      if [ -z "${PALISADE_ANONYMOUS_DATABASE:-}" ]; then
+        PALISADE_ANONYMOUS_DATABASE=$palisade_geo_db
+        export PALISADE_ANONYMOUS_DATABASE
+      fi
+      ;;
+    *)
+      if [ -z "${PALISADE_GEO_DATABASE:-}" ]; then
+        PALISADE_GEO_DATABASE=$palisade_geo_db
+        export PALISADE_GEO_DATABASE
+      fi
+      ;;
+  esac
 fi
+unset palisade_geo_db
 
 case "${DYNO:-}" in
   web.*)
