@@ -11,5 +11,6 @@ pub mod inflight;
 pub mod pages;
 pub mod request_id;
 pub mod service;
+pub mod tls;
 
 pub use pingora;

@@ -40,6 +40,13 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
         };
         println!("{:<36} {:<24} {}", setting.env, value, src);
     }
+    match palisade_proxy::tls::describe_transport(&policy) {
+        Ok(text) => print!("\n{text}"),
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     if hipaa {
         println!();
         println!("HIPAA checklist: not yet available in this build.");
