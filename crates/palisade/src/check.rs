@@ -23,6 +23,14 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Certificates are checked too: a bad one refuses the configuration as at startup.
+    let transport = match palisade_proxy::tls::describe_transport(&policy) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     println!(
         "palisade {} — configuration is valid",
         env!("CARGO_PKG_VERSION")
@@ -40,13 +48,7 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
         };
         println!("{:<36} {:<24} {}", setting.env, value, src);
     }
-    match palisade_proxy::tls::describe_transport(&policy) {
-        Ok(text) => print!("\n{text}"),
-        Err(e) => {
-            eprintln!("palisade: configuration refused: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    }
+    print!("\n{transport}");
     if hipaa {
         println!();
         println!("HIPAA checklist: not yet available in this build.");
