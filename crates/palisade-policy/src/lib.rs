@@ -9,6 +9,7 @@
 mod error;
 mod file;
 pub mod settings;
+mod tls;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use error::{ConfigError, Source};
 pub use file::ConfigFile;
 use settings::Setting;
+pub use tls::{PemSource, PemValue, TlsPolicy, TlsVersion, DEFAULT_TLS_MIN_VERSION};
 
 /// Default boot wait ([`settings::BOOT_TIMEOUT`]).
 pub const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -189,6 +191,9 @@ pub struct Policy {
     pub config_file: Option<PathBuf>,
     /// Each setting's effective value and where it came from, for `palisade check`.
     pub provenance: Vec<(Setting, String, Source)>,
+    /// Native TLS termination (`PALISADE_TLS_*`), when configured; `None`: plain HTTP only (on
+    /// Heroku the router terminates TLS).
+    pub tls: Option<TlsPolicy>,
 }
 
 /// Inputs to [`load`]: an environment snapshot and the config file's contents.
@@ -473,6 +478,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
             ));
         }
     }
+    let tls = tls::load_tls(&mut r, public_port, &upstream, dyno.is_some())?;
     Ok(Policy {
         enabled,
         dyno,
@@ -496,6 +502,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         config_text: inputs.file.as_ref().map(|(_, t)| t.clone()),
         config_file: inputs.file.as_ref().map(|(p, _)| p.clone()),
         provenance: r.provenance,
+        tls,
     })
 }
 

@@ -219,6 +219,27 @@ settings! {
     ACCESS_LOG = ("PALISADE_ACCESS_LOG", "access_log", "true",
         "One JSON line per request on stdout. Security events are always logged.",
         "false");
+    // --- TLS (issue #5) ---
+    /// Default certificate chain.
+    TLS_CERT = ("PALISADE_TLS_CERT", "tls.cert", "(unset: no TLS)",
+        "Native TLS (not needed on Heroku, whose router terminates TLS): the default certificate chain, leaf first, as PEM text or the path of a PEM file. Needs PALISADE_TLS_KEY. Expired or unreadable: Palisade refuses to start. See docs/tls.md.",
+        "/etc/palisade/site.crt");
+    /// Default private key.
+    TLS_KEY = ("PALISADE_TLS_KEY", "tls.key", "(unset)",
+        "Private key of PALISADE_TLS_CERT, as PEM text or the path of a PEM file (a path only in palisade.yml: never commit a key). Must match the certificate. Never printed.",
+        "/etc/palisade/site.key");
+    /// Extra certificates for SNI.
+    TLS_CERTS_DIR = ("PALISADE_TLS_CERTS_DIR", "tls.certs_dir", "(unset)",
+        "Directory of more NAME.crt + NAME.key pairs; each certificate is served to clients asking (SNI) for a DNS name in its subjectAltName. Other names get PALISADE_TLS_CERT. Reloaded with the default certificate on SIGHUP.",
+        "/etc/palisade/certs");
+    /// TLS port.
+    TLS_PORT = ("PALISADE_TLS_PORT", "tls.port", "(the public port)",
+        "Port TLS listens on. Unset (or equal to the public port): the public port speaks TLS only and plain HTTP is refused. Another port: TLS there, and the public port keeps serving plain HTTP (required on Heroku, where the router speaks plain HTTP to PORT).",
+        "5443");
+    /// Lowest TLS version.
+    TLS_MIN_VERSION = ("PALISADE_TLS_MIN_VERSION", "tls.min_version", "1.3",
+        "`1.3`: TLS 1.3 only. `1.2`: also TLS 1.2 with NIST SP 800-52r2 suites (ECDHE with AES-GCM or ChaCha20-Poly1305: no CBC, no RSA key exchange, no SHA-1). Nothing older is possible.",
+        "1.2");
 }
 
 #[cfg(test)]

@@ -12,5 +12,6 @@ pub mod redirect;
 pub mod request_id;
 pub mod request_path;
 pub mod service;
+pub mod tls;
 
 pub use pingora;

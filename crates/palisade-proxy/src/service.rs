@@ -697,7 +697,9 @@ impl ProxyHttp for PalisadeProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
-        if !self.settings.behind_heroku_router {
+        // A TLS connection comes straight from the client (the router never speaks TLS to a dyno).
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        if !self.settings.behind_heroku_router || tls {
             // No trusted router in front: the socket is the truth. Append the peer to the chain
             // (the app decides how much of it to trust) and state the scheme we received.
             if let Some(peer) = session
@@ -711,7 +713,6 @@ impl ProxyHttp for PalisadeProxy {
                 };
                 upstream.insert_header("x-forwarded-for", xff)?;
             }
-            let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
             upstream.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
         }
         Ok(())

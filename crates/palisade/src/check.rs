@@ -30,6 +30,14 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // Certificates are checked too: a bad one refuses the configuration as at startup.
+    let transport_text = match palisade_proxy::tls::describe_transport(&policy) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     println!(
         "palisade {} — configuration is valid",
         env!("CARGO_PKG_VERSION")
@@ -44,12 +52,7 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
     );
     let transport = &policy.transport;
     println!(
-        "transport: TLS is terminated by {}; HTTPS redirect {}; HSTS {}",
-        if policy.dyno.is_some() {
-            "the Heroku router (TLS 1.2+); Palisade enforces HTTPS by X-Forwarded-Proto"
-        } else {
-            "whatever is in front of Palisade (no Palisade TLS listener configured)"
-        },
+        "HTTPS redirect {}; HSTS {}",
         if transport.https_redirect {
             "on"
         } else {
@@ -84,6 +87,7 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
         };
         println!("{:<36} {:<24} {}", setting.env, shown, src);
     }
+    print!("\n{transport_text}");
     if hipaa {
         println!();
         let items = palisade_audit::hipaa_checklist(&wiring::policy_summary(&policy, &components));

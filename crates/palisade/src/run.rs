@@ -286,14 +286,21 @@ pub fn run(args: RunArgs) -> ExitCode {
     );
     let mut service =
         palisade_proxy::pingora::proxy::http_proxy_service(&server.configuration, proxy);
-    let mut v4 = TcpSocketOptions::default();
-    v4.so_reuseport = Some(false);
-    service.add_tcp_with_settings(&format!("0.0.0.0:{public_port}"), v4);
-    if ipv6 {
-        let mut v6 = TcpSocketOptions::default();
-        v6.ipv6_only = Some(true);
-        v6.so_reuseport = Some(false);
-        service.add_tcp_with_settings(&format!("[::]:{public_port}"), v6);
+    let tls = match palisade_proxy::tls::add_tls_listener(&mut service, policy.tls.as_ref(), ipv6) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_CONFIG, format!("TLS configuration refused: {e}")),
+    };
+    // With TLS on the public port there is no plain-HTTP listener at all (docs/tls.md).
+    if !tls.as_ref().is_some_and(|t| t.replaces_plain()) {
+        let mut v4 = TcpSocketOptions::default();
+        v4.so_reuseport = Some(false);
+        service.add_tcp_with_settings(&format!("0.0.0.0:{public_port}"), v4);
+        if ipv6 {
+            let mut v6 = TcpSocketOptions::default();
+            v6.ipv6_only = Some(true);
+            v6.so_reuseport = Some(false);
+            service.add_tcp_with_settings(&format!("[::]:{public_port}"), v6);
+        }
     }
     server.add_service(service);
 
