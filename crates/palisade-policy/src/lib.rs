@@ -8,6 +8,7 @@
 
 mod error;
 mod file;
+mod rules;
 pub mod settings;
 pub mod values;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Source};
 pub use file::ConfigFile;
+pub use rules::{RulesPolicy, DEFAULT_RULES_POLL_INTERVAL};
 use settings::Setting;
 
 /// Default boot wait ([`settings::BOOT_TIMEOUT`]).
@@ -117,6 +119,8 @@ pub struct Policy {
     pub config_file: Option<PathBuf>,
     /// Each setting's effective value and where it came from, for `palisade check`.
     pub provenance: Vec<(Setting, String, Source)>,
+    /// Ruleset bundles: boot file, update URL, poll interval, extra trusted key.
+    pub rules: RulesPolicy,
 }
 
 /// Inputs to [`load`]: an environment snapshot and the config file's contents.
@@ -311,6 +315,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
     })?;
     let access_log = r.get(s::ACCESS_LOG, true, values::parse_bool)?;
     let dyno = inputs.env.get("DYNO").filter(|d| !d.is_empty()).cloned();
+    let rules = rules::resolve(&mut r)?;
     Ok(Policy {
         enabled,
         dyno,
@@ -331,6 +336,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         access_log,
         config_file: inputs.file.as_ref().map(|(p, _)| p.clone()),
         provenance: r.provenance,
+        rules,
     })
 }
 

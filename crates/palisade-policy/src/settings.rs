@@ -99,6 +99,23 @@ settings! {
     ACCESS_LOG = ("PALISADE_ACCESS_LOG", "access_log", "true",
         "One JSON line per request on stdout. Security events are always logged.",
         "false");
+    // --- Rule updates (issue #10) ---
+    /// Ruleset bundle URL.
+    RULES_URL = ("PALISADE_RULES_URL", "rules_url", "(unset)",
+        "Poll this URL for signed ruleset bundles and swap each newer one in without a restart. A bundle that fails its signature, checksums or version checks, or cannot be fetched, changes nothing (audited). `https://` needs a TLS-enabled build.",
+        "https://rules.example.org/palisade.bundle");
+    /// Poll interval.
+    RULES_POLL_INTERVAL = ("PALISADE_RULES_POLL_INTERVAL", "rules_poll_interval", "15m",
+        "Time between polls of the rules URL (1s to 24h; jitter only shortens it, failures back off up to 8x). Uses ETag/If-None-Match.",
+        "1h");
+    /// Extra trusted signing key.
+    RULES_PUBKEY = ("PALISADE_RULES_PUBKEY", "rules_pubkey", "(unset)",
+        "One more Ed25519 public key (64 hex digits, from `palisade rules keygen`) trusted to sign bundles, besides the compiled-in project key: for organisations publishing their own virtual patches.",
+        "d14ab2644b7cb2483d224e875f193ace61dbd10b9d64b62ce0ee4899a8a88ba6");
+    /// Bundle file loaded at boot.
+    RULES_BUNDLE = ("PALISADE_RULES_BUNDLE", "rules_bundle", "(unset)",
+        "A signed bundle file to load at boot instead of the embedded rulesets (the buildpack fetches one at build time). A refused file leaves the embedded rules in force.",
+        ".palisade/rules.bundle");
 }
 
 #[cfg(test)]
@@ -148,7 +165,8 @@ mod doc_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const BEGIN: &str = "<!-- settings-table:begin (generated from crates/palisade-policy/src/settings.rs) -->\n";
+    const BEGIN: &str =
+        "<!-- settings-table:begin (generated from crates/palisade-policy/src/settings.rs) -->\n";
     const END: &str = "<!-- settings-table:end -->";
 
     /// `docs/configuration.md` must carry the current table. `UPDATE_DOCS=1 cargo test -p
