@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod app;
 pub mod headers;
 pub mod inflight;
+pub mod inspect;
 pub mod pages;
 pub mod request_id;
 pub mod service;

@@ -13,6 +13,7 @@ use crate::access_log::{AccessLog, AccessRecord};
 use crate::app::AppTarget;
 use crate::headers::ResponseHeaderPolicy;
 use crate::inflight::{Inflight, InflightGuard};
+use crate::inspect::{engine_for_request, head_blocked, Inspection};
 use crate::{pages, request_id};
 
 /// Settings the proxy needs on the request path, resolved from the policy once at startup.
@@ -37,9 +38,17 @@ pub struct PalisadeProxy {
     app: Arc<AppTarget>,
     inflight: Inflight,
     log: AccessLog,
+    inspection: Option<Inspection>,
 }
 
 impl PalisadeProxy {
+    /// Inspects every request head with the rules in `rules` (swapped at runtime); `enforce`
+    /// answers 403 to blocking verdicts (block mode), otherwise they are only recorded.
+    pub fn with_rules(mut self, rules: palisade_rules::RulesHandle, enforce: bool) -> Self {
+        self.inspection = Some(Inspection { rules, enforce });
+        self
+    }
+
     /// Builds the proxy in front of `app`.
     pub fn new(
         settings: ProxySettings,
@@ -52,6 +61,7 @@ impl PalisadeProxy {
             app,
             inflight,
             log,
+            inspection: None,
         }
     }
 
@@ -91,6 +101,8 @@ pub struct RequestCtx {
     request_id: String,
     own_status: Option<u16>,
     outcome: &'static str,
+    /// The rules this request is inspected with, taken once at `request_filter`.
+    engine: Option<Arc<palisade_engine::Engine>>,
     _inflight: InflightGuard,
 }
 
@@ -108,6 +120,7 @@ impl ProxyHttp for PalisadeProxy {
             request_id: String::new(),
             own_status: None,
             outcome: "success",
+            engine: None,
             _inflight: self.inflight.enter(),
         }
     }
@@ -137,6 +150,22 @@ impl ProxyHttp for PalisadeProxy {
             self.respond(session, ctx, 503, &[("retry-after", retry)])
                 .await?;
             return Ok(true);
+        }
+        if let Some(inspection) = &self.inspection {
+            let engine = engine_for_request(inspection);
+            let blocked = head_blocked(&engine, session.req_header());
+            ctx.engine = Some(engine);
+            if blocked {
+                ctx.outcome = if inspection.enforce {
+                    "blocked"
+                } else {
+                    "monitored"
+                };
+                if inspection.enforce {
+                    self.respond(session, ctx, 403, &[]).await?;
+                    return Ok(true);
+                }
+            }
         }
         Ok(false)
     }

@@ -663,3 +663,22 @@ mod tests {
         assert!(Bundle::pack("1.0", "0.1.0", now, vec![]).is_err());
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The bundle committed next to the rulesets was signed with the project key's secret half;
+    /// the compiled-in public key must accept it (the key pair really is one).
+    #[test]
+    fn the_shipped_bundle_verifies_with_the_compiled_in_key() {
+        let bytes = include_bytes!("../../../rulesets/bundles/palisade-rules-0.1.0.bundle");
+        let v = Bundle::parse(bytes)
+            .unwrap()
+            .verify(&KeyRing::builtin(), Version::palisade())
+            .unwrap();
+        assert_eq!(v.signer_label, crate::keys::BUILTIN_KEY_LABEL);
+        assert_eq!(v.version.to_string(), "0.1.0");
+    }
+}

@@ -40,6 +40,14 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
         };
         println!("{:<36} {:<24} {}", setting.env, value, src);
     }
+    println!();
+    match crate::rules_cmd::describe(&policy) {
+        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     if hipaa {
         println!();
         println!("HIPAA checklist: not yet available in this build.");

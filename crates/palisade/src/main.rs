@@ -2,6 +2,7 @@
 
 mod check;
 mod logging;
+mod rules_cmd;
 mod run;
 mod supervisor;
 
@@ -44,6 +45,11 @@ enum Command {
         #[arg(long)]
         hipaa: bool,
     },
+    /// Ruleset bundles: keygen, pack, sign, verify, fetch (see docs/rule-updates.md).
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,5 +57,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check { config, hipaa } => check::check(config, hipaa),
+        Command::Rules { command } => rules_cmd::rules(command),
     }
 }

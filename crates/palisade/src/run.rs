@@ -256,7 +256,14 @@ pub fn run(args: RunArgs) -> ExitCode {
         response_headers: response_headers(),
     };
     let log = AccessLog::new(policy.access_log, policy.dyno.clone());
-    let proxy = PalisadeProxy::new(settings, app.clone(), inflight.clone(), log);
+    // Rules in force (embedded floor, boot bundle) and the updater thread (issue #10).
+    let (rules, _rules_updater) =
+        match crate::rules_cmd::start(&policy, Arc::new(crate::rules_cmd::print_event)) {
+            Ok(r) => r,
+            Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
+        };
+    let proxy = PalisadeProxy::new(settings, app.clone(), inflight.clone(), log)
+        .with_rules(rules, policy.mode == palisade_policy::Mode::Block);
     let mut service =
         palisade_proxy::pingora::proxy::http_proxy_service(&server.configuration, proxy);
     let mut v4 = TcpSocketOptions::default();
