@@ -240,7 +240,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn a_new_signed_bundle_is_in_force_within_one_interval_with_no_failed_requests() {
     let shop = Workshop::new("swap");
     let running = env!("CARGO_PKG_VERSION");
-    let mut server = BundleServer::start();
+    let server = BundleServer::start();
     // The same version as the running rules: nothing to do.
     server.serve(Some(shop.bundle(running, running)));
     let p = start_palisade(&server.url(), &shop.pubkey);
