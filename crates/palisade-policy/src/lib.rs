@@ -8,6 +8,7 @@
 
 mod error;
 mod file;
+mod rules;
 pub mod settings;
 mod tls;
 pub mod values;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Source};
 pub use file::ConfigFile;
+pub use rules::{RulesPolicy, DEFAULT_RULES_POLL_INTERVAL};
 use settings::Setting;
 pub use tls::{PemSource, PemValue, TlsPolicy, TlsVersion, DEFAULT_TLS_MIN_VERSION};
 
@@ -194,6 +196,8 @@ pub struct Policy {
     /// Native TLS termination (`PALISADE_TLS_*`), when configured; `None`: plain HTTP only (on
     /// Heroku the router terminates TLS).
     pub tls: Option<TlsPolicy>,
+    /// Ruleset bundles: boot file, update URL, poll interval, extra trusted key.
+    pub rules: RulesPolicy,
 }
 
 /// Inputs to [`load`]: an environment snapshot and the config file's contents.
@@ -479,6 +483,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         }
     }
     let tls = tls::load_tls(&mut r, public_port, &upstream, dyno.is_some())?;
+    let rules = rules::resolve(&mut r)?;
     Ok(Policy {
         enabled,
         dyno,
@@ -503,6 +508,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         config_file: inputs.file.as_ref().map(|(p, _)| p.clone()),
         provenance: r.provenance,
         tls,
+        rules,
     })
 }
 

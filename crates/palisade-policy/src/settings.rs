@@ -240,6 +240,23 @@ settings! {
     TLS_MIN_VERSION = ("PALISADE_TLS_MIN_VERSION", "tls.min_version", "1.3",
         "`1.3`: TLS 1.3 only. `1.2`: also TLS 1.2 with NIST SP 800-52r2 suites (ECDHE with AES-GCM or ChaCha20-Poly1305: no CBC, no RSA key exchange, no SHA-1). Nothing older is possible.",
         "1.2");
+    // --- Rule updates (issue #10) ---
+    /// Ruleset bundle URL.
+    RULES_URL = ("PALISADE_RULES_URL", "rules_url", "(unset)",
+        "Poll this URL for signed ruleset bundles and swap each newer one in without a restart. A bundle that fails its signature, checksums or version checks, or cannot be fetched, changes nothing (audited). `https://` needs a TLS-enabled build.",
+        "https://rules.example.org/palisade.bundle");
+    /// Poll interval.
+    RULES_POLL_INTERVAL = ("PALISADE_RULES_POLL_INTERVAL", "rules_poll_interval", "15m",
+        "Time between polls of the rules URL (1s to 24h; jitter only shortens it, failures back off up to 8x). Uses ETag/If-None-Match.",
+        "1h");
+    /// Extra trusted signing key.
+    RULES_PUBKEY = ("PALISADE_RULES_PUBKEY", "rules_pubkey", "(unset)",
+        "One more Ed25519 public key (64 hex digits, from `palisade rules keygen`) trusted to sign bundles, besides the compiled-in project key: for organisations publishing their own virtual patches.",
+        "d14ab2644b7cb2483d224e875f193ace61dbd10b9d64b62ce0ee4899a8a88ba6");
+    /// Bundle file loaded at boot.
+    RULES_BUNDLE = ("PALISADE_RULES_BUNDLE", "rules_bundle", "(unset)",
+        "A signed bundle file to load at boot instead of the embedded rulesets (the buildpack fetches one at build time). A refused file leaves the embedded rules in force.",
+        ".palisade/rules.bundle");
 }
 
 #[cfg(test)]

@@ -88,6 +88,14 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
         println!("{:<36} {:<24} {}", setting.env, shown, src);
     }
     print!("\n{transport_text}");
+    println!();
+    match crate::rules_cmd::describe(&policy) {
+        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Err(e) => {
+            eprintln!("palisade: configuration refused: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     if hipaa {
         println!();
         let items = palisade_audit::hipaa_checklist(&wiring::policy_summary(&policy, &components));

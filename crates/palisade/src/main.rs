@@ -2,6 +2,7 @@
 
 mod check;
 mod logging;
+mod rules_cmd;
 mod run;
 mod supervisor;
 mod tools;
@@ -76,6 +77,11 @@ enum Command {
         #[arg(long)]
         title: Option<String>,
     },
+    /// Ruleset bundles: keygen, pack, sign, verify, fetch (see docs/rule-updates.md).
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,5 +106,6 @@ fn main() -> ExitCode {
         Command::Explain { file, config } => tools::explain(file, config),
         Command::Audit(AuditCommand::Verify { files, json }) => tools::audit_verify(&files, json),
         Command::Report { files, out, title } => tools::report(&files, &out, title),
+        Command::Rules { command } => rules_cmd::rules(command),
     }
 }

@@ -18,7 +18,7 @@ use palisade_proxy::pingora::server::{
     RunArgs as PingoraRunArgs, Server, ShutdownSignal, ShutdownSignalWatch,
 };
 use palisade_proxy::redirect::RedirectHosts;
-use palisade_proxy::service::{FixedEngine, PalisadeProxy, ProxySettings};
+use palisade_proxy::service::{PalisadeProxy, ProxySettings};
 
 use crate::supervisor::{self, Ending, ShutdownFlag};
 use crate::{check, logging, wiring, EXIT_CONFIG, EXIT_STARTUP};
@@ -269,10 +269,17 @@ pub fn run(args: RunArgs) -> ExitCode {
         oversize_body: policy.oversize_body,
         access_log: policy.access_log,
     };
+    // Rules in force (embedded floor, boot bundle) and the updater thread (issue #10); every swap
+    // or refusal is an audit line.
+    let (rules, _rules_updater) =
+        match crate::rules_cmd::start(&policy, Arc::new(crate::rules_cmd::print_event)) {
+            Ok(r) => r,
+            Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
+        };
     audit.startup(palisade_audit::StartupEvent {
         time: Some(std::time::SystemTime::now()),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        rules_version: components.engine.version().to_string(),
+        rules_version: rules.current().version().to_string(),
         policy: check::policy_json(&policy),
         hipaa: wiring::policy_summary(&policy, &components),
     });
@@ -281,7 +288,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         app.clone(),
         inflight.clone(),
         audit.clone(),
-        Arc::new(FixedEngine(components.engine.clone())),
+        Arc::new(RulesEngine(rules)),
         components.access.clone(),
     );
     let mut service =
@@ -447,6 +454,16 @@ fn supervise_thread(
             tracing::info!(app_status = ?status.map(supervisor::exit_code_of), "stopped");
             status.map_or(0, supervisor::exit_code_of)
         }
+    }
+}
+
+/// The rules handle as the proxy's engine source: each request takes the engine in force when
+/// it starts and keeps it to the end, so a swap never changes a request half-way.
+struct RulesEngine(palisade_rules::RulesHandle);
+
+impl palisade_proxy::service::EngineSource for RulesEngine {
+    fn current(&self) -> Arc<palisade_engine::Engine> {
+        self.0.current()
     }
 }
 
