@@ -267,3 +267,18 @@ pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
         rules_version: c.engine.version().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hipaa_fix_hints_name_real_settings() {
+        for name in palisade_audit::hipaa::vars::ALL {
+            assert!(
+                palisade_policy::settings::ALL
+                    .iter()
+                    .any(|s| s.env == *name),
+                "the HIPAA checklist names {name}, which is not a setting"
+            );
+        }
+    }
+}
