@@ -127,7 +127,8 @@ pub struct ChecklistItem {
     pub fix: Option<String>,
 }
 
-/// Config variable names used in fix hints; kept together so they match the policy crate.
+/// Config variable names used in fix hints; kept together so they match the policy crate
+/// (`palisade-policy/src/settings.rs`, checked by a test in the `palisade` crate).
 pub mod vars {
     /// Engine mode.
     pub const MODE: &str = "PALISADE_MODE";
@@ -135,20 +136,37 @@ pub mod vars {
     pub const HTTPS_REDIRECT: &str = "PALISADE_HTTPS_REDIRECT";
     /// HSTS max-age.
     pub const HSTS_MAX_AGE: &str = "PALISADE_HSTS_MAX_AGE";
-    /// Minimum TLS version when Palisade terminates TLS.
-    pub const TLS_MIN_VERSION: &str = "PALISADE_TLS_MIN_VERSION";
-    /// IP allow list.
-    pub const IP_ALLOW: &str = "PALISADE_IP_ALLOW";
-    /// Rate limits.
+    /// Only these networks may reach the app (per-path lists go in `palisade.yml`).
+    pub const IP_ALLOWLIST: &str = "PALISADE_IP_ALLOWLIST";
+    /// Networks refused with 403.
+    pub const IP_BLOCKLIST: &str = "PALISADE_IP_BLOCKLIST";
+    /// Only these countries may reach the app.
+    pub const GEO_ALLOW_COUNTRIES: &str = "PALISADE_GEO_ALLOW_COUNTRIES";
+    /// Per-client-IP limit over all requests.
     pub const RATE_LIMIT: &str = "PALISADE_RATE_LIMIT";
+    /// Per-route rate limits.
+    pub const RATE_LIMITS: &str = "PALISADE_RATE_LIMITS";
     /// Audit HMAC key.
     pub const AUDIT_KEY: &str = "PALISADE_AUDIT_KEY";
     /// Alert webhooks.
     pub const ALERT_WEBHOOKS: &str = "PALISADE_ALERT_WEBHOOKS";
-    /// PHI redaction switch.
-    pub const REDACT_PHI: &str = "PALISADE_REDACT_PHI";
     /// Path identifier masking.
     pub const MASK_PATH_IDS: &str = "PALISADE_MASK_PATH_IDS";
+
+    /// Every name above.
+    pub const ALL: &[&str] = &[
+        MODE,
+        HTTPS_REDIRECT,
+        HSTS_MAX_AGE,
+        IP_ALLOWLIST,
+        IP_BLOCKLIST,
+        GEO_ALLOW_COUNTRIES,
+        RATE_LIMIT,
+        RATE_LIMITS,
+        AUDIT_KEY,
+        ALERT_WEBHOOKS,
+        MASK_PATH_IDS,
+    ];
 }
 
 const ACCESS: &str = "§164.312(a)(1)";
@@ -210,8 +228,10 @@ pub fn hipaa_checklist(p: &PolicySummary) -> Vec<ChecklistItem> {
             "no IP or country restriction: admin and internal paths are reachable from anywhere"
                 .to_owned(),
             Some(format!(
-                "restrict admin paths by IP, e.g. {}=203.0.113.0/24 (or per path in palisade.yml)",
-                vars::IP_ALLOW
+                "restrict admin paths by IP in palisade.yml (access.paths: - path: /admin/** \
+                 allow: ips: [203.0.113.0/24]), or the whole app with {}=203.0.113.0/24 or {}=US",
+                vars::IP_ALLOWLIST,
+                vars::GEO_ALLOW_COUNTRIES
             )),
         );
     }
@@ -260,10 +280,11 @@ pub fn hipaa_checklist(p: &PolicySummary) -> Vec<ChecklistItem> {
             "No PHI in logs",
             Fail,
             "PHI redaction is switched off".to_owned(),
-            Some(format!(
-                "heroku config:unset {} (redaction is on by default)",
-                vars::REDACT_PHI
-            )),
+            // No setting switches redaction off in Palisade, so there is no variable to unset.
+            Some(
+                "run an official Palisade build: PHI redaction is always on and cannot be configured off"
+                    .to_owned(),
+            ),
         );
     }
     if p.mask_path_ids {
@@ -358,7 +379,12 @@ pub fn hipaa_checklist(p: &PolicySummary) -> Vec<ChecklistItem> {
                 "TLS version at Palisade",
                 Fail,
                 format!("minimum TLS version is {}", other.unwrap_or("not set")),
-                Some(format!("set {}=1.2 (or 1.3)", vars::TLS_MIN_VERSION)),
+                // Palisade has no TLS-version setting: TLS is terminated by the Heroku router.
+                Some(
+                    "require TLS 1.2 or newer wherever TLS terminates (the Heroku router \
+                     does; Private Spaces: `spaces-strict-tls`); Palisade has no TLS setting"
+                        .to_owned(),
+                ),
             ),
         }
     }
@@ -402,7 +428,9 @@ pub fn hipaa_checklist(p: &PolicySummary) -> Vec<ChecklistItem> {
             Warn,
             "no rate limit: credential stuffing and scraping are not slowed".to_owned(),
             Some(format!(
-                "e.g. {}=\"/login:10/min\" (or rate_limits in palisade.yml)",
+                "e.g. heroku config:set {}=\"POST /login 10/minute\" and {}=600/minute \
+                 (or access.rate_limits in palisade.yml)",
+                vars::RATE_LIMITS,
                 vars::RATE_LIMIT
             )),
         );

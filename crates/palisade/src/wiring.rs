@@ -94,10 +94,13 @@ pub fn access_config(policy: &Policy) -> Result<AccessConfig, String> {
     use palisade_access::identity::ForwardedMode;
     // Behind the Heroku router the right-most X-Forwarded-For entry is the client; elsewhere the
     // socket, unless the user says otherwise (in the file or the config var).
+    // Looked up structurally: a top-level `mode: block` next to a `client_ip:` section without
+    // `mode` must not count (that would silently make the router the client on Heroku).
     let file_sets_mode = policy
         .config_text
         .as_deref()
-        .is_some_and(|t| t.contains("mode:") && t.contains("client_ip"));
+        .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(t).ok())
+        .is_some_and(|v| !v["access"]["client_ip"]["mode"].is_null());
     match ext(settings::TRUSTED_PROXY) {
         Some(v) if v.trim().eq_ignore_ascii_case("auto") => {
             c.client_ip.mode = auto_mode(policy);
@@ -166,7 +169,12 @@ pub fn access_config(policy: &Policy) -> Result<AccessConfig, String> {
             .map_err(|e| invalid(settings::RATE_LIMITS.env, v, e))?;
     }
     if let Some(v) = ext(settings::REDIS_URL) {
-        c.redis = Some(RedisConfig::new(v.trim()));
+        // The config var (or Heroku's REDIS_URL) gives the URL only: keep the file's timeout and
+        // key prefix.
+        match c.redis.as_mut() {
+            Some(redis) => redis.url = v.trim().to_string(),
+            None => c.redis = Some(RedisConfig::new(v.trim())),
+        }
     }
     Ok(c)
 }
@@ -257,5 +265,20 @@ pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
         phi_redaction: true,
         mask_path_ids: c.audit.mask_path_ids,
         rules_version: c.engine.version().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hipaa_fix_hints_name_real_settings() {
+        for name in palisade_audit::hipaa::vars::ALL {
+            assert!(
+                palisade_policy::settings::ALL
+                    .iter()
+                    .any(|s| s.env == *name),
+                "the HIPAA checklist names {name}, which is not a setting"
+            );
+        }
     }
 }

@@ -308,3 +308,165 @@ pub fn pids_matching(needle: &str) -> Vec<u32> {
     }
     out
 }
+
+// ---- Helpers for the access-control tests (tests/access_control.rs) ----
+
+/// A fresh temp directory for this test process.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("palisade-e2e-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A raw `METHOD path` request with extra header lines (`"Name: value"`), `Connection: close`.
+pub fn raw_request(method: &str, path: &str, headers: &[&str]) -> Vec<u8> {
+    let mut s = format!("{method} {path} HTTP/1.1\r\nHost: t\r\n");
+    for h in headers {
+        s.push_str(h);
+        s.push_str("\r\n");
+    }
+    if method == "POST" || method == "PUT" {
+        s.push_str("Content-Length: 0\r\n");
+    }
+    s.push_str("Connection: close\r\n\r\n");
+    s.into_bytes()
+}
+
+impl Palisade {
+    /// The public port on IPv6 loopback.
+    pub fn addr_v6(&self) -> SocketAddr {
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, self.port))
+    }
+    /// Sends a request with extra header lines over IPv4 loopback.
+    pub fn send(&self, method: &str, path: &str, headers: &[&str]) -> Response {
+        request(self.addr(), &raw_request(method, path, headers))
+    }
+    /// A GET as the Heroku router would send it for a client at `xff` (the full header value).
+    pub fn get_via(&self, path: &str, xff: &str) -> Response {
+        self.send("GET", path, &[&format!("X-Forwarded-For: {xff}")])
+    }
+    /// Every JSON line on stdout.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .collect()
+    }
+    /// Security events (stdout lines with `palisade.control` that are not access events) for
+    /// the request id of `resp`, waiting up to 3 s for at least one.
+    pub fn security_events_for(&self, resp: &Response) -> Vec<serde_json::Value> {
+        let id = resp
+            .header("x-request-id")
+            .expect("response has an x-request-id")
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let found: Vec<_> = self
+                .json_lines()
+                .into_iter()
+                .filter(|v| v["event.action"] != "request" && v.get("palisade.control").is_some())
+                .filter(|v| v["http.request.id"] == id.as_str())
+                .collect();
+            if !found.is_empty() || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    /// The one security event for `resp`'s request (panics with the stdout if there is none).
+    pub fn security_event_for(&self, resp: &Response) -> serde_json::Value {
+        let events = self.security_events_for(resp);
+        assert!(
+            !events.is_empty(),
+            "no security event for request {:?}; stdout: {:#?}",
+            resp.header("x-request-id"),
+            self.stdout_lines()
+        );
+        events[0].clone()
+    }
+    /// The access event for `resp`'s request, waiting up to 3 s.
+    pub fn access_event_for(&self, resp: &Response) -> serde_json::Value {
+        let id = resp.header("x-request-id").unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Some(e) = self
+                .access_events()
+                .into_iter()
+                .find(|v| v["http.request.id"] == id.as_str())
+            {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no access event for {id}; stdout: {:#?}",
+                self.stdout_lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A throwaway redis-server on a free loopback port (no persistence), killed on drop.
+pub struct RedisServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `/usr/bin/redis-server` (or the one on PATH); `None` after printing SKIP if absent.
+    pub fn start() -> Option<RedisServer> {
+        let binary = std::iter::once(PathBuf::from("/usr/bin/redis-server"))
+            .chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                    .map(|d| d.join("redis-server")),
+            )
+            .find(|p| p.is_file());
+        let Some(binary) = binary else {
+            eprintln!("SKIP: redis-server is not installed; the shared-limit test needs it");
+            return None;
+        };
+        let port = free_port();
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(RedisServer { child, port })
+    }
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+    /// One command over RESP; returns the raw reply text.
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut cmd = format!("*{}\r\n", args.len());
+        for a in args {
+            cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(cmd.as_bytes()).unwrap();
+        let mut buf = vec![0; 65536];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
