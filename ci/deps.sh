@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test Palisade:
 # cmake + clang + libclang (BoringSSL via the `boring` crate), redis-server (shared rate limits),
-# nginx + wrk (benchmarks), openssl (TLS tests), python3 and node (test apps), shellcheck.
+# nginx + wrk (benchmarks), openssl (TLS tests), python3 and node (test apps), shellcheck,
+# chromium (renders the HTML report in a test).
 # Needs root or sudo; does nothing for packages already present.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ have python3 || need+=(python3)
 have node || need+=(nodejs)
 have shellcheck || need+=(shellcheck)
 have sslscan || need+=(sslscan)
+# Headless rendering of `palisade report` output in crates/palisade/tests/audit_trail.rs.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "ci/deps.sh: all build and test dependencies present"

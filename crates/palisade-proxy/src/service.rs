@@ -143,15 +143,12 @@ fn access_control_kind(c: palisade_access::Control) -> Control {
     }
 }
 
+/// Query parameter names for the access event. A part without `=` (`?Jane-Doe`) is a value, not
+/// a name, so it becomes `{bare}` (the audit crate's extractor, which the writer then bounds and
+/// masks again).
 fn query_param_names(query: Option<&str>) -> Vec<String> {
     query
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .take(64)
-                .map(|p| p.split('=').next().unwrap_or("").to_string())
-                .collect()
-        })
+        .map(|q| palisade_audit::redact::query_param_names(q, false))
         .unwrap_or_default()
 }
 

@@ -1,5 +1,6 @@
 //! `palisade`: the command line. Subcommands are thin; the work lives in the library crates.
 
+mod alert_tls;
 mod check;
 mod logging;
 mod rules_cmd;

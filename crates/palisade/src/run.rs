@@ -176,7 +176,17 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
     };
-    let audit = match palisade_audit::AuditSink::start(components.audit.clone()) {
+    // Webhooks need TLS (Slack and most incident tools are https-only): Pingora's BoringSSL.
+    let connector = match crate::alert_tls::TlsAlertConnector::new() {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_STARTUP, e),
+    };
+    let sink_options = palisade_audit::SinkOptions {
+        connector: Arc::new(connector),
+        ..Default::default()
+    };
+    let audit = match palisade_audit::AuditSink::start_with(components.audit.clone(), sink_options)
+    {
         Ok(a) => a,
         Err(e) => {
             return fail(

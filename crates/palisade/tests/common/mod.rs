@@ -53,7 +53,7 @@ impl Builder {
     /// `palisade run` in the python-echo directory, on a fresh public port, with a clean env.
     pub fn new() -> Builder {
         let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+        let mut cmd = Command::new(palisade_bin());
         cmd.current_dir(python_echo_dir())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -469,4 +469,132 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One HTTP request a [`WebhookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub path: String,
+    pub body: String,
+}
+
+/// A local HTTP server (loopback, std only) that answers 200 to everything and records each
+/// request's path and body: the alert webhooks' destination in tests.
+pub struct WebhookReceiver {
+    pub port: u16,
+    pub got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let sink = sink.clone();
+                std::thread::spawn(move || serve_webhook(conn, &sink));
+            }
+        });
+        WebhookReceiver { port, got }
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+    /// Waits until at least `n` requests arrived at `path` (any path when empty).
+    pub fn wait_for(&self, path: &str, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got: Vec<Received> = self
+                .received()
+                .into_iter()
+                .filter(|r| path.is_empty() || r.path == path)
+                .collect();
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn serve_webhook(conn: TcpStream, sink: &Arc<Mutex<Vec<Received>>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
+    let mut r = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut len = 0usize;
+        let mut close = false;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if k.trim().eq_ignore_ascii_case("connection") && v.trim() == "close" {
+                    close = true;
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        sink.lock().unwrap().push(Received {
+            at: Instant::now(),
+            path,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        if close {
+            return;
+        }
+    }
+}
+
+/// Runs `palisade` with `args` (no `run`), a clean environment plus `envs`; returns exit code,
+/// stdout and stderr.
+pub fn palisade_tool(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(palisade_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The binary under test: `PALISADE_TEST_BIN` when set (a copy taken right after building, for
+/// target directories shared by several worktrees, where another build may replace
+/// `target/release/palisade` at any time), else the one Cargo built for this test.
+pub fn palisade_bin() -> PathBuf {
+    std::env::var_os("PALISADE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_palisade")))
 }
