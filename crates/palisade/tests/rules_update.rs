@@ -198,7 +198,13 @@ impl Drop for BundleServer {
 }
 
 fn start_palisade(url: &str, pubkey: &str) -> Palisade {
+    // The canary requests are blocked once the new rules are in force; with the default
+    // temporary bans those blocks would ban the (single) test client and fail its clean
+    // requests too, which is not what this test measures.
+    let config = std::env::temp_dir().join(format!("palisade-rules-swap-{}.yml", free_port()));
+    std::fs::write(&config, "access:\n  bans:\n    after_blocks: 0\n").unwrap();
     let p = Builder::new()
+        .env("PALISADE_CONFIG", config.to_str().unwrap())
         .env("PALISADE_RULES_URL", url)
         .env("PALISADE_RULES_POLL_INTERVAL", "1s")
         .env("PALISADE_RULES_PUBKEY", pubkey)
