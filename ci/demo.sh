@@ -2,7 +2,7 @@
 # Builds Palisade and runs it on http://localhost:${PORT:-5000} in front of the Python test app,
 # with the embedded defaults (no configuration). Try:
 #   curl -i localhost:5000/hello                      -> 200 from the app, with HSTS
-#   curl -i "localhost:5000/?q=<script>alert(1)</script>"  -> 403 from Palisade
+#   curl -i "localhost:5000/?q=%3Cscript%3Ealert(1)%3C/script%3E"  -> 403 from Palisade
 # Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,15 +18,8 @@ SAMPLE=()
 [ "${1:-}" = "--quick" ] && SAMPLE=(--sample-per-set 300)
 
 [ -x target/release/palisade ] || cargo build --release -p palisade
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=ci/lib.sh
+source "$ROOT/ci/lib.sh"
 BACKEND=$(free_port)
 PROXY=$(free_port)
 "$SHARED/tools/echo-backend" --port "$BACKEND" >/dev/null 2>&1 &

@@ -30,16 +30,8 @@ done
 BIN=${PALISADE_BIN:-${CARGO_TARGET_DIR:-target}/release/palisade}
 [ -x "$BIN" ] || cargo build --release -p palisade
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=ci/lib.sh
+source ci/lib.sh
 BACKEND=$(free_port); LOGGED=$(free_port); SILENT=$(free_port)
 
 cat > "$WORK/backend.conf" <<CONF
@@ -65,7 +57,6 @@ PORT=$LOGGED PALISADE_THREADS=$THREADS PALISADE_ACCESS_LOG=true "$BIN" run --ups
 PORT=$SILENT PALISADE_THREADS=$THREADS PALISADE_ACCESS_LOG=false "$BIN" run --upstream "127.0.0.1:$BACKEND" \
   >/dev/null 2>"$WORK/silent.err" & PIDS+=($!)
 
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 wait_port "$BACKEND"; wait_port "$LOGGED"; wait_port "$SILENT"
 sleep 0.5
 

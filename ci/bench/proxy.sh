@@ -29,16 +29,8 @@ for tool in nginx wrk; do
 done
 [ -x target/release/palisade ] || cargo build --release -p palisade
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=ci/lib.sh
+source ci/lib.sh
 BACKEND=$(free_port); NGINX=$(free_port); PALISADE=$(free_port)
 
 # One nginx binary, two configs: a fast static backend and a plain reverse proxy.
@@ -84,7 +76,6 @@ PORT=$PALISADE PALISADE_THREADS=$THREADS target/release/palisade run --upstream 
   >/dev/null 2>"$WORK/palisade.err" & PALISADE_PID=$!
 PIDS+=("$PALISADE_PID")
 
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PALISADE"
 sleep 0.5
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PALISADE_PID/status")

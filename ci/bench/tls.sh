@@ -30,16 +30,8 @@ for tool in nginx wrk openssl; do
 done
 [ -x target/release/palisade ] || cargo build --release -p palisade
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=ci/lib.sh
+source ci/lib.sh
 BACKEND=$(free_port); NGINX=$(free_port); PALISADE=$(free_port)
 
 # One certificate for both servers.
@@ -99,8 +91,7 @@ PORT=$PALISADE PALISADE_THREADS=1 PALISADE_TLS_CERT="$WORK/bench.crt" PALISADE_T
   target/release/palisade run --upstream "127.0.0.1:$BACKEND" >/dev/null 2>"$WORK/palisade.err" &
 PIDS+=($!)
 
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; cat "$WORK/palisade.err" >&2; exit 1; }
-wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PALISADE"
+wait_port "$BACKEND" "$WORK/palisade.err"; wait_port "$NGINX" "$WORK/palisade.err"; wait_port "$PALISADE" "$WORK/palisade.err"
 sleep 0.5
 
 # Both must really be TLS 1.3 with X25519 and the same certificate, or the comparison is void.

@@ -7,7 +7,6 @@
 pub mod app;
 pub mod headers;
 pub mod inflight;
-pub mod inspect;
 pub mod pages;
 pub mod redirect;
 pub mod request_id;
