@@ -384,19 +384,30 @@ fn supervise_thread(
     inflight: &Inflight,
     drain: Duration,
 ) -> u8 {
-    // Wait until Pingora listens on the public port before starting anything behind it.
+    // Wait until Pingora listens on the public port before starting anything behind it. A
+    // SIGTERM can arrive before this thread ever sees the port open (Pingora closes its
+    // listeners at once), so the wait also ends on shutdown.
     let started = Instant::now();
-    while TcpStream::connect_timeout(
+    while let Err(e) = TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], public_port)),
         Duration::from_millis(200),
-    )
-    .is_err()
-    {
+    ) {
+        if shutdown.signal().is_some() {
+            if child_port.is_some() {
+                tracing::info!("shutdown requested before the app was started; exiting");
+            }
+            // Proxy-only mode drains below; a child was never started, so nothing is in flight
+            // but requests held for boot, which the drain covers too.
+            break;
+        }
         if started.elapsed() > Duration::from_secs(10) {
-            tracing::error!(public_port, "the proxy did not start listening; stopping");
+            tracing::error!(public_port, error = %e, "the proxy did not start listening; stopping");
             return EXIT_STARTUP;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if child_port.is_some() && shutdown.signal().is_some() {
+        return 0;
     }
     let Some(app_port) = child_port else {
         // Proxy-only mode: nothing to supervise but the drain.

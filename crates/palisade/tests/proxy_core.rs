@@ -373,15 +373,18 @@ fn killing_palisade_stops_the_app() {
 fn proxy_only_mode_forwards_to_an_existing_app() {
     let app_port = free_port();
     let m = marker();
-    let mut app = std::process::Command::new("python3")
-        .arg("app.py")
-        .arg(&m)
-        .current_dir(python_echo_dir())
-        .env("PORT", app_port.to_string())
-        .env("HOST", "127.0.0.1")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _app = ChildGuard(
+        std::process::Command::new("python3")
+            .arg("app.py")
+            .arg(&m)
+            .current_dir(python_echo_dir())
+            .env("PORT", app_port.to_string())
+            .env("HOST", "127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", app_port)).is_err() {
         assert!(Instant::now() < deadline);
@@ -395,12 +398,13 @@ fn proxy_only_mode_forwards_to_an_existing_app() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["path"], "/via-upstream");
     p.signal(15);
+    let status = p.wait_exit(Duration::from_secs(10));
     assert_eq!(
-        p.wait_exit(Duration::from_secs(10)).unwrap().code(),
-        Some(0)
+        status.and_then(|s| s.code()),
+        Some(0),
+        "palisade did not exit 0 after SIGTERM; stderr: {:?}",
+        p.stderr_lines()
     );
-    let _ = app.kill();
-    let _ = app.wait();
 }
 
 #[test]

@@ -409,6 +409,17 @@ impl Palisade {
     }
 }
 
+/// A helper process the test started itself, killed when the guard drops — also when the test
+/// panics, so a failed test never leaves a process behind holding the runner's output pipe open.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A throwaway redis-server on a free loopback port (no persistence), killed on drop.
 pub struct RedisServer {
     pub child: Child,
