@@ -19,6 +19,7 @@ mod format;
 pub mod hipaa;
 mod html;
 mod logline;
+mod queue;
 mod record;
 pub mod redact;
 pub mod report;

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
+
+use crate::queue::{self, QueueError, QueueSender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -64,7 +66,7 @@ impl Default for SinkOptions {
 }
 
 struct Inner {
-    tx: SyncSender<Msg>,
+    tx: QueueSender<Msg>,
     alert_tx: Option<tokio::sync::mpsc::Sender<Arc<SecurityEvent>>>,
     counters: Arc<Counters>,
     boot_id: String,
@@ -96,7 +98,7 @@ impl AuditSink {
         config.validate()?;
         let counters = Arc::new(Counters::default());
         let boot_id = new_boot_id();
-        let (tx, rx) = mpsc::sync_channel(config.queue_capacity);
+        let (tx, rx) = queue::bounded(config.queue_capacity);
         let settings = WriterSettings {
             format: config.format,
             mask_ids: config.mask_path_ids,
@@ -153,9 +155,14 @@ impl AuditSink {
         self.enqueue(Msg::Security(event));
     }
 
-    /// Logs the startup event (effective policy). Waits for queue space: call it once at boot.
+    /// Logs the startup event (effective policy). Call it once at boot, while the queue is empty.
     pub fn startup(&self, event: StartupEvent) {
-        if self.inner.tx.send(Msg::Startup(Box::new(event))).is_err() {
+        if self
+            .inner
+            .tx
+            .try_send(Msg::Startup(Box::new(event)))
+            .is_err()
+        {
             self.inner
                 .counters
                 .lines_dropped_queue_full
@@ -166,7 +173,7 @@ impl AuditSink {
     fn enqueue(&self, msg: Msg) {
         match self.inner.tx.try_send(msg) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(QueueError::Full(_) | QueueError::Disconnected(_)) => {
                 self.inner
                     .counters
                     .lines_dropped_queue_full
@@ -202,14 +209,14 @@ impl AuditSink {
         loop {
             match self.inner.tx.try_send(msg) {
                 Ok(()) => break,
-                Err(TrySendError::Full(m)) => {
+                Err(QueueError::Full(m)) => {
                     if SystemTime::now() >= deadline {
                         return false;
                     }
                     msg = m;
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err(TrySendError::Disconnected(_)) => return false,
+                Err(QueueError::Disconnected(_)) => return false,
             }
         }
         let left = deadline

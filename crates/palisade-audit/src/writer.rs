@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{SyncSender, TryRecvError};
+
+use crate::queue::QueueReceiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -104,7 +106,7 @@ impl Writer {
     /// The writer polls instead of blocking in `recv`: a sender then never has to wake a sleeping
     /// thread (a futex syscall), which keeps `AuditSink::access` at a few atomic operations. The
     /// price is up to [`POLL_INTERVAL`] of extra delay for a line and ~100 idle wake-ups a second.
-    pub(crate) fn run(mut self, rx: Receiver<Msg>) {
+    pub(crate) fn run(mut self, rx: QueueReceiver<Msg>) {
         loop {
             let mut acks = Vec::new();
             let mut received = 0usize;

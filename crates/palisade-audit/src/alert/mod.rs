@@ -6,11 +6,11 @@ mod batch;
 pub mod http;
 pub mod url;
 
+use crate::queue::QueueSender;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,7 +119,7 @@ struct Alerter {
     boot_id: String,
     connector: Arc<dyn AlertConnector>,
     counters: Arc<Counters>,
-    writer: SyncSender<Msg>,
+    writer: QueueSender<Msg>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -129,7 +129,7 @@ pub(crate) fn spawn(
     boot_id: String,
     connector: Arc<dyn AlertConnector>,
     counters: Arc<Counters>,
-    writer: SyncSender<Msg>,
+    writer: QueueSender<Msg>,
 ) -> io::Result<mpsc::Sender<Arc<SecurityEvent>>> {
     let (tx, rx) = mpsc::channel(config.alert_queue_capacity);
     let alerter = Alerter {
@@ -227,7 +227,7 @@ impl Alerter {
 
 fn report_failure(
     counters: &Counters,
-    writer: &SyncSender<Msg>,
+    writer: &QueueSender<Msg>,
     url: &WebhookUrl,
     why: &str,
     events: u64,
