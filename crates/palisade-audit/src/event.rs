@@ -241,6 +241,29 @@ impl SecurityEvent {
     }
 }
 
+/// A change of what is in force at runtime, or a refused or failed attempt at one — e.g. a
+/// ruleset bundle swapped in, refused or unreachable. Written into the hash chain like every
+/// other event, so an auditor sees exactly which rules protected which requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChangeEvent {
+    /// When; `None` means now.
+    pub time: Option<SystemTime>,
+    /// `event.action`, e.g. `rules-updated`.
+    pub action: &'static str,
+    /// `event.type`: `change` for a change or refused change, `access` for a failed fetch.
+    pub event_type: &'static str,
+    /// `true` when the change happened (`event.outcome` success), `false` when it was refused or failed.
+    pub success: bool,
+    /// `event.reason` for a failure (a short machine-readable word, e.g. `signature`).
+    pub reason: Option<String>,
+    /// `message`: one sentence for the person reading the log (at most 500 bytes are kept).
+    pub message: String,
+    /// Where the details go, e.g. `palisade.rules`.
+    pub details_key: &'static str,
+    /// A small JSON object with the details (versions, counts, signer); no request data.
+    pub details: serde_json::Value,
+}
+
 /// The effective policy at startup; the lead emits one when Palisade starts serving.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartupEvent {

@@ -34,7 +34,8 @@ pub use chain::{chain_hash, ALG_HMAC, ALG_SHA256};
 pub use config::{AuditConfig, ConfigError, LogFormat, Webhook, WebhookKind};
 pub use counters::{CountersSnapshot, HistogramSnapshot, LatencyHistogram};
 pub use event::{
-    AccessEvent, Action, Control, RequestInfo, RuleHit, SecurityEvent, StartupEvent, TlsInfo,
+    AccessEvent, Action, ConfigChangeEvent, Control, RequestInfo, RuleHit, SecurityEvent,
+    StartupEvent, TlsInfo,
 };
 pub use hipaa::{
     checklist_worst, hipaa_checklist, render_checklist_html, render_checklist_text, CheckStatus,

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use crate::event::{AccessEvent, RequestInfo, RuleHit, SecurityEvent, StartupEvent};
+use crate::event::{
+    AccessEvent, ConfigChangeEvent, RequestInfo, RuleHit, SecurityEvent, StartupEvent,
+};
 use crate::redact::{
     bound_param_names, bound_text, redact_path, redact_referrer, redact_snippet,
     sanitize_request_id, truncate_utf8, USER_AGENT_MAX_BYTES,
@@ -360,6 +362,38 @@ pub(crate) fn startup(e: &StartupEvent, now: SystemTime) -> Record<'_> {
     r.push("palisade.policy", Val::Json(Cow::Borrowed(&e.policy)));
     let hipaa = serde_json::to_value(&e.hipaa).unwrap_or(serde_json::Value::Null);
     r.push("palisade.hipaa", Val::Json(Cow::Owned(hipaa)));
+    r
+}
+
+pub(crate) fn config_change(e: &ConfigChangeEvent, now: SystemTime) -> Record<'_> {
+    let mut r = Record::new(
+        e.time.unwrap_or(now),
+        "event",
+        CefHeader {
+            signature: Cow::Borrowed(e.action),
+            name: Cow::Borrowed(if e.success {
+                "Configuration changed"
+            } else {
+                "Configuration change failed"
+            }),
+            severity: if e.success { 3 } else { 6 },
+        },
+    );
+    r.push(
+        "event.category",
+        Val::List(vec![Cow::Borrowed("configuration")]),
+    );
+    r.push("event.type", Val::List(vec![Cow::Borrowed(e.event_type)]));
+    r.str("event.action", e.action);
+    r.str(
+        "event.outcome",
+        if e.success { "success" } else { "failure" },
+    );
+    if let Some(reason) = &e.reason {
+        r.str("event.reason", truncate_utf8(reason, 64));
+    }
+    r.str("message", bound_text(&e.message, 500));
+    r.push(e.details_key, Val::Json(Cow::Borrowed(&e.details)));
     r
 }
 

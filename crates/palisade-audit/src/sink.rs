@@ -13,7 +13,7 @@ use crate::alert::{self, AlertConnector, TcpConnector};
 use crate::chain::new_boot_id;
 use crate::config::{AuditConfig, ConfigError};
 use crate::counters::{Counters, CountersSnapshot};
-use crate::event::{AccessEvent, SecurityEvent, StartupEvent};
+use crate::event::{AccessEvent, ConfigChangeEvent, SecurityEvent, StartupEvent};
 use crate::writer::{count_on_request_thread, Msg, Writer, WriterSettings};
 
 /// Why the sink could not start.
@@ -168,6 +168,12 @@ impl AuditSink {
                 .lines_dropped_queue_full
                 .fetch_add(1, Relaxed);
         }
+    }
+
+    /// Logs a runtime change of what is in force (a ruleset swap, or a refused or failed one)
+    /// into the hash chain. Never blocks.
+    pub fn config_change(&self, event: ConfigChangeEvent) {
+        self.enqueue(Msg::ConfigChange(Box::new(event)));
     }
 
     fn enqueue(&self, msg: Msg) {

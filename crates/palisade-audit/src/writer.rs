@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::chain::Chain;
 use crate::config::LogFormat;
 use crate::counters::{Counters, CountersSnapshot};
-use crate::event::{AccessEvent, Action, Control, SecurityEvent, StartupEvent};
+use crate::event::{AccessEvent, Action, ConfigChangeEvent, Control, SecurityEvent, StartupEvent};
 use crate::format::{append_hash, trailer_len, write_chain, write_record, ChainFields};
 use crate::record::{self, Record, SummaryData};
 
@@ -38,6 +38,7 @@ pub(crate) enum Msg {
     Access(AccessEvent),
     Security(Arc<SecurityEvent>),
     Startup(Box<StartupEvent>),
+    ConfigChange(Box<ConfigChangeEvent>),
     AlertFailure {
         destination: String,
         error: String,
@@ -156,6 +157,10 @@ impl Writer {
             }
             Msg::Startup(e) => {
                 let rec = record::startup(&e, now);
+                self.emit(rec);
+            }
+            Msg::ConfigChange(e) => {
+                let rec = record::config_change(&e, now);
                 self.emit(rec);
             }
             Msg::AlertFailure {

@@ -322,3 +322,46 @@ fn a_stuck_output_never_blocks_the_request_thread() {
     );
     drop(hold);
 }
+
+#[test]
+fn config_changes_are_chained_events_with_their_details() {
+    let (sink, buf) = common::start(common::config("web.1"));
+    sink.access(common::access(1, SystemTime::now(), Action::Allow));
+    sink.config_change(palisade_audit::ConfigChangeEvent {
+        time: None,
+        action: "rules-updated",
+        event_type: "change",
+        success: true,
+        reason: None,
+        message: "rules 1.0.0 -> 1.0.1 (120 rules)".into(),
+        details_key: "palisade.rules",
+        details: serde_json::json!({"from": "1.0.0", "to": "1.0.1", "count": 120}),
+    });
+    sink.config_change(palisade_audit::ConfigChangeEvent {
+        time: None,
+        action: "rules-update-refused",
+        event_type: "change",
+        success: false,
+        reason: Some("signature".into()),
+        message: format!("refused\u{1b}[31m {}", "x".repeat(2000)),
+        details_key: "palisade.rules",
+        details: serde_json::json!({"in_force": "1.0.1"}),
+    });
+    assert!(sink.flush(Duration::from_secs(5)));
+    let lines = json_lines(&buf);
+    assert_eq!(lines.len(), 3);
+    let swap = &lines[1];
+    assert_eq!(swap["palisade.seq"], 2);
+    assert_eq!(swap["event.kind"], "event");
+    assert_eq!(swap["event.category"][0], "configuration");
+    assert_eq!(swap["event.action"], "rules-updated");
+    assert_eq!(swap["event.outcome"], "success");
+    assert_eq!(swap["palisade.rules"]["to"], "1.0.1");
+    let refused = &lines[2];
+    assert_eq!(refused["event.outcome"], "failure");
+    assert_eq!(refused["event.reason"], "signature");
+    let msg = refused["message"].as_str().unwrap();
+    assert!(msg.len() <= 500 && !msg.contains('\u{1b}'), "{msg}");
+    // The changes sit in the same hash chain as the requests.
+    assert!(!verify_logs(buf.text().as_bytes()).unwrap().tampered());
+}

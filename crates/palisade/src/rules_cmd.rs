@@ -280,7 +280,11 @@ fn fetch_cmd(url: &str, out: &Path, pubkey: Option<&str>) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(EXIT_REFUSED, e),
     };
-    let connector = palisade_audit::TcpConnector;
+    // BoringSSL for https:// (certificate and host name verified), plain TCP for http://.
+    let connector = match crate::alert_tls::TlsAlertConnector::new() {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_REFUSED, e),
+    };
     let fetched = runtime.block_on(fetch(&connector, &url, None, DEFAULT_FETCH_TIMEOUT));
     let bytes = match fetched {
         Ok(Fetched::Bundle { bytes, .. }) => bytes,
@@ -362,18 +366,35 @@ pub fn loader(policy: &Policy) -> Result<RulesLoader, String> {
     Ok(RulesLoader::new(keys, user, engine_config(policy)))
 }
 
-/// Prints a rules event as one JSON line on stdout (the audit stream).
-pub fn print_event(event: &RulesEvent) {
-    let line = event.to_json().to_string();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// A rules event as an audit event: `palisade run` writes it into the hash chain with the
+/// requests it protects, so the log shows which rules were in force for each of them.
+pub fn config_change(event: &RulesEvent) -> palisade_audit::ConfigChangeEvent {
+    let json = event.to_json();
+    let (event_type, success, reason) = match event {
+        RulesEvent::Swapped { .. } => ("change", true, None),
+        RulesEvent::Refused { reason, .. } => ("change", false, Some((*reason).to_string())),
+        RulesEvent::Unreachable { .. } => ("access", false, Some("fetch".to_string())),
+    };
+    palisade_audit::ConfigChangeEvent {
+        time: None,
+        action: event.action(),
+        event_type,
+        success,
+        reason,
+        message: json["message"].as_str().unwrap_or_default().to_string(),
+        details_key: "palisade.rules",
+        details: json["palisade"]["rules"].clone(),
+    }
 }
 
 /// Loads the rules in force at boot and starts the updater when a URL is configured.
+///
+/// `connector` makes the updater's connections (the binary's BoringSSL connector, so an
+/// `https://` rules URL works and its certificate is verified).
 pub fn start(
     policy: &Policy,
     audit: AuditCallback,
+    connector: Arc<dyn palisade_audit::AlertConnector>,
 ) -> Result<(RulesHandle, Option<Updater>), String> {
     let loader = loader(policy)?;
     let (handle, events) = loader
@@ -386,13 +407,6 @@ pub fn start(
         None => None,
         Some(url) => {
             let url = parse_url(url).map_err(|e| format!("PALISADE_RULES_URL: {e}"))?;
-            if url.https {
-                // The TLS connector is plugged in where the audit webhooks get theirs.
-                tracing::warn!(
-                    url = %url.redacted(),
-                    "PALISADE_RULES_URL is https:// but this build has no TLS connector for rule updates: polls will fail (audited) and the rules in force stay"
-                );
-            }
             let config = UpdaterConfig {
                 url,
                 poll_interval: policy.rules.poll_interval,
@@ -402,7 +416,7 @@ pub fn start(
                         .poll_interval
                         .max(std::time::Duration::from_secs(5)),
                 ),
-                connector: Arc::new(palisade_audit::TcpConnector),
+                connector,
                 loader,
             };
             Some(

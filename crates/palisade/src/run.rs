@@ -181,8 +181,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EXIT_STARTUP, e),
     };
+    let connector: Arc<dyn palisade_audit::AlertConnector> = Arc::new(connector);
     let sink_options = palisade_audit::SinkOptions {
-        connector: Arc::new(connector),
+        connector: connector.clone(),
         ..Default::default()
     };
     let audit = match palisade_audit::AuditSink::start_with(components.audit.clone(), sink_options)
@@ -284,11 +285,15 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     // Rules in force (embedded floor, boot bundle) and the updater thread (issue #10); every swap
     // or refusal is an audit line.
-    let (rules, _rules_updater) =
-        match crate::rules_cmd::start(&policy, Arc::new(crate::rules_cmd::print_event)) {
-            Ok(r) => r,
-            Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
-        };
+    let rules_audit = audit.clone();
+    let (rules, _rules_updater) = match crate::rules_cmd::start(
+        &policy,
+        Arc::new(move |e| rules_audit.config_change(crate::rules_cmd::config_change(e))),
+        connector,
+    ) {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
+    };
     audit.startup(palisade_audit::StartupEvent {
         time: Some(std::time::SystemTime::now()),
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -219,7 +219,7 @@ fn rules_events(p: &Palisade, action: &str) -> Vec<serde_json::Value> {
     p.stdout_lines()
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"]["action"] == action)
+        .filter(|v| v["event.action"] == action)
         .collect()
 }
 
@@ -368,7 +368,7 @@ fn a_new_signed_bundle_is_in_force_within_one_interval_with_no_failed_requests()
     // The swap is audited: old -> new version, rule count, signer key id.
     let events = rules_events(&p, "rules-updated");
     assert_eq!(events.len(), 1, "{:?}", p.stdout_lines());
-    let r = &events[0]["palisade"]["rules"];
+    let r = &events[0]["palisade.rules"];
     assert_eq!(r["from"], running);
     assert_eq!(r["to"], next_patch(running));
     assert!(r["count"].as_u64().unwrap() > 100);
@@ -425,7 +425,7 @@ fn refused_bundles_and_a_vanished_server_change_nothing() {
             rules_events(&p, "rules-update-refused")
                 .iter()
                 .skip(before)
-                .any(|e| e["event"]["reason"] == reason)
+                .any(|e| e["event.reason"] == reason)
         });
         assert!(refused, "no {reason} refusal: {:?}", p.stdout_lines());
         assert_eq!(
@@ -557,5 +557,97 @@ fn cli_verify_fetch_and_a_boot_bundle() {
     assert_eq!(p.get(CANARY).status, 200);
     let refused = rules_events(&p, "rules-update-refused");
     assert_eq!(refused.len(), 1, "{:?}", p.stdout_lines());
-    assert_eq!(refused[0]["event"]["reason"], "checksum");
+    assert_eq!(refused[0]["event.reason"], "checksum");
+}
+
+const HTTPS_FILE_SERVER: &str = r#"
+import http.server, ssl, sys, functools
+H = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[4])
+H.log_message = lambda *a: None
+s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print("ready", flush=True)
+s.serve_forever()
+"#;
+
+/// `https://` rule URLs: the bundle is fetched over BoringSSL with the certificate verified —
+/// trusted through `SSL_CERT_FILE` it is written, untrusted (the system CAs) it is refused.
+#[test]
+fn rules_fetch_over_https_verifies_the_certificate() {
+    let shop = Workshop::new("https");
+    let running = env!("CARGO_PKG_VERSION");
+    let bytes = shop.bundle(&next_patch(running), running);
+    let www = shop.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("rules.bundle"), &bytes).unwrap();
+    let (cert, key) = (shop.dir.join("cert.pem"), shop.dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("SKIP: openssl could not make a test certificate");
+        return;
+    }
+    let port = free_port();
+    let mut server = ChildGuard(
+        Command::new("python3")
+            .arg("-c")
+            .arg(HTTPS_FILE_SERVER)
+            .arg(port.to_string())
+            .arg(&cert)
+            .arg(&key)
+            .arg(&www)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let url = format!("https://localhost:{port}/rules.bundle");
+    let fetch = |ssl_cert_file: Option<&Path>, out: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+        cmd.args(["rules", "fetch", "--url", &url, "--out", out])
+            .args(["--pubkey", &shop.pubkey])
+            .current_dir(&shop.dir)
+            .env_remove("SSL_CERT_FILE");
+        if let Some(f) = ssl_cert_file {
+            cmd.env("SSL_CERT_FILE", f);
+        }
+        cmd.output().unwrap()
+    };
+    // A certificate nobody vouches for: refused, nothing written.
+    let out = fetch(None, "untrusted.bundle");
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TLS handshake") || err.contains("certificate"),
+        "{err}"
+    );
+    assert!(!shop.dir.join("untrusted.bundle").exists());
+    // Trusted through SSL_CERT_FILE (how an operator adds a private CA): fetched and verified.
+    ok(&fetch(Some(&cert), "trusted.bundle"));
+    assert_eq!(
+        std::fs::read(shop.dir.join("trusted.bundle")).unwrap(),
+        bytes
+    );
 }
