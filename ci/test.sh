@@ -10,6 +10,9 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-30m}
 T0=$(date +%s)
 step() { echo "==> [$(($(date +%s) - T0))s] $*"; }
 
+# A fresh machine gets its Debian packages first (a no-op when everything is present).
+step "ci/deps.sh"
+ci/deps.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (release profile: shares the BoringSSL build with the tests)"
