@@ -734,8 +734,8 @@ impl TlsRedis {
         while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
                 eprintln!(
-                    "SKIP: redis-server exited ({status}) with --tls-port: it was built without \
-                     TLS support; the rediss:// tests need it"
+                    "SKIP: redis-server exited ({status}) when started with --tls-port (most \
+                     likely built without TLS support); the rediss:// tests need it"
                 );
                 return None;
             }
