@@ -143,6 +143,20 @@ fn access_control_kind(c: palisade_access::Control) -> Control {
     }
 }
 
+/// The rule hit behind an access-control refusal, so its security and access lines carry a
+/// stable `rule.id` (`access.ip_blocklist`, `access.rate_limit`, `access.ban`, …) next to the
+/// detail (`block:global:config`, `bot:sqlmap`, the rate rule's name), which comes from the
+/// configuration or a fixed list, never from the request.
+fn access_hit(control: palisade_access::Control, detail: &str) -> palisade_audit::RuleHit {
+    palisade_audit::RuleHit {
+        id: format!("access.{}", control.as_str()),
+        category: "access".to_string(),
+        target: detail.to_string(),
+        snippet: String::new(),
+        score: 0,
+    }
+}
+
 /// Query parameter names for the access event. A part without `=` (`?Jane-Doe`) is a value, not
 /// a name, so it becomes `{bare}` (the audit crate's extractor, which the writer then bounds and
 /// masks again).
@@ -221,6 +235,7 @@ impl PalisadeProxy {
                 "too many blocked requests: temporary ban",
             );
             ev.ban_seconds = Some(d.as_secs());
+            ev.hits = vec![access_hit(palisade_access::Control::Ban, "temporary-ban")];
             self.audit.security(ev);
         }
     }
@@ -546,6 +561,7 @@ impl ProxyHttp for PalisadeProxy {
                     };
                     let control = access_control_kind(reason.control());
                     let text = format!("{} [{}]", reason, reason.rule());
+                    ctx.hits = vec![access_hit(reason.control(), &reason.rule())];
                     self.security(session, ctx, action, control, text, Some(status));
                     if action != Action::Ban {
                         self.count_block(session, ctx);
@@ -559,6 +575,7 @@ impl ProxyHttp for PalisadeProxy {
                     retry_after_secs,
                     rule,
                 } => {
+                    ctx.hits = vec![access_hit(palisade_access::Control::RateLimit, &rule)];
                     self.security(
                         session,
                         ctx,
@@ -567,6 +584,8 @@ impl ProxyHttp for PalisadeProxy {
                         format!("rate limit {rule}"),
                         Some(status),
                     );
+                    // A client that keeps going past its 429s (credential stuffing) earns a ban.
+                    self.count_block(session, ctx);
                     ctx.outcome = "rate_limited";
                     self.respond(
                         session,

@@ -3,6 +3,7 @@
 mod alert_tls;
 mod check;
 mod logging;
+mod redis_tls;
 mod rules_cmd;
 mod run;
 mod supervisor;

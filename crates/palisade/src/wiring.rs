@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use palisade_access::{
-    AccessConfig, AccessControl, IpListConfig, RateLimit, RateRule, RedisConfig,
+    AccessConfig, AccessControl, IpListConfig, RateLimit, RateRule, RedisConfig, RedisUrl,
+    SharedLimiter, TcpConnector,
 };
 use palisade_audit::{AuditConfig, PolicySummary};
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, UserRules};
-use palisade_policy::{settings, Mode, Policy};
+use palisade_policy::{settings, Mode, Policy, Source};
 use palisade_proxy::headers::{AddedHeader, ResponseHeaderPolicy};
 use serde::Deserialize;
 
@@ -29,7 +30,10 @@ pub struct Components {
 pub fn build(policy: &Policy) -> Result<Components, String> {
     let engine = build_engine(policy)?;
     let access_config = access_config(policy)?;
-    let access = AccessControl::new(access_config).map_err(|e| format!("access control: {e}"))?;
+    let verify_var = std::env::var(REDIS_TLS_VERIFY).ok();
+    let shared = shared_limiter(policy, &access_config, verify_var.as_deref())?;
+    let access = AccessControl::with_shared(access_config, shared)
+        .map_err(|e| format!("access control: {e}"))?;
     let audit = audit_config(policy)?;
     Ok(Components {
         engine: Arc::new(engine),
@@ -179,6 +183,104 @@ pub fn access_config(policy: &Policy) -> Result<AccessConfig, String> {
     Ok(c)
 }
 
+/// Config var: whether to verify the Redis server's certificate for `rediss://` (`true`/`false`).
+/// Default: on for `PALISADE_REDIS_URL` and `access.redis.url`, off for Heroku's own `REDIS_URL`
+/// (Heroku Redis serves self-signed certificates). Environment only.
+pub const REDIS_TLS_VERIFY: &str = "PALISADE_REDIS_TLS_VERIFY";
+
+/// Where the Redis URL came from: it names the setting in errors and picks the TLS default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RedisUrlSource {
+    /// `PALISADE_REDIS_URL`: set on purpose by the operator.
+    PalisadeVar,
+    /// `REDIS_URL`, which the Heroku Redis add-on sets (self-signed certificates).
+    HerokuRedisUrl,
+    /// `access.redis.url` in `palisade.yml`.
+    File,
+}
+
+impl RedisUrlSource {
+    fn of(policy: &Policy) -> RedisUrlSource {
+        let env_source = policy.provenance.iter().rev().find_map(|(s, _, src)| {
+            match (s.env == settings::REDIS_URL.env, src) {
+                (true, Source::Env(name)) => Some(name.as_str()),
+                _ => None,
+            }
+        });
+        match env_source {
+            Some("REDIS_URL") => RedisUrlSource::HerokuRedisUrl,
+            Some(_) => RedisUrlSource::PalisadeVar,
+            None => RedisUrlSource::File,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RedisUrlSource::PalisadeVar => "config var PALISADE_REDIS_URL",
+            RedisUrlSource::HerokuRedisUrl => {
+                "config var REDIS_URL (set by Heroku Redis; override with PALISADE_REDIS_URL)"
+            }
+            RedisUrlSource::File => "palisade.yml access.redis.url",
+        }
+    }
+}
+
+/// Whether to verify the certificate of a `rediss://` server: `PALISADE_REDIS_TLS_VERIFY` if set,
+/// else on, except for Heroku's `REDIS_URL`, whose certificates are self-signed.
+fn redis_tls_verify(source: RedisUrlSource, var: Option<&str>) -> Result<bool, String> {
+    match var {
+        Some(v) => palisade_policy::values::parse_bool(v)
+            .map_err(|allowed| invalid(REDIS_TLS_VERIFY, v, allowed)),
+        None => Ok(source != RedisUrlSource::HerokuRedisUrl),
+    }
+}
+
+/// The Redis-shared limiter, if Redis is configured: plain TCP for `redis://`, BoringSSL for
+/// `rediss://`. A bad URL or `PALISADE_REDIS_TLS_VERIFY` value refuses the configuration, naming
+/// the setting; an unreachable Redis does not (limits fall back to local state).
+fn shared_limiter(
+    policy: &Policy,
+    config: &AccessConfig,
+    verify_var: Option<&str>,
+) -> Result<Option<SharedLimiter>, String> {
+    let source = RedisUrlSource::of(policy);
+    // Checked even without Redis, so a typo does not wait for the day Redis is attached.
+    let verify = redis_tls_verify(source, verify_var)?;
+    let Some(redis) = &config.redis else {
+        return Ok(None);
+    };
+    let url = RedisUrl::parse(&redis.url).map_err(|e| format!("{}: {e}", source.label()))?;
+    let limiter = if url.tls {
+        let connector = crate::redis_tls::TlsRedisConnector::new(verify)?;
+        if connector.verifies() {
+            tracing::info!(
+                redis = %url,
+                "shared rate limits over TLS; the Redis certificate is verified \
+                 (system CA bundle, or SSL_CERT_FILE)"
+            );
+        } else {
+            let why = if verify_var.is_some() {
+                "PALISADE_REDIS_TLS_VERIFY=false"
+            } else {
+                "REDIS_URL comes from Heroku Redis, whose certificates are self-signed"
+            };
+            tracing::warn!(
+                redis = %url,
+                "shared rate limits over TLS WITHOUT certificate verification ({why}): \
+                 traffic is encrypted but the server is not authenticated; set \
+                 PALISADE_REDIS_TLS_VERIFY=true to require a trusted certificate"
+            );
+        }
+        SharedLimiter::with_connector(redis, connector)
+    } else {
+        SharedLimiter::with_connector(redis, TcpConnector)
+    };
+    // The URL is already checked; what is left (timeout, key prefix) names its own key.
+    limiter
+        .map(Some)
+        .map_err(|e| format!("access control: {e}"))
+}
+
 fn auto_mode(policy: &Policy) -> palisade_access::identity::ForwardedMode {
     if policy.dyno.is_some() {
         palisade_access::identity::ForwardedMode::Heroku
@@ -269,7 +371,101 @@ pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use super::*;
+    use palisade_policy::Inputs;
+
+    fn policy(env: &[(&str, &str)], file: Option<&str>) -> Policy {
+        let inputs = Inputs {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            file: file.map(|t| ("palisade.yml".into(), t.to_string())),
+        };
+        palisade_policy::load(&inputs).unwrap()
+    }
+
+    fn limiter(
+        env: &[(&str, &str)],
+        file: Option<&str>,
+        verify: Option<&str>,
+    ) -> Result<Option<SharedLimiter>, String> {
+        let p = policy(env, file);
+        shared_limiter(&p, &access_config(&p)?, verify)
+    }
+
+    #[test]
+    fn redis_url_source_names_the_setting() {
+        let heroku = policy(&[("REDIS_URL", "rediss://:pw@h:1")], None);
+        assert_eq!(RedisUrlSource::of(&heroku), RedisUrlSource::HerokuRedisUrl);
+        let both = policy(
+            &[
+                ("REDIS_URL", "rediss://:pw@h:1"),
+                ("PALISADE_REDIS_URL", "rediss://:pw@h:2"),
+            ],
+            None,
+        );
+        assert_eq!(RedisUrlSource::of(&both), RedisUrlSource::PalisadeVar);
+        let file = policy(&[], Some("access:\n  redis:\n    url: rediss://h:3\n"));
+        assert_eq!(RedisUrlSource::of(&file), RedisUrlSource::File);
+    }
+
+    #[test]
+    fn tls_verification_defaults_off_only_for_herokus_redis_url() {
+        use RedisUrlSource::*;
+        assert!(!redis_tls_verify(HerokuRedisUrl, None).unwrap());
+        assert!(redis_tls_verify(PalisadeVar, None).unwrap());
+        assert!(redis_tls_verify(File, None).unwrap());
+        assert!(redis_tls_verify(HerokuRedisUrl, Some("true")).unwrap());
+        assert!(!redis_tls_verify(PalisadeVar, Some("false")).unwrap());
+        let err = redis_tls_verify(PalisadeVar, Some("maybe")).unwrap_err();
+        assert!(
+            err.contains(REDIS_TLS_VERIFY) && err.contains("maybe"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rediss_urls_build_a_tls_limiter_and_bad_urls_name_their_variable() {
+        let shared = limiter(&[("REDIS_URL", "rediss://:pw@127.0.0.1:6380")], None, None)
+            .unwrap()
+            .unwrap();
+        assert!(shared.url().tls);
+        let plain = limiter(
+            &[("PALISADE_REDIS_URL", "redis://127.0.0.1:6379")],
+            None,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!plain.url().tls);
+        assert!(limiter(&[], None, None).unwrap().is_none());
+
+        let err = limiter(
+            &[("PALISADE_REDIS_URL", "rediss://:secret@host:notaport")],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("PALISADE_REDIS_URL"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        let err = limiter(&[("REDIS_URL", "http://:secret@host")], None, None).unwrap_err();
+        assert!(err.contains("config var REDIS_URL"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        let err = limiter(
+            &[],
+            Some("access:\n  redis:\n    url: redis://h:99999\n"),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("access.redis.url"), "{err}");
+        // A bad verify value is refused even before Redis is attached.
+        let err = limiter(&[], None, Some("sometimes")).unwrap_err();
+        assert!(err.contains(REDIS_TLS_VERIFY), "{err}");
+    }
+
     #[test]
     fn hipaa_fix_hints_name_real_settings() {
         for name in palisade_audit::hipaa::vars::ALL {

@@ -519,3 +519,442 @@ fn invalid_access_settings_refuse_to_start() {
     let err = refuses_to_start(&[("PALISADE_GEO_DATABASE", missing.to_str().unwrap())]);
     assert!(err.contains(missing.to_str().unwrap()), "{err}");
 }
+
+/// `rule.id` of a security or access line (a list with one access-control id).
+fn rule_ids(ev: &serde_json::Value) -> Vec<String> {
+    ev["rule.id"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts a refusal, its security event and its access line, both with `rule.id == [id]`.
+fn assert_refused_by_rule(
+    p: &Palisade,
+    resp: &Response,
+    status: u16,
+    control: &str,
+    client_ip: &str,
+    id: &str,
+) -> serde_json::Value {
+    let ev = assert_refused(p, resp, status, control, client_ip);
+    assert_eq!(rule_ids(&ev), [id], "security event: {ev}");
+    let access = p.access_event_for(resp);
+    assert_eq!(rule_ids(&access), [id], "access line: {access}");
+    ev
+}
+
+#[test]
+fn access_denials_carry_stable_rule_ids() {
+    let db = country_db_file();
+    let anon = anonymous_db(&[("185.220.101.0/24", &["is_tor_exit_node"])]);
+    let anon = write_file("ruleids", "anon.mmdb", &anon);
+    let yml = palisade_yml(
+        "ruleids",
+        "access:\n  paths:\n    - path: /admin/**\n      allow:\n        ips: [198.51.100.0/24]\n  \
+         bans:\n    after_blocks: 0\n",
+    );
+    let p = palisade(&[
+        ("DYNO", "web.1"),
+        ("PALISADE_CONFIG", &yml),
+        ("PALISADE_IP_BLOCKLIST", "192.0.2.0/24"),
+        ("PALISADE_GEO_DATABASE", db.to_str().unwrap()),
+        ("PALISADE_GEO_BLOCK_COUNTRIES", "KP"),
+        ("PALISADE_ANONYMOUS_DATABASE", anon.to_str().unwrap()),
+        ("PALISADE_ANONYMOUS_BLOCK", "tor"),
+        ("PALISADE_RATE_LIMITS", "POST /login 1/minute"),
+    ]);
+    let resp = p.get_via("/x", "192.0.2.8");
+    let ev = assert_refused_by_rule(&p, &resp, 403, "ip", "192.0.2.8", "access.ip_blocklist");
+    assert_eq!(
+        ev["palisade.hits"][0]["target"], "block:global:config",
+        "{ev}"
+    );
+    let resp = p.get_via("/admin/x", "198.18.0.1");
+    assert_refused_by_rule(&p, &resp, 403, "ip", "198.18.0.1", "access.ip_allowlist");
+    let resp = p.get_via("/x", "203.0.113.9");
+    assert_refused_by_rule(&p, &resp, 403, "geo", "203.0.113.9", "access.geo");
+    let resp = p.get_via("/x", "185.220.101.4");
+    assert_refused_by_rule(
+        &p,
+        &resp,
+        403,
+        "anon",
+        "185.220.101.4",
+        "access.anonymous_network",
+    );
+    let resp = p.send(
+        "GET",
+        "/x",
+        &["User-Agent: sqlmap/1.7", "X-Forwarded-For: 198.51.100.60"],
+    );
+    let ev = assert_refused_by_rule(&p, &resp, 403, "bot", "198.51.100.60", "access.bot");
+    assert_eq!(ev["palisade.hits"][0]["target"], "bot:sqlmap", "{ev}");
+    let login = |ip: &str| p.send("POST", "/login", &[&format!("X-Forwarded-For: {ip}")]);
+    assert_passed(&login("198.51.100.61"), "/login");
+    let resp = login("198.51.100.61");
+    let ev = assert_refused_by_rule(
+        &p,
+        &resp,
+        429,
+        "ratelimit",
+        "198.51.100.61",
+        "access.rate_limit",
+    );
+    assert_eq!(ev["palisade.hits"][0]["target"], "POST /login", "{ev}");
+    // A request the app answered carries no rule id.
+    let ok = p.get_via("/x", "198.51.100.62");
+    assert_passed(&ok, "/x");
+    assert!(rule_ids(&p.access_event_for(&ok)).is_empty());
+}
+
+#[test]
+fn clients_that_keep_going_past_their_429s_are_banned() {
+    // Credential stuffing: 2 logins a minute, and a ban after 3 refusals within a minute.
+    let yml = palisade_yml(
+        "ban429",
+        "access:\n  bans:\n    after_blocks: 3\n    within: 1m\n    duration: 1m\n",
+    );
+    let p = palisade(&[
+        ("DYNO", "web.1"),
+        ("PALISADE_CONFIG", &yml),
+        ("PALISADE_RATE_LIMITS", "POST /login 2/minute"),
+    ]);
+    let stuffer = "198.51.100.70";
+    let login = |ip: &str| p.send("POST", "/login", &[&format!("X-Forwarded-For: {ip}")]);
+    for _ in 0..2 {
+        assert_passed(&login(stuffer), "/login");
+    }
+    // The first two 429s do not ban yet.
+    for _ in 0..2 {
+        let resp = login(stuffer);
+        assert_refused_by_rule(&p, &resp, 429, "ratelimit", stuffer, "access.rate_limit");
+        assert!(
+            p.security_events_for(&resp)
+                .iter()
+                .all(|e| e["palisade.action"] != "ban"),
+            "banned too early"
+        );
+    }
+    // The third 429 starts the ban, reported on that request.
+    let resp = login(stuffer);
+    assert_eq!(resp.status, 429, "{}", resp.text());
+    let events = p.security_events_for(&resp);
+    let ban = events
+        .iter()
+        .find(|e| e["palisade.action"] == "ban")
+        .unwrap_or_else(|| panic!("no ban event on the third 429: {events:?}"));
+    assert_eq!(ban["palisade.ban_seconds"], 60, "{ban}");
+    assert_eq!(rule_ids(ban), ["access.ban"], "{ban}");
+    // Now every request from the stuffer is refused by the ban, not the limit: 403.
+    for path in ["/login", "/elsewhere"] {
+        let resp = p.send("POST", path, &[&format!("X-Forwarded-For: {stuffer}")]);
+        let ev = assert_refused_by_rule(&p, &resp, 403, "ip", stuffer, "access.ban");
+        assert_eq!(ev["palisade.action"], "ban", "{ev}");
+        assert!(reason(&ev).contains("banned"), "{ev}");
+        assert!(resp.header("retry-after").is_none());
+    }
+    // Another client is unaffected: its own two logins pass.
+    for _ in 0..2 {
+        assert_passed(&login("198.51.100.71"), "/login");
+    }
+}
+
+/// A password-protected `redis-server` with TLS on one port (a self-signed certificate for
+/// 127.0.0.1, generated with `openssl`) and plain TCP on another, used only by the test itself
+/// to look at the keys. `None` after printing SKIP when redis-server, openssl or TLS support is
+/// missing.
+struct TlsRedis {
+    _child: ChildGuard,
+    tls_port: u16,
+    plain_port: u16,
+    cert: PathBuf,
+}
+
+const TLS_REDIS_PASSWORD: &str = "e2e-redis-s3cret";
+
+impl TlsRedis {
+    fn start(tag: &str) -> Option<TlsRedis> {
+        let binary = std::env::var_os("PALISADE_REDIS_SERVER")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(std::iter::once(PathBuf::from("/usr/bin/redis-server")))
+            .chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                    .map(|d| d.join("redis-server")),
+            )
+            .find(|p| p.is_file());
+        let Some(binary) = binary else {
+            eprintln!("SKIP: redis-server is not installed; the rediss:// tests need it");
+            return None;
+        };
+        let dir = temp_dir(tag);
+        let (cert, key) = (dir.join("redis.crt"), dir.join("redis.key"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "SKIP: openssl could not make a test certificate; the rediss:// tests need it"
+            );
+            return None;
+        }
+        let (tls_port, plain_port) = (free_port(), free_port());
+        let mut child = std::process::Command::new(binary)
+            .args(["--bind", "127.0.0.1", "--port", &plain_port.to_string()])
+            .args(["--tls-port", &tls_port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&cert)
+            .args(["--tls-auth-clients", "no"])
+            .args(["--requirepass", TLS_REDIS_PASSWORD])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!(
+                    "SKIP: redis-server exited ({status}) when started with --tls-port (most \
+                     likely built without TLS support); the rediss:// tests need it"
+                );
+                return None;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(TlsRedis {
+            _child: ChildGuard(child),
+            tls_port,
+            plain_port,
+            cert,
+        })
+    }
+
+    /// Heroku's format: `rediss://:password@host:port`.
+    fn url(&self) -> String {
+        format!("rediss://:{TLS_REDIS_PASSWORD}@127.0.0.1:{}", self.tls_port)
+    }
+
+    /// `AUTH`, then one command over the plain port; returns the raw reply text.
+    fn command(&self, args: &[&str]) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.plain_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut send = |args: &[&str]| {
+            let mut cmd = format!("*{}\r\n", args.len());
+            for a in args {
+                cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+            }
+            s.write_all(cmd.as_bytes()).unwrap();
+            let mut buf = vec![0; 65536];
+            let n = s.read(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        assert_eq!(send(&["AUTH", TLS_REDIS_PASSWORD]), "+OK\r\n");
+        send(args)
+    }
+}
+
+/// A `palisade.yml` with a Redis timeout generous enough for a loaded test machine, and a key
+/// prefix of the test's own; the URL comes from the environment as on Heroku.
+fn redis_yml(tag: &str, prefix: &str) -> String {
+    palisade_yml(
+        tag,
+        &format!(
+            "access:\n  redis:\n    url: redis://127.0.0.1:1\n    timeout: 250ms\n    \
+             key_prefix: {prefix}\n"
+        ),
+    )
+}
+
+/// Sends 40 requests for one client alternately through `a` and `b`; returns how many passed.
+fn shared_limit_allowed(a: &Palisade, b: &Palisade, client: &str) -> usize {
+    let mut allowed = 0;
+    for i in 0..40 {
+        let p = if i % 2 == 0 { a } else { b };
+        let resp = p.get_via("/limited", client);
+        match resp.status {
+            200 => allowed += 1,
+            429 => assert!(resp.header("retry-after").is_some()),
+            s => panic!("unexpected status {s}: {}", resp.text()),
+        }
+    }
+    allowed
+}
+
+#[test]
+fn heroku_rediss_url_shares_one_limit_over_tls() {
+    let Some(redis) = TlsRedis::start("rediss") else {
+        return;
+    };
+    let url = redis.url();
+    let yml = redis_yml("rediss", "e2etls");
+    // Heroku Redis sets REDIS_URL=rediss://:password@host:port with a self-signed certificate.
+    let env = [
+        ("DYNO", "web.1"),
+        ("PALISADE_CONFIG", yml.as_str()),
+        ("REDIS_URL", url.as_str()),
+        ("PALISADE_RATE_LIMITS", "GET /limited 20/minute"),
+    ];
+    let a = palisade(&env);
+    let b = palisade(&env);
+    for p in [&a, &b] {
+        assert!(
+            p.stderr_contains("WITHOUT certificate verification"),
+            "no startup line about the unverified certificate: {:#?}",
+            p.stderr_lines()
+        );
+    }
+    // Both processes reach Redis (TLS + AUTH): each one's warm-up client gets a key.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let _ = a.get_via("/limited", "198.51.100.201");
+        let _ = b.get_via("/limited", "198.51.100.202");
+        let keys = redis.command(&["KEYS", "e2etls:rl:*"]);
+        if keys.contains("198.51.100.201") && keys.contains("198.51.100.202") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "palisade never wrote to Redis over TLS; keys: {keys}; stderr: {:#?}",
+            a.stderr_lines()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let allowed = shared_limit_allowed(&a, &b, "198.51.100.50");
+    assert!(
+        (18..=22).contains(&allowed),
+        "two processes sharing 20/minute over rediss:// allowed {allowed} of 40"
+    );
+    // The password never reaches a log line.
+    for p in [&a, &b] {
+        let all = [p.stdout_lines(), p.stderr_lines()].concat().join("\n");
+        assert!(!all.contains(TLS_REDIS_PASSWORD), "password logged: {all}");
+    }
+}
+
+#[test]
+fn rediss_with_verification_refuses_an_untrusted_certificate_and_falls_back_locally() {
+    let Some(redis) = TlsRedis::start("rediss-verify") else {
+        return;
+    };
+    let url = redis.url();
+    let yml = redis_yml("rediss-verify", "e2everify");
+    // An explicit PALISADE_REDIS_URL verifies by default; the self-signed certificate is not
+    // trusted, so palisade must not talk to this server (nor send it the password).
+    let env = [
+        ("DYNO", "web.1"),
+        ("PALISADE_CONFIG", yml.as_str()),
+        ("PALISADE_REDIS_URL", url.as_str()),
+        ("PALISADE_RATE_LIMITS", "GET /limited 20/minute"),
+    ];
+    let p = palisade(&env);
+    assert!(
+        p.stderr_contains("the Redis certificate is verified"),
+        "{:#?}",
+        p.stderr_lines()
+    );
+    let mut allowed = 0;
+    for _ in 0..25 {
+        let started = Instant::now();
+        let resp = p.get_via("/limited", "198.51.100.80");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "answer took {:?}",
+            started.elapsed()
+        );
+        match resp.status {
+            200 => allowed += 1,
+            429 => {}
+            s => panic!("unexpected status {s}: {}", resp.text()),
+        }
+    }
+    assert_eq!(allowed, 20, "the local fallback limit is 20/minute");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr_contains("shared rate limits unavailable") {
+        assert!(
+            Instant::now() < deadline,
+            "no fallback warning on stderr: {:#?}",
+            p.stderr_lines()
+        );
+        let _ = p.get_via("/x", "198.51.100.81");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let warning = p
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.contains("shared rate limits unavailable"))
+        .unwrap();
+    assert!(
+        warning.to_ascii_lowercase().contains("certificate"),
+        "the warning should say the certificate was refused: {warning}"
+    );
+    assert_eq!(
+        redis.command(&["KEYS", "e2everify:*"]),
+        "*0\r\n",
+        "nothing may be written through an unverified connection"
+    );
+    drop(p);
+
+    // Trusting the certificate (SSL_CERT_FILE, e.g. a private CA) makes verification pass.
+    let cert = redis.cert.display().to_string();
+    let mut trusted = env.to_vec();
+    trusted.push(("SSL_CERT_FILE", cert.as_str()));
+    let p = palisade(&trusted);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let _ = p.get_via("/limited", "198.51.100.82");
+        if redis
+            .command(&["KEYS", "e2everify:rl:*"])
+            .contains("198.51.100.82")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no key written with the certificate trusted; stderr: {:#?}",
+            p.stderr_lines()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn invalid_redis_settings_refuse_to_start_naming_the_variable() {
+    let err = refuses_to_start(&[("PALISADE_REDIS_URL", "rediss://:s3cret@host:notaport")]);
+    assert!(err.contains("PALISADE_REDIS_URL"), "{err}");
+    assert!(err.contains("port"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    let err = refuses_to_start(&[("REDIS_URL", "https://:s3cret@host:6379")]);
+    assert!(err.contains("REDIS_URL"), "{err}");
+    assert!(err.contains("rediss://"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+
+    let err = refuses_to_start(&[
+        ("REDIS_URL", "rediss://:pw@127.0.0.1:6380"),
+        ("PALISADE_REDIS_TLS_VERIFY", "sometimes"),
+    ]);
+    assert!(err.contains("PALISADE_REDIS_TLS_VERIFY"), "{err}");
+    assert!(err.contains("sometimes"), "{err}");
+}
