@@ -306,6 +306,10 @@ pub struct RedisConfig {
     /// Key prefix.
     #[serde(default = "default_redis_prefix")]
     pub key_prefix: String,
+    /// For `rediss://`: verify the server certificate. `None`: the caller's default (the binary
+    /// verifies unless the URL is Heroku Redis's own `REDIS_URL`).
+    #[serde(default)]
+    pub tls_verify: Option<bool>,
 }
 
 fn default_redis_timeout() -> ConfigDuration {
@@ -323,6 +327,7 @@ impl RedisConfig {
             url: url.into(),
             timeout: default_redis_timeout(),
             key_prefix: default_redis_prefix(),
+            tls_verify: None,
         }
     }
 }

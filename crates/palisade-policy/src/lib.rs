@@ -314,6 +314,7 @@ pub const EXTERNAL: &[Setting] = &[
     settings::RATE_LIMIT,
     settings::RATE_LIMITS,
     settings::REDIS_URL,
+    settings::REDIS_TLS_VERIFY,
     settings::LOG_FORMAT,
     settings::AUDIT_KEY,
     settings::MASK_PATH_IDS,

@@ -187,6 +187,10 @@ settings! {
     REDIS_URL = ("PALISADE_REDIS_URL", "access.redis.url", "(REDIS_URL if set)",
         "Redis shared by every dyno for rate limits and bans (redis:// or rediss://). Unreachable: local limits, a warning once a minute.",
         "rediss://:secret@host:6380");
+    /// Redis TLS certificate verification.
+    REDIS_TLS_VERIFY = ("PALISADE_REDIS_TLS_VERIFY", "access.redis.tls_verify", "true (false for Heroku's REDIS_URL)",
+        "For rediss://, whether the Redis server's certificate must chain to the system CA bundle (or SSL_CERT_FILE) and match the host. Heroku Redis certificates are self-signed, so its REDIS_URL is encrypted but not verified unless this is true.",
+        "false");
     /// Log format.
     LOG_FORMAT = ("PALISADE_LOG_FORMAT", "audit.format", "json",
         "Audit line format on stdout: json (ECS names), cef, or l2met key=value.",

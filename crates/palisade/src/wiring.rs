@@ -30,7 +30,9 @@ pub struct Components {
 pub fn build(policy: &Policy) -> Result<Components, String> {
     let engine = build_engine(policy)?;
     let access_config = access_config(policy)?;
-    let verify_var = std::env::var(REDIS_TLS_VERIFY).ok();
+    // The config var (collected by the policy's settings table; `access.redis.tls_verify` in
+    // palisade.yml is read with the rest of the access section).
+    let verify_var = policy.external.get(REDIS_TLS_VERIFY).cloned();
     let shared = shared_limiter(policy, &access_config, verify_var.as_deref())?;
     let access = AccessControl::with_shared(access_config, shared)
         .map_err(|e| format!("access control: {e}"))?;
@@ -183,10 +185,11 @@ pub fn access_config(policy: &Policy) -> Result<AccessConfig, String> {
     Ok(c)
 }
 
-/// Config var: whether to verify the Redis server's certificate for `rediss://` (`true`/`false`).
-/// Default: on for `PALISADE_REDIS_URL` and `access.redis.url`, off for Heroku's own `REDIS_URL`
-/// (Heroku Redis serves self-signed certificates). Environment only.
-pub const REDIS_TLS_VERIFY: &str = "PALISADE_REDIS_TLS_VERIFY";
+/// Config var: whether to verify the Redis server's certificate for `rediss://` (`true`/`false`;
+/// `access.redis.tls_verify` in palisade.yml). Default: on for `PALISADE_REDIS_URL` and
+/// `access.redis.url`, off for Heroku's own `REDIS_URL` (Heroku Redis serves self-signed
+/// certificates).
+pub const REDIS_TLS_VERIFY: &str = settings::REDIS_TLS_VERIFY.env;
 
 /// Where the Redis URL came from: it names the setting in errors and picks the TLS default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,11 +230,16 @@ impl RedisUrlSource {
 
 /// Whether to verify the certificate of a `rediss://` server: `PALISADE_REDIS_TLS_VERIFY` if set,
 /// else on, except for Heroku's `REDIS_URL`, whose certificates are self-signed.
-fn redis_tls_verify(source: RedisUrlSource, var: Option<&str>) -> Result<bool, String> {
-    match var {
-        Some(v) => palisade_policy::values::parse_bool(v)
+fn redis_tls_verify(
+    source: RedisUrlSource,
+    var: Option<&str>,
+    file: Option<bool>,
+) -> Result<bool, String> {
+    match (var, file) {
+        (Some(v), _) => palisade_policy::values::parse_bool(v)
             .map_err(|allowed| invalid(REDIS_TLS_VERIFY, v, allowed)),
-        None => Ok(source != RedisUrlSource::HerokuRedisUrl),
+        (None, Some(f)) => Ok(f),
+        (None, None) => Ok(source != RedisUrlSource::HerokuRedisUrl),
     }
 }
 
@@ -245,7 +253,11 @@ fn shared_limiter(
 ) -> Result<Option<SharedLimiter>, String> {
     let source = RedisUrlSource::of(policy);
     // Checked even without Redis, so a typo does not wait for the day Redis is attached.
-    let verify = redis_tls_verify(source, verify_var)?;
+    let verify = redis_tls_verify(
+        source,
+        verify_var,
+        config.redis.as_ref().and_then(|r| r.tls_verify),
+    )?;
     let Some(redis) = &config.redis else {
         return Ok(None);
     };
@@ -259,8 +271,8 @@ fn shared_limiter(
                  (system CA bundle, or SSL_CERT_FILE)"
             );
         } else {
-            let why = if verify_var.is_some() {
-                "PALISADE_REDIS_TLS_VERIFY=false"
+            let why = if verify_var.is_some() || redis.tls_verify.is_some() {
+                "PALISADE_REDIS_TLS_VERIFY / access.redis.tls_verify is false"
             } else {
                 "REDIS_URL comes from Heroku Redis, whose certificates are self-signed"
             };
@@ -415,12 +427,16 @@ mod tests {
     #[test]
     fn tls_verification_defaults_off_only_for_herokus_redis_url() {
         use RedisUrlSource::*;
-        assert!(!redis_tls_verify(HerokuRedisUrl, None).unwrap());
-        assert!(redis_tls_verify(PalisadeVar, None).unwrap());
-        assert!(redis_tls_verify(File, None).unwrap());
-        assert!(redis_tls_verify(HerokuRedisUrl, Some("true")).unwrap());
-        assert!(!redis_tls_verify(PalisadeVar, Some("false")).unwrap());
-        let err = redis_tls_verify(PalisadeVar, Some("maybe")).unwrap_err();
+        assert!(!redis_tls_verify(HerokuRedisUrl, None, None).unwrap());
+        assert!(redis_tls_verify(PalisadeVar, None, None).unwrap());
+        assert!(redis_tls_verify(File, None, None).unwrap());
+        assert!(redis_tls_verify(HerokuRedisUrl, Some("true"), None).unwrap());
+        assert!(!redis_tls_verify(PalisadeVar, Some("false"), None).unwrap());
+        // palisade.yml's access.redis.tls_verify, overridden by the config var.
+        assert!(!redis_tls_verify(File, None, Some(false)).unwrap());
+        assert!(redis_tls_verify(HerokuRedisUrl, None, Some(true)).unwrap());
+        assert!(redis_tls_verify(File, Some("true"), Some(false)).unwrap());
+        let err = redis_tls_verify(PalisadeVar, Some("maybe"), None).unwrap_err();
         assert!(
             err.contains(REDIS_TLS_VERIFY) && err.contains("maybe"),
             "{err}"
