@@ -287,6 +287,19 @@ for w in "${WORKLOADS[@]}"; do
   done
 done
 
+# --- added latency: small GET over one connection (no queueing: latency = time per request) --
+LATENCY1="$WORK/latency-c1.tsv"
+head -1 "$RESULTS" >"$LATENCY1"
+if [[ " ${WORKLOADS[*]} " == *" small-get "* ]]; then
+  echo "== added latency: wrk -t1 -c1 -d${DURATION}s small GET"
+  for t in "${TARGETS[@]}"; do
+    start_target "$t" "$BACKEND"
+    CONNS=1 measure_run small-get "$t" "$TARGET_PID" "$TARGET_PORT" "$WORK/wl/small-get.lua" >>"$LATENCY1"
+    stop_target "$t"
+    tail -1 "$LATENCY1" | awk -F'\t' '{ printf "   %-13s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  p99.9 %7.3f ms\n", $2, $3, $4/1000, $5/1000, $6/1000 }'
+  done
+fi
+
 # --- detection ------------------------------------------------------------------------------
 if [ -z "$SHARED" ]; then
   SHARED="$ROOT/../shared"
@@ -320,7 +333,7 @@ fi
 
 # --- report ---------------------------------------------------------------------------------
 if [ "$DOCS" -eq 0 ]; then
-  python3 ci/bench/report.py --results "$RESULTS" --ratios-only
+  python3 ci/bench/report.py --results "$RESULTS" --latency1 "$LATENCY1" --ratios-only
   exit 0
 fi
 mkdir -p "$OUT_DIR"
@@ -330,7 +343,7 @@ dirty=$(git status --porcelain -- crates rulesets 2>/dev/null | head -1)
 python3 ci/bench/report.py --results "$RESULTS" --workloads "$WORK/wl" --out "$OUT_DIR/benchmarks.md" \
   --detect-palisade "$WORK/detect-palisade.json" --detect-modsec "$WORK/detect-modsec.json" \
   --detect-modsec-nocharset "$WORK/detect-modsec-no-accept-charset.json" \
-  --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
+  --latency1 "$LATENCY1" --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
   --meta "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
   --meta "cores=$(nproc)" --meta "kernel=$(uname -sr)" \
   --meta "nginx=$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
@@ -343,4 +356,4 @@ python3 ci/bench/report.py --results "$RESULTS" --workloads "$WORK/wl" --out "$O
   --meta "load=$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 ci/bench/chart.py "$RESULTS" "$OUT_DIR/benchmarks.svg"
 echo "== wrote $OUT_DIR/benchmarks.md and $OUT_DIR/benchmarks.svg"
-python3 ci/bench/report.py --results "$RESULTS" --ratios-only
+python3 ci/bench/report.py --results "$RESULTS" --latency1 "$LATENCY1" --ratios-only

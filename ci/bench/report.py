@@ -85,13 +85,31 @@ def ratio_rows(rows, res):
     return out
 
 
-def print_ratios(rows, res):
+def latency1(path):
+    if not path or not os.path.exists(path):
+        return {}
+    _, res = load(path)
+    return {t: r for (_, t), r in res.items()}
+
+
+def added_ms(lat, t, key):
+    if t in lat and "direct" in lat:
+        return (lat[t][key] - lat["direct"][key]) / 1000
+    return None
+
+
+def print_ratios(rows, res, lat):
     print(f"{'workload':<14}{'palisade/nginx':>16}{'palisade/modsec':>17}{'pl2/nginx':>11}"
           f"{'cpu pal/nginx':>15}{'p99 added ms (pal)':>20}")
     for r in ratio_rows(rows, res):
         added = "n/a" if r["p99_added_pal"] is None else f"{r['p99_added_pal']:.2f}"
         print(f"{r['workload']:<14}{fr(r['pal_ngx']):>16}{fr(r['pal_mod'], 1):>17}{fr(r['pl2_ngx']):>11}"
               f"{fr(r['cpu_pal_ngx'], 1):>15}{added:>20}")
+    if lat:
+        print("small GET over 1 connection, added over direct (ms):  p50 / p99 / p99.9")
+        for t in ("nginx", "modsec", "palisade", "palisade-pl2"):
+            if t in lat:
+                print(f"  {t:<14}" + " / ".join(f"{added_ms(lat, t, k):.3f}" for k in ("p50_us", "p99_us", "p999_us")))
 
 
 def detection_section(args):
@@ -154,7 +172,7 @@ def write_md(args, rows, res):
          f"Throughput ratios (req/s). The project's floor (issue #9) is Palisade at defaults ≥ {FLOOR}× plain nginx "
          "on every workload and ≤ 1 ms p99 added over direct on small GETs.", "",
          "| workload | Palisade / nginx | Palisade / ModSecurity | Palisade PL2 / nginx | CPU per request, "
-         "Palisade / nginx | p99 added over direct: Palisade / nginx (ms) | floor ≥ 0.7× nginx |",
+         f"Palisade / nginx | p99 added over direct at {c} connections: Palisade / nginx (ms) | floor ≥ 0.7× nginx |",
          "|---|---:|---:|---:|---:|---:|---|"]
     for r in ratio_rows(rows, res):
         label = WORKLOADS.get(r["workload"], (r["workload"],))[0]
@@ -175,6 +193,18 @@ def write_md(args, rows, res):
             why = f"; rule ids in its audit log (mentions): {rules[w]}" if t == "modsec" and rules.get(w) else ""
             L.append(f"- {TARGETS.get(t, t)} on {WORKLOADS.get(w, (w,))[0]}: {r['non_2xx']:,} of {r['requests']:,} "
                      f"requests ({100 * r['non_2xx'] / max(r['requests'], 1):.1f} %){why}")
+    lat = latency1(args.latency1)
+    if lat:
+        L += ["", "Latency added over the backend alone, small GET over **one** connection (no queueing, so latency "
+              f"is the time per request; `wrk -t1 -c1 -d{d}s`):", "",
+              "| target | p50 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | added p99.9 ms |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+        for t in TARGETS:
+            if t in lat:
+                r = lat[t]
+                a = [added_ms(lat, t, k) for k in ("p50_us", "p99_us", "p999_us")]
+                L.append(f"| {TARGETS[t]} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['p999_us'])} | "
+                         + " | ".join("–" if t == "direct" else f"{v:.3f}" for v in a) + " |")
     L += ["", "## Throughput, latency, cost", "",
           f"wrk 1 thread, {c} connections, {d} s measured after a {wu} s warm-up, one run per cell. "
           "CPU = user + system seconds of the proxy's processes (nginx master + worker; palisade's one process, all "
@@ -244,6 +274,7 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--out")
     ap.add_argument("--workloads")
+    ap.add_argument("--latency1", help="TSV like --results: small GET over one connection")
     ap.add_argument("--detect-palisade")
     ap.add_argument("--detect-modsec")
     ap.add_argument("--detect-modsec-nocharset")
@@ -257,7 +288,7 @@ def main():
     if not rows:
         sys.exit(f"ci/bench/report.py: {args.results} has no result rows")
     if args.ratios_only:
-        print_ratios(rows, res)
+        print_ratios(rows, res, latency1(args.latency1))
         return
     if not args.out:
         sys.exit("ci/bench/report.py: --out is required unless --ratios-only")
