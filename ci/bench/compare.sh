@@ -35,6 +35,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+INVOCATION="ci/bench/compare.sh $*"
 
 DURATION=10
 WARMUP=2
@@ -336,17 +337,21 @@ if [ "$DOCS" -eq 0 ]; then
   python3 ci/bench/report.py --results "$RESULTS" --latency1 "$LATENCY1" --ratios-only
   exit 0
 fi
-mkdir -p "$OUT_DIR"
+mkdir -p "$OUT_DIR" "$WORK/configs"
+# The exact configurations, with the temporary directory's name replaced by $WORK.
+for f in backend.conf nginx.conf modsec.conf modsec/main.conf; do
+  [ -f "$WORK/$f" ] && sed "s#$WORK#\$WORK#g" "$WORK/$f" >"$WORK/configs/${f//\//-}"
+done
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- crates rulesets 2>/dev/null | head -1)
 [ -n "$dirty" ] && rev="$rev (with uncommitted changes)"
 python3 ci/bench/report.py --results "$RESULTS" --workloads "$WORK/wl" --out "$OUT_DIR/benchmarks.md" \
   --detect-palisade "$WORK/detect-palisade.json" --detect-modsec "$WORK/detect-modsec.json" \
   --detect-modsec-nocharset "$WORK/detect-modsec-no-accept-charset.json" \
-  --latency1 "$LATENCY1" --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
+  --latency1 "$LATENCY1" --configs "$WORK/configs" --meta "command=$INVOCATION" --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
   --meta "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
   --meta "cores=$(nproc)" --meta "kernel=$(uname -sr)" \
-  --meta "nginx=$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
+  --meta "nginx=$(nginx -v 2>&1 | sed 's/^nginx version: nginx\///')" \
   --meta "modsecurity=libmodsecurity3 $(dpkg-query -W -f='${Version}' libmodsecurity3 2>/dev/null), connector libnginx-mod-http-modsecurity $(dpkg-query -W -f='${Version}' libnginx-mod-http-modsecurity 2>/dev/null)" \
   --meta "crs=modsecurity-crs $(dpkg-query -W -f='${Version}' modsecurity-crs 2>/dev/null)" \
   --meta "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')" \

@@ -243,7 +243,8 @@ def write_md(args, rows, res):
           "- **nginx + ModSecurity + CRS PL1**: the same nginx plus `modsecurity on` with the packaged recommended "
           "`/etc/nginx/modsecurity.conf` and the CRS files the package's `owasp-crs.load` names (crs-setup.conf, "
           "rules/*.conf: paranoia level 1, anomaly threshold 5, anomaly scoring). Changes: `SecRuleEngine On` (the "
-          "package ships DetectionOnly); audit log to /dev/null; `application/fhir+json` added to the allowed "
+          "package ships DetectionOnly); its audit log (written for refused requests only, RelevantOnly as packaged) "
+          "goes to a temporary file the report reads rule ids from; `application/fhir+json` added to the allowed "
           "content types and parsed as JSON (stock CRS 3.3 refuses that content type, rule 920420); "
           "`SecArgumentsLimit 10000` (the packaged 1,000 answers 400 to any 100 KB bundle). No rule exclusions.",
           "- **Palisade**: `palisade run --upstream 127.0.0.1:BACKEND` from an empty directory (no palisade.yml) with "
@@ -257,7 +258,17 @@ def write_md(args, rows, res):
           f"`wrk -t1 -c{c} -d{d}s --timeout 60s --latency -s WORKLOAD.lua` (measured). The Lua scripts "
           "(written by `ci/bench/workloads.py`) set the headers, and their `done()` prints p50/p99/p99.9 "
           "(`latency:percentile(99.9)`). Every request carries `X-Forwarded-For` and `X-Forwarded-Proto: https`.",
-          "- Everything binds 127.0.0.1; the client, the proxy and the backend share the machine's cores.", "",
+          "- Everything binds 127.0.0.1; the client, the proxy and the backend share the machine's cores.",
+          f"- This report: `{meta.get('command', 'ci/bench/compare.sh')}`.", ""]
+    if args.configs and os.path.isdir(args.configs):
+        L += ["The configurations, exactly as run (`$WORK` is the script's temporary directory; ports are "
+              "picked free at each start):", ""]
+        for name in sorted(os.listdir(args.configs)):
+            with open(os.path.join(args.configs, name)) as f:
+                text = f.read().rstrip()
+            L += [f"<details><summary><code>{name}</code></summary>", "", "```nginx" if name.endswith(".conf")
+                  and "main" not in name else "```apache", text, "```", "", "</details>", ""]
+    L += [
           "## Caveats", "",
           "- One run on a machine shared with other work (compilers of other developers may have been running): "
           "compare the targets within this run, not these absolute figures with another machine's.",
@@ -274,6 +285,7 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--out")
     ap.add_argument("--workloads")
+    ap.add_argument("--configs", help="directory of the exact nginx / ModSecurity configurations used")
     ap.add_argument("--latency1", help="TSV like --results: small GET over one connection")
     ap.add_argument("--detect-palisade")
     ap.add_argument("--detect-modsec")
