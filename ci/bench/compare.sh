@@ -5,10 +5,13 @@
 #
 #   ci/bench/compare.sh [--duration 10] [--warmup 2] [--connections 32] [--skip-detection]
 #                       [--sample-per-set N] [--shared DIR] [--no-install] [--out-dir docs] [--no-docs]
+#                       [--keep DIR]
 #                       [--targets direct,nginx,modsec,palisade,palisade-pl2]
 #                       [--workloads small-get,browser-get,form-post,fhir-post,attack-mix]
 # --no-docs prints the ratios without writing docs/ (ci/bench/quick.sh uses it). --shared names the
 # directory holding tools/waf-eval and corpus/ (default: ../shared, or ../../shared from a worktree).
+# --keep copies the raw figures (TSV, waf-eval JSON) and configurations to DIR; re-render with
+# ci/bench/report.py (see its --help).
 #
 # Targets, all on loopback in front of one fast backend (nginx, one worker, that reads every
 # request body before answering 200):
@@ -16,8 +19,8 @@
 #   nginx       nginx as a plain reverse proxy, one worker, upstream keep-alive
 #   modsec      the same nginx + ModSecurity v3 + OWASP CRS (Debian packages), paranoia level 1,
 #               anomaly threshold 5: the packaged recommended config (/etc/nginx/modsecurity.conf +
-#               the CRS files the package's load file names) with SecRuleEngine On (the package ships DetectionOnly) and
-#               the two changes a FHIR API needs before its requests get through at all:
+#               the CRS files the package's load file names) with SecRuleEngine On (the package
+#               ships DetectionOnly) and the two changes a FHIR API needs before its requests get through at all:
 #               application/fhir+json allowed and parsed as JSON (stock CRS 3.3 rejects the
 #               content type, rule 920420) and SecArgumentsLimit 10000 (the packaged 1,000
 #               answers 400 to a 100 KB bundle's ~2,000 JSON values). No rule exclusions: its
@@ -25,13 +28,14 @@
 #   palisade    palisade at its defaults, PALISADE_THREADS=1 to match one nginx worker, DYNO=web.1
 #               (as on Heroku: client address from X-Forwarded-For, HTTPS redirect on)
 #   palisade-pl2  the same at PALISADE_PARANOIA=2
-# Every target writes one log line per request to /dev/null (nginx access_log, palisade's audit
-# lines on stdout). Each target is started fresh for each workload (so peak RSS is per workload),
+# Every proxy writes one log line per request to /dev/null (nginx access_log, palisade's audit
+# lines on stdout); ModSecurity's audit log (refused requests only, as packaged) goes to a file the
+# report reads rule ids from. Each target is started fresh for each workload (so peak RSS is per workload),
 # warmed up (then left to finish what the warm-up queued), then measured once with the same wrk
 # command (-t1, --timeout 60s).
 # Detection: ../shared/tools/waf-eval over ../shared/corpus against palisade exactly as ci/eval.sh
-# runs it and against nginx + ModSecurity + CRS PL1 with the same requests (skipped, with a
-# message, when ../shared is absent).
+# runs it (defaults, DYNO=web.1, default thread count) and against nginx + ModSecurity + CRS PL1
+# with the same requests (skipped, with a message, when ../shared is absent).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -46,9 +50,12 @@ INSTALL=1
 OUT_DIR=docs
 DOCS=1
 SHARED=""
+KEEP=""
+# PALISADE_THREADS=1 for the speed runs (one nginx worker); the detection runs use the default.
+PALISADE_THREADS_ENV=(PALISADE_THREADS=1)
 WORKLOADS=(small-get browser-get form-post fhir-post attack-mix)
 TARGETS=(direct nginx modsec palisade palisade-pl2)
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 # Splits a comma-separated list into the named array, checking each item against the allowed ones.
 parse_list() {
   local -n into=$1
@@ -70,6 +77,7 @@ while [ $# -gt 0 ]; do
     --out-dir) OUT_DIR="$2"; shift 2 ;;
     --no-docs) DOCS=0; shift ;;
     --shared) SHARED="$2"; shift 2 ;;
+    --keep) KEEP="$2"; shift 2 ;;
     --targets) parse_list TARGETS "$2" "${TARGETS[@]}"; shift 2 ;;
     --workloads) parse_list WORKLOADS "$2" "${WORKLOADS[@]}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -234,7 +242,7 @@ start_target() {
       [ "$name" = palisade-pl2 ] && paranoia=2
       # An empty directory: no palisade.yml, the embedded defaults only.
       mkdir -p "$WORK/palisade-home"
-      (cd "$WORK/palisade-home" && exec env -i PATH="$PATH" PORT="$TARGET_PORT" DYNO=web.1 PALISADE_THREADS=1 \
+      (cd "$WORK/palisade-home" && exec env -i PATH="$PATH" PORT="$TARGET_PORT" DYNO=web.1 "${PALISADE_THREADS_ENV[@]}" \
         PALISADE_PARANOIA="$paranoia" "$PALISADE_BIN" run --upstream "127.0.0.1:$upstream" \
         >/dev/null 2>"$WORK/$name.err") & TARGET_PID=$! ;;
     *) echo "unknown target $name" >&2; exit 2 ;;
@@ -316,6 +324,7 @@ else
   ECHO_PORT=$(free_port)
   "$SHARED/tools/echo-backend" --port "$ECHO_PORT" >/dev/null 2>&1 & PIDS+=("$!")
   wait_port "$ECHO_PORT"
+  PALISADE_THREADS_ENV=()
   # Palisade exactly as ci/eval.sh measures it; ModSecurity with the same requests, and once more
   # without Accept-Charset, which CRS 3.3 refuses outright (restricted header, rule 920450) and
   # which the csic and healthcare records carry: the fair reading of CRS's other rules.
@@ -342,6 +351,11 @@ mkdir -p "$OUT_DIR" "$WORK/configs"
 for f in backend.conf nginx.conf modsec.conf modsec/main.conf; do
   [ -f "$WORK/$f" ] && sed "s#$WORK#\$WORK#g" "$WORK/$f" >"$WORK/configs/${f//\//-}"
 done
+if [ -n "$KEEP" ]; then
+  mkdir -p "$KEEP"
+  cp -r "$RESULTS" "$LATENCY1" "$WORK/configs" "$KEEP"/
+  cp "$WORK"/detect-*.json "$WORK/modsec-rules.tsv" "$KEEP"/ 2>/dev/null || true
+fi
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- crates rulesets 2>/dev/null | head -1)
 [ -n "$dirty" ] && rev="$rev (with uncommitted changes)"
