@@ -5,13 +5,15 @@
 #
 #   ci/bench/compare.sh [--duration 10] [--warmup 2] [--connections 32] [--skip-detection]
 #                       [--sample-per-set N] [--shared DIR] [--no-install] [--out-dir docs] [--no-docs]
-#                       [--keep DIR]
+#                       [--keep DIR] [--no-profile]
 #                       [--targets direct,nginx,modsec,palisade,palisade-pl2]
 #                       [--workloads small-get,browser-get,form-post,fhir-post,attack-mix]
 # --no-docs prints the ratios without writing docs/ (ci/bench/quick.sh uses it). --shared names the
 # directory holding tools/waf-eval and corpus/ (default: ../shared, or ../../shared from a worktree).
 # --keep copies the raw figures (TSV, waf-eval JSON) and configurations to DIR; re-render with
-# ci/bench/report.py (see its --help).
+# ci/bench/report.py (see its --help). Unless --no-profile (or perf is missing), one extra 3 s wrk
+# run per workload against palisade under `perf record` gives the report's CPU profile (not part
+# of the measured figures).
 #
 # Targets, all on loopback in front of one fast backend (nginx, one worker, that reads every
 # request body before answering 200):
@@ -51,11 +53,12 @@ OUT_DIR=docs
 DOCS=1
 SHARED=""
 KEEP=""
+PROFILE=1
 # PALISADE_THREADS=1 for the speed runs (one nginx worker); the detection runs use the default.
 PALISADE_THREADS_ENV=(PALISADE_THREADS=1)
 WORKLOADS=(small-get browser-get form-post fhir-post attack-mix)
 TARGETS=(direct nginx modsec palisade palisade-pl2)
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 # Splits a comma-separated list into the named array, checking each item against the allowed ones.
 parse_list() {
   local -n into=$1
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --no-docs) DOCS=0; shift ;;
     --shared) SHARED="$2"; shift 2 ;;
     --keep) KEEP="$2"; shift 2 ;;
+    --no-profile) PROFILE=0; shift ;;
     --targets) parse_list TARGETS "$2" "${TARGETS[@]}"; shift 2 ;;
     --workloads) parse_list WORKLOADS "$2" "${WORKLOADS[@]}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -131,6 +135,8 @@ source ci/lib.sh
 source ci/bench/measure.sh
 
 python3 ci/bench/workloads.py "$WORK/wl"
+command -v perf >/dev/null 2>&1 || { [ "$PROFILE" -eq 1 ] && echo "ci/bench/compare.sh: perf not installed; no CPU profile (apt-get install linux-perf)"; PROFILE=0; }
+mkdir -p "$WORK/profiles"
 RESULTS="$WORK/results.tsv"
 printf 'workload\ttarget\trps\tp50_us\tp99_us\tp999_us\tcpu_s_per_10k\tpeak_rss_kb\trequests\tnon_2xx\tsocket_errors\n' >"$RESULTS"
 
@@ -286,6 +292,9 @@ for w in "${WORKLOADS[@]}"; do
     wait_idle "$TARGET_PID"
     [ "$t" = modsec ] && : >"$WORK/modsec-audit.log"
     measure_run "$w" "$t" "$TARGET_PID" "$TARGET_PORT" "$WORK/wl/$w.lua" >>"$RESULTS"
+    if [ "$t" = palisade ] && [ "$PROFILE" -eq 1 ]; then
+      profile_run "$w" "$TARGET_PID" "$TARGET_PORT" "$WORK/wl/$w.lua" "$WORK/profiles/$w.txt"
+    fi
     stop_target "$t"
     if [ "$t" = modsec ]; then
       # Rule ids in the refused requests' audit entries, most frequent first.
@@ -353,7 +362,7 @@ for f in backend.conf nginx.conf modsec.conf modsec/main.conf; do
 done
 if [ -n "$KEEP" ]; then
   mkdir -p "$KEEP"
-  cp -r "$RESULTS" "$LATENCY1" "$WORK/configs" "$KEEP"/
+  cp -r "$RESULTS" "$LATENCY1" "$WORK/configs" "$WORK/profiles" "$KEEP"/
   cp "$WORK"/detect-*.json "$WORK/modsec-rules.tsv" "$KEEP"/ 2>/dev/null || true
 fi
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -362,7 +371,7 @@ dirty=$(git status --porcelain -- crates rulesets 2>/dev/null | head -1)
 python3 ci/bench/report.py --results "$RESULTS" --workloads "$WORK/wl" --out "$OUT_DIR/benchmarks.md" \
   --detect-palisade "$WORK/detect-palisade.json" --detect-modsec "$WORK/detect-modsec.json" \
   --detect-modsec-nocharset "$WORK/detect-modsec-no-accept-charset.json" \
-  --latency1 "$LATENCY1" --configs "$WORK/configs" --meta "command=$INVOCATION" --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
+  --latency1 "$LATENCY1" --profiles "$WORK/profiles" --configs "$WORK/configs" --meta "command=$INVOCATION" --modsec-rules "$WORK/modsec-rules.tsv" --detection-note "$DETECTION_NOTE" --sample "${SAMPLE[*]}" \
   --meta "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
   --meta "cores=$(nproc)" --meta "kernel=$(uname -sr)" \
   --meta "nginx=$(nginx -v 2>&1 | sed 's/^nginx version: nginx\///')" \

@@ -58,3 +58,18 @@ measure_run() {
       printf "%s\t%s\t%.1f\t%d\t%d\t%d\t%.4f\t%d\t%d\t%d\t%d\n", w, t, rps, v["p50_us"], v["p99_us"], v["p999_us"], cpu, rss, v["requests"], v["status_errors"], v["socket_errors"]
     }' <<<"$line"
 }
+
+# profile_run WORKLOAD PID PORT SCRIPT OUT: 3 s of the workload against PID under `perf record`
+# (499 Hz); writes the flat profile's top symbols (self time, >= 1 %) to OUT. Not a measured run.
+profile_run() {
+  local pid=$2 port=$3 script=$4 out=$5 data perf_pid
+  data="$(dirname "$out")/$1.perf.data"
+  perf record -q -F 499 -p "$pid" -o "$data" -- sleep 3 >/dev/null 2>&1 &
+  perf_pid=$!
+  wrk -t1 -c"$CONNS" -d3s --timeout 60s -s "$script" "http://127.0.0.1:$port" >/dev/null 2>&1
+  wait "$perf_pid" || true
+  perf report -i "$data" --stdio --no-children --sort dso,symbol --percent-limit 1 2>/dev/null \
+    | grep -E '^ +[0-9.]+%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' \
+    | head -20 >"$out" || true
+  rm -f "$data"
+}

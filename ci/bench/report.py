@@ -101,11 +101,10 @@ def added_ms(lat, t, key):
 
 def print_ratios(rows, res, lat):
     print(f"{'workload':<14}{'palisade/nginx':>16}{'palisade/modsec':>17}{'pl2/nginx':>11}"
-          f"{'cpu pal/nginx':>15}{'p99 added ms (pal)':>20}")
+          f"{'cpu/req pal/nginx':>19}{'cpu/req modsec/pal':>20}")
     for r in ratio_rows(rows, res):
-        added = "n/a" if r["p99_added_pal"] is None else f"{r['p99_added_pal']:.2f}"
         print(f"{r['workload']:<14}{fr(r['pal_ngx']):>16}{fr(r['pal_mod'], 1):>17}{fr(r['pl2_ngx']):>11}"
-              f"{fr(r['cpu_pal_ngx'], 1):>15}{added:>20}")
+              f"{fr(r['cpu_pal_ngx'], 1):>19}{fr(r['cpu_mod_pal'], 1):>20}")
     if lat:
         print("small GET over 1 connection, added over direct (ms):  p50 / p99 / p99.9")
         for t in ("nginx", "modsec", "palisade", "palisade-pl2"):
@@ -232,6 +231,19 @@ def write_md(args, rows, res):
             L.append("\n† fewer than 100 requests completed in the run: indicative only (queueing and the CPU "
                      "spent on requests still in flight when wrk stopped weigh on every figure of that row).")
         L.append("")
+    profiles = {}
+    if args.profiles and os.path.isdir(args.profiles):
+        for w in workloads_of(rows):
+            path = os.path.join(args.profiles, f"{w}.txt")
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                profiles[w] = open(path).read().rstrip()
+    if profiles:
+        L += ["## Where Palisade's CPU time goes", "",
+              "A separate 3 s wrk run per workload against Palisade (defaults) under `perf record -F 499` (not "
+              "part of the figures above); self time per symbol, ≥ 1 %, top 20:", ""]
+        for w, text in profiles.items():
+            L += [f"<details><summary>{WORKLOADS.get(w, (w,))[0]}</summary>", "", "```", text, "```", "",
+                  "</details>", ""]
     L += ["## Detection on the public corpora", ""] + detection_section(args)
     L += ["## Machine and versions", "",
           f"- CPU: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores; kernel {meta.get('kernel', '?')}; "
@@ -293,6 +305,7 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--out")
     ap.add_argument("--workloads")
+    ap.add_argument("--profiles", help="directory of WORKLOAD.txt perf profiles of palisade")
     ap.add_argument("--configs", help="directory of the exact nginx / ModSecurity configurations used")
     ap.add_argument("--latency1", help="TSV like --results: small GET over one connection")
     ap.add_argument("--detect-palisade")
