@@ -58,7 +58,7 @@ PROFILE=1
 PALISADE_THREADS_ENV=(PALISADE_THREADS=1)
 WORKLOADS=(small-get browser-get form-post fhir-post attack-mix)
 TARGETS=(direct nginx modsec palisade palisade-pl2)
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 # Splits a comma-separated list into the named array, checking each item against the allowed ones.
 parse_list() {
   local -n into=$1
