@@ -105,6 +105,28 @@ impl Transform {
     }
 }
 
+impl Transform {
+    /// False when the transform certainly leaves `input` unchanged (a cheap byte scan, e.g. no
+    /// `%` for [`Transform::UrlDecode`]); true when it may change it. The engine skips a step
+    /// whose input cannot change.
+    pub fn may_change(self, input: &[u8]) -> bool {
+        match self {
+            Transform::UrlDecode => url_decode::may_change(input),
+            Transform::HtmlEntityDecode => html_entity_decode::may_change(input),
+            Transform::JsDecode => js_decode::may_change(input),
+            Transform::CssDecode => css_decode::may_change(input),
+            Transform::Base64Decode => base64_decode::may_change(input),
+            Transform::Lowercase => lowercase::may_change(input),
+            Transform::CompressWhitespace => compress_whitespace::may_change(input),
+            Transform::RemoveComments => remove_comments::may_change(input),
+            Transform::RemoveNulls => remove_nulls::may_change(input),
+            Transform::NormalizePath => normalize_path::may_change(input),
+            Transform::UnicodeFold => unicode_fold::may_change(input),
+            Transform::Cmdline => cmdline::may_change(input),
+        }
+    }
+}
+
 /// Applies a pipeline, borrowing as long as no step changes anything.
 pub fn apply_all<'a>(pipeline: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
@@ -130,6 +152,75 @@ mod tests {
             assert_eq!(Transform::from_name(t.name()), Some(t));
         }
         assert_eq!(Transform::from_name("nope"), None);
+    }
+
+    /// Values that exercise every transform's trigger bytes, alone and mixed.
+    pub(crate) const TRICKY: &[&[u8]] = &[
+        b"dr-jane-smith",
+        b"2024-05-01",
+        b"/portal/appointments/search",
+        b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        b"en-US,en;q=0.9",
+        b"gzip, deflate, br",
+        b"a b",
+        b"a  b",
+        b"a /b",
+        b"a (b",
+        b"x//y",
+        b"x/./y",
+        b"..;/x",
+        b"/*c*/",
+        b"patient/*.rs",
+        b"%41",
+        b"%2541",
+        b"%u0041",
+        b"%uFF0E%uFF0E/",
+        b"&lt;script&gt;",
+        b"&#x3C;&#60",
+        b"a\\b",
+        b"\\x3cscript\\u003e",
+        b"\\3c svg",
+        b"caf\xc3\xa9",
+        b"\xef\xbc\x9cscript\xef\xbc\x9e",
+        b"..\xc0\xaf..\xc0\xafetc",
+        b"a\0b",
+        b"sel\0ect",
+        b"a\tb\r\n",
+        b"a\x0bb\x0c",
+        b"\xa0",
+        b"$IFS",
+        b"${IFS}",
+        b"$@x",
+        b"'q'",
+        b"c^md",
+        b"UNION SELECT",
+        b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        b"dGVzdHRlc3R0ZXN0",
+        b"",
+    ];
+
+    #[test]
+    fn may_change_false_means_unchanged() {
+        for &v in TRICKY {
+            for &t in Transform::ALL {
+                let out = t.apply(v);
+                if !t.may_change(v) {
+                    assert!(
+                        matches!(out, Cow::Borrowed(_)),
+                        "{} changes {:?} but may_change is false",
+                        t.name(),
+                        String::from_utf8_lossy(v)
+                    );
+                }
+            }
+        }
+        // Browser header values need no work from most transforms.
+        let accept = TRICKY[4];
+        assert!(!Transform::UrlDecode.may_change(accept));
+        assert!(!Transform::HtmlEntityDecode.may_change(accept));
+        assert!(!Transform::UnicodeFold.may_change(accept));
+        assert!(Transform::Cmdline.may_change(accept));
     }
 
     #[test]
