@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::config::{EngineConfig, MAX_HITS};
 use crate::decode::{self, Limits, Sink};
@@ -60,6 +60,9 @@ struct View {
     node: u16,
     /// The pipeline ends in `lowercase`: lowercase the scanned value before confirming.
     lower: bool,
+    /// The transforms of the scanned pipeline, as [`Transform::bit`]s: when none of them may
+    /// change a value, the view scans the value as it is.
+    scan_mask: u16,
     /// Rules without literals: candidates for every leaf in their targets.
     always: Vec<u32>,
     /// Union of the rules' location masks.
@@ -191,6 +194,7 @@ impl Engine {
                         names: rule.transforms.iter().map(|t| t.name()).collect(),
                         node,
                         lower,
+                        scan_mask: scan_mask(&rule.transforms),
                         always: Vec::new(),
                         mask: 0,
                         field_mask: 0,
@@ -242,6 +246,10 @@ impl Engine {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    // Rules use one-byte literals (`<`, `;`, `'`) that defeat prefilters, so
+                    // the scan runs the automaton over every byte: a full DFA makes each byte
+                    // one table lookup (the pattern set is a few hundred short literals).
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&patterns)
                     .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
             )
@@ -345,8 +353,11 @@ pub struct Transaction<'e> {
 /// `owned[i - 1]`. Every slot holds a distinct value.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// Trie node → slot of its value (or [`UNSET`]).
+    /// Trie node → slot of its value (or [`UNSET`]); valid when `trie_ready`.
     node_slot: Vec<u16>,
+    trie_ready: bool,
+    /// Transforms that may change the leaf's own value ([`Transform::bit`]s).
+    raw_changes: u16,
     /// Transformed values; only the first `used` belong to the current leaf.
     owned: Vec<Vec<u8>>,
     used: usize,
@@ -359,12 +370,9 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn reset(&mut self, nodes: usize, views: usize) {
-        self.node_slot.clear();
-        self.node_slot.resize(nodes, UNSET);
-        if let Some(root) = self.node_slot.first_mut() {
-            *root = RAW_SLOT;
-        }
+    fn reset(&mut self, views: usize) {
+        self.trie_ready = false;
+        self.raw_changes = 0;
         self.used = 0;
         self.memo.clear();
         self.scan.clear();
@@ -393,7 +401,12 @@ impl Scratch {
             return out;
         }
         let value = self.value(raw, input);
-        let out = if !transform.may_change(value) {
+        let unchanged = if input == RAW_SLOT {
+            self.raw_changes & transform.bit() == 0
+        } else {
+            !transform.may_change(value)
+        };
+        let out = if unchanged {
             input
         } else {
             match transform.apply(value) {
@@ -423,6 +436,12 @@ impl Scratch {
 
     /// The slot of a trie node's value, computing the missing steps on its path.
     fn node(&mut self, raw: &[u8], steps: &[Step], node: u16) -> u16 {
+        if !self.trie_ready {
+            self.node_slot.clear();
+            self.node_slot.resize(steps.len() + 1, UNSET);
+            self.node_slot[usize::from(ROOT)] = RAW_SLOT;
+            self.trie_ready = true;
+        }
         let known = self
             .node_slot
             .get(usize::from(node))
@@ -439,6 +458,15 @@ impl Scratch {
         self.node_slot[usize::from(node)] = out;
         out
     }
+}
+
+/// The bits of the transforms a view applies before its literal scan.
+fn scan_mask(transforms: &[Transform]) -> u16 {
+    let mut scanned = transforms;
+    while let Some((Transform::Lowercase, rest)) = scanned.split_last() {
+        scanned = rest;
+    }
+    scanned.iter().fold(0, |m, t| m | t.bit())
 }
 
 /// Adds a pipeline to the trie; returns the node of its value without trailing `lowercase`
@@ -694,12 +722,29 @@ impl<'e> Transaction<'e> {
         // are skipped and equal values share a slot, so a clean value costs one literal scan
         // however many pipelines the rules use.
         let mut sc = std::mem::take(&mut self.scratch);
-        sc.reset(engine.steps.len() + 1, engine.views.len());
+        sc.reset(engine.views.len());
+        let mut applies: u64 = 0;
         for (vi, view) in engine.views.iter().enumerate() {
-            if !Self::view_applies(view, leaf) {
+            if Self::view_applies(view, leaf) {
+                applies |= 1u64 << vi;
+            }
+        }
+        if applies == 0 {
+            self.scratch = sc;
+            return;
+        }
+        // One pass over the bytes decides which transforms may change the value; a view none
+        // of whose transforms may change it scans the value as it is.
+        sc.raw_changes = crate::transform::may_change_mask(value);
+        for (vi, view) in engine.views.iter().enumerate() {
+            if applies & (1u64 << vi) == 0 {
                 continue;
             }
-            let slot = sc.node(value, &engine.steps, view.node);
+            let slot = if view.scan_mask & sc.raw_changes == 0 {
+                RAW_SLOT
+            } else {
+                sc.node(value, &engine.steps, view.node)
+            };
             sc.view_slot[vi] = slot;
             match sc.scan.iter_mut().find(|(s, _)| *s == slot) {
                 Some((_, views)) => *views |= 1u64 << vi,
