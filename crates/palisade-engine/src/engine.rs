@@ -88,6 +88,8 @@ pub struct Engine {
     rule_views: Vec<u16>,
     /// The transform trie shared by the views.
     steps: Vec<Step>,
+    /// Views that have rules without literals.
+    always_views: Vec<u16>,
     signal_rules: Vec<Vec<u32>>,
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
@@ -254,6 +256,10 @@ impl Engine {
                     .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
             )
         };
+        let always_views: Vec<u16> = (0..views.len())
+            .filter(|&vi| !views[vi].always.is_empty())
+            .map(|vi| vi as u16)
+            .collect();
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
         let mut exclusions: Vec<Exclusion> = user
             .exclusions
@@ -268,6 +274,7 @@ impl Engine {
             ac,
             pattern_rules,
             rule_views,
+            always_views,
             steps,
             signal_rules,
             exclusions,
@@ -321,6 +328,7 @@ impl Engine {
             fired: Vec::new(),
             cands: Vec::new(),
             scratch: Scratch::default(),
+            seen: RuleBits::default(),
             active_exclusions: Vec::new(),
             leaves: 0,
             signals_seen: 0,
@@ -341,6 +349,8 @@ pub struct Transaction<'e> {
     cands: Vec<(u32, u16, Range<usize>)>,
     /// Per-leaf buffers, reused across leaves.
     scratch: Scratch,
+    /// Rules already candidates for the current leaf.
+    seen: RuleBits,
     active_exclusions: Vec<usize>,
     leaves: usize,
     signals_seen: u64,
@@ -367,6 +377,29 @@ struct Scratch {
     scan: Vec<(u16, u64)>,
     /// View → slot of its scanned value (or [`UNSET`] when the view does not apply).
     view_slot: Vec<u16>,
+}
+
+/// Bit per rule: already a candidate for this leaf (cleared after each leaf).
+#[derive(Debug, Default)]
+struct RuleBits(Vec<u64>);
+
+impl RuleBits {
+    /// Sets a rule's bit; false when it was already set.
+    fn insert(&mut self, rule: u32) -> bool {
+        let (word, bit) = ((rule / 64) as usize, 1u64 << (rule % 64));
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        let fresh = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        fresh
+    }
+
+    fn remove(&mut self, rule: u32) {
+        if let Some(w) = self.0.get_mut((rule / 64) as usize) {
+            *w &= !(1u64 << (rule % 64));
+        }
+    }
 }
 
 impl Scratch {
@@ -723,22 +756,16 @@ impl<'e> Transaction<'e> {
         // however many pipelines the rules use.
         let mut sc = std::mem::take(&mut self.scratch);
         sc.reset(engine.views.len());
-        let mut applies: u64 = 0;
+        let mut mask_known = false;
         for (vi, view) in engine.views.iter().enumerate() {
-            if Self::view_applies(view, leaf) {
-                applies |= 1u64 << vi;
-            }
-        }
-        if applies == 0 {
-            self.scratch = sc;
-            return;
-        }
-        // One pass over the bytes decides which transforms may change the value; a view none
-        // of whose transforms may change it scans the value as it is.
-        sc.raw_changes = crate::transform::may_change_mask(value);
-        for (vi, view) in engine.views.iter().enumerate() {
-            if applies & (1u64 << vi) == 0 {
+            if !Self::view_applies(view, leaf) {
                 continue;
+            }
+            // One pass over the bytes decides which transforms may change the value; a view
+            // none of whose transforms may change it scans the value as it is.
+            if !mask_known {
+                sc.raw_changes = crate::transform::may_change_mask(value);
+                mask_known = true;
             }
             let slot = if view.scan_mask & sc.raw_changes == 0 {
                 RAW_SLOT
@@ -757,27 +784,31 @@ impl<'e> Transaction<'e> {
         }
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
+        let mut seen = std::mem::take(&mut self.seen);
         if let Some(ac) = &engine.ac {
             for &(slot, views_mask) in &sc.scan {
                 for m in ac.find_overlapping_iter(sc.value(value, slot)) {
                     for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
-                        if views_mask & (1u64 << vi) != 0 && !cands.iter().any(|(c, _, _)| *c == r)
-                        {
+                        if views_mask & (1u64 << vi) != 0 && seen.insert(r) {
                             cands.push((r, slot, m.start()..m.end()));
                         }
                     }
                 }
             }
         }
-        for (vi, view) in engine.views.iter().enumerate() {
-            let slot = sc.view_slot[vi];
+        for &vi in &engine.always_views {
+            let slot = sc.view_slot[usize::from(vi)];
             if slot == UNSET {
                 continue;
             }
-            for &r in &view.always {
+            for &r in &engine.views[usize::from(vi)].always {
                 cands.push((r, slot, 0..0));
             }
         }
+        for &(r, _, _) in &cands {
+            seen.remove(r);
+        }
+        self.seen = seen;
         for (r, slot, lit_range) in cands.drain(..) {
             let rule = &engine.rules[r as usize];
             if !rule.targets.matches(leaf.location, leaf.name)
@@ -883,7 +914,11 @@ fn confirm(
     }
     let mut fingerprint = None;
     if let Some(d) = detector {
-        let text = String::from_utf8_lossy(v);
+        // Valid UTF-8 (nearly every value) borrows without the lossy decoder's per-chunk walk.
+        let text = match std::str::from_utf8(v) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(v),
+        };
         let f = detect::run(*d, &text)?;
         if matches!(text, Cow::Borrowed(_)) {
             range = f.span;
