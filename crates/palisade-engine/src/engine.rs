@@ -1,15 +1,20 @@
 //! The compiled engine and per-request transactions.
 //!
-//! Compilation groups rules by transform pipeline into *views*. Each view has one Aho-Corasick
-//! automaton over the literals of all its rules (ASCII case-insensitive); a leaf is transformed
-//! once per view, scanned once, and only the rules whose literals hit (plus the few without
-//! literals) run their regex or detector. Regexes are `regex`-crate automata: linear time.
+//! Compilation groups rules by transform pipeline into *views*, and the views' pipelines into a
+//! trie of *steps*, so that views sharing a prefix (`[url_decode, remove_nulls]` and
+//! `[url_decode, remove_nulls, unicode_fold]`) share its work. One Aho-Corasick automaton holds
+//! the literals of every rule (ASCII case-insensitive). Per leaf, each step runs only when a cheap
+//! byte scan says it may change its input ([`Transform::may_change`]); values are deduplicated by
+//! content, and each distinct value is scanned once. Only the rules whose literals hit (plus the
+//! few without literals) run their regex or detector. A trailing `lowercase` never changes which
+//! literals hit, so it is applied only to the candidates' confirmation value. Regexes are
+//! `regex`-crate automata: linear time.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::config::{EngineConfig, MAX_HITS};
 use crate::decode::{self, Limits, Sink};
@@ -19,18 +24,45 @@ use crate::leaf::{FieldKind, Leaf, Location};
 use crate::request::{decoded_path, host_is_ip, split_target, RequestHead, TargetForm};
 use crate::rule::{parse_source, Matcher, Rule, RuleSource};
 use crate::signal::Signal;
-use crate::transform::{apply_all, Transform};
+#[cfg(test)]
+use crate::transform::apply_all;
+use crate::transform::Transform;
 use crate::user::{Exclusion, UserRules};
 use crate::verdict::{mask_snippet, RuleHit, Verdict};
 
 /// Most distinct transform pipelines (views) an engine may have.
 const MAX_VIEWS: usize = 48;
 
+/// Most transform steps in the trie shared by all views (node ids are `u16`).
+const MAX_STEPS: usize = 4096;
+
+/// Trie node of the root: the leaf's value as decoded by its container.
+const ROOT: u16 = 0;
+/// Slot of the leaf's own value.
+const RAW_SLOT: u16 = 0;
+/// Marks a node or memo entry not computed yet for this leaf.
+const UNSET: u16 = u16::MAX;
+
+/// One trie step: the value of node `parent` with `transform` applied. Node `i + 1` is step `i`;
+/// a parent always precedes its children.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    parent: u16,
+    transform: Transform,
+}
+
 /// One transform pipeline and the rules that match through it.
 #[derive(Debug)]
 struct View {
     transforms: Vec<Transform>,
     names: Vec<&'static str>,
+    /// Trie node of the scanned value: the pipeline without its trailing `lowercase`.
+    node: u16,
+    /// The pipeline ends in `lowercase`: lowercase the scanned value before confirming.
+    lower: bool,
+    /// The transforms of the scanned pipeline, as [`Transform::bit`]s: when none of them may
+    /// change a value, the view scans the value as it is.
+    scan_mask: u16,
     /// Rules without literals: candidates for every leaf in their targets.
     always: Vec<u32>,
     /// Union of the rules' location masks.
@@ -54,10 +86,10 @@ pub struct Engine {
     pattern_rules: Vec<Vec<(u16, u32)>>,
     /// Rule index → its view.
     rule_views: Vec<u16>,
-    /// Some view lowercases: the plain-value shortcut is off.
-    always_transform: bool,
-    /// Some view base64-decodes: values that look like base64 skip the shortcut.
-    has_base64: bool,
+    /// The transform trie shared by the views.
+    steps: Vec<Step>,
+    /// Views that have rules without literals.
+    always_views: Vec<u16>,
     signal_rules: Vec<Vec<u32>>,
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
@@ -133,6 +165,7 @@ impl Engine {
 
         // Group pattern rules by pipeline.
         let mut views: Vec<View> = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
         let mut patterns: Vec<String> = Vec::new();
         let mut pattern_index: HashMap<String, usize> = HashMap::new();
         let mut pattern_rules: Vec<Vec<(u16, u32)>> = Vec::new();
@@ -150,9 +183,20 @@ impl Engine {
             let vi = match views.iter().position(|v| v.transforms == rule.transforms) {
                 Some(vi) => vi,
                 None => {
+                    let Some((node, lower)) = trie_node(&mut steps, &rule.transforms) else {
+                        return Err(RuleError::new(
+                            "rulesets",
+                            format!("more than {MAX_STEPS} transform steps in all pipelines; use shorter pipelines"),
+                        )
+                        .rule(rule.id)
+                        .key("transforms"));
+                    };
                     views.push(View {
                         transforms: rule.transforms.clone(),
                         names: rule.transforms.iter().map(|t| t.name()).collect(),
+                        node,
+                        lower,
+                        scan_mask: scan_mask(&rule.transforms),
                         always: Vec::new(),
                         mask: 0,
                         field_mask: 0,
@@ -204,16 +248,18 @@ impl Engine {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    // Rules use one-byte literals (`<`, `;`, `'`) that defeat prefilters, so
+                    // the scan runs the automaton over every byte: a full DFA makes each byte
+                    // one table lookup (the pattern set is a few hundred short literals).
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&patterns)
                     .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
             )
         };
-        let always_transform = views
-            .iter()
-            .any(|v| v.transforms.contains(&Transform::Lowercase));
-        let has_base64 = views
-            .iter()
-            .any(|v| v.transforms.contains(&Transform::Base64Decode));
+        let always_views: Vec<u16> = (0..views.len())
+            .filter(|&vi| !views[vi].always.is_empty())
+            .map(|vi| vi as u16)
+            .collect();
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
         let mut exclusions: Vec<Exclusion> = user
             .exclusions
@@ -228,8 +274,8 @@ impl Engine {
             ac,
             pattern_rules,
             rule_views,
-            always_transform,
-            has_base64,
+            always_views,
+            steps,
             signal_rules,
             exclusions,
             config: config.clone(),
@@ -247,9 +293,15 @@ impl Engine {
         self.rules.len()
     }
 
-    /// Number of views (distinct transform pipelines) — one literal scan per view per leaf.
+    /// Number of views (distinct transform pipelines) — at most one literal scan per view per
+    /// leaf, fewer when pipelines leave the value unchanged.
     pub fn view_count(&self) -> usize {
         self.views.len()
+    }
+
+    /// Number of transform steps in the trie the views share.
+    pub fn step_count(&self) -> usize {
+        self.steps.len()
     }
 
     /// Ruleset version for logs: crate version + hash of every rule source.
@@ -275,9 +327,13 @@ impl Engine {
             verdict: Verdict::default(),
             fired: Vec::new(),
             cands: Vec::new(),
+            scratch: Scratch::default(),
+            seen: RuleBits::default(),
             active_exclusions: Vec::new(),
             leaves: 0,
             signals_seen: 0,
+            #[cfg(test)]
+            reference: false,
         }
     }
 }
@@ -290,18 +346,188 @@ pub struct Transaction<'e> {
     /// Rule indexes already scored.
     fired: Vec<u32>,
     /// Candidate scratch: (rule index, value slot, literal match range).
-    cands: Vec<(u32, usize, Range<usize>)>,
+    cands: Vec<(u32, u16, Range<usize>)>,
+    /// Per-leaf buffers, reused across leaves.
+    scratch: Scratch,
+    /// Rules already candidates for the current leaf.
+    seen: RuleBits,
     active_exclusions: Vec<usize>,
     leaves: usize,
     signals_seen: u64,
+    /// Tests: evaluate leaves the slow, obviously-correct way.
+    #[cfg(test)]
+    reference: bool,
 }
 
-fn lowercase_name(name: &str) -> Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(name)
+/// The transformed values of one leaf. Slot 0 is the leaf's own value; slot `i > 0` is
+/// `owned[i - 1]`. Every slot holds a distinct value.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Trie node → slot of its value (or [`UNSET`]); valid when `trie_ready`.
+    node_slot: Vec<u16>,
+    trie_ready: bool,
+    /// Transforms that may change the leaf's own value ([`Transform::bit`]s).
+    raw_changes: u16,
+    /// Transformed values; only the first `used` belong to the current leaf.
+    owned: Vec<Vec<u8>>,
+    used: usize,
+    /// (input slot, transform, output slot): each transform runs once per distinct input.
+    memo: Vec<(u16, Transform, u16)>,
+    /// Slots to scan, in the order the views first use them, with the views each one serves.
+    scan: Vec<(u16, u64)>,
+    /// View → slot of its scanned value (or [`UNSET`] when the view does not apply).
+    view_slot: Vec<u16>,
+}
+
+/// Bit per rule: already a candidate for this leaf (cleared after each leaf).
+#[derive(Debug, Default)]
+struct RuleBits(Vec<u64>);
+
+impl RuleBits {
+    /// Sets a rule's bit; false when it was already set.
+    fn insert(&mut self, rule: u32) -> bool {
+        let (word, bit) = ((rule / 64) as usize, 1u64 << (rule % 64));
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        let fresh = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        fresh
     }
+
+    fn remove(&mut self, rule: u32) {
+        if let Some(w) = self.0.get_mut((rule / 64) as usize) {
+            *w &= !(1u64 << (rule % 64));
+        }
+    }
+}
+
+impl Scratch {
+    fn reset(&mut self, views: usize) {
+        self.trie_ready = false;
+        self.raw_changes = 0;
+        self.used = 0;
+        self.memo.clear();
+        self.scan.clear();
+        self.view_slot.clear();
+        self.view_slot.resize(views, UNSET);
+    }
+
+    fn value<'v>(&'v self, raw: &'v [u8], slot: u16) -> &'v [u8] {
+        if slot == RAW_SLOT {
+            raw
+        } else {
+            self.owned
+                .get(usize::from(slot) - 1)
+                .map_or(&[], Vec::as_slice)
+        }
+    }
+
+    /// The slot of `transform` applied to the value in `input`: the same slot when the transform
+    /// cannot or does not change it, an existing slot when the result equals another value.
+    fn derive(&mut self, raw: &[u8], input: u16, transform: Transform) -> u16 {
+        if let Some(&(_, _, out)) = self
+            .memo
+            .iter()
+            .find(|&&(i, t, _)| i == input && t == transform)
+        {
+            return out;
+        }
+        let value = self.value(raw, input);
+        let unchanged = if input == RAW_SLOT {
+            self.raw_changes & transform.bit() == 0
+        } else {
+            !transform.may_change(value)
+        };
+        let out = if unchanged {
+            input
+        } else {
+            match transform.apply(value) {
+                Cow::Borrowed(_) => input,
+                Cow::Owned(next) => self.intern(raw, next),
+            }
+        };
+        self.memo.push((input, transform, out));
+        out
+    }
+
+    fn intern(&mut self, raw: &[u8], next: Vec<u8>) -> u16 {
+        if next.as_slice() == raw {
+            return RAW_SLOT;
+        }
+        if let Some(i) = self.owned[..self.used].iter().position(|o| *o == next) {
+            return (i + 1) as u16;
+        }
+        if self.used < self.owned.len() {
+            self.owned[self.used] = next;
+        } else {
+            self.owned.push(next);
+        }
+        self.used += 1;
+        self.used as u16
+    }
+
+    /// The slot of a trie node's value, computing the missing steps on its path.
+    fn node(&mut self, raw: &[u8], steps: &[Step], node: u16) -> u16 {
+        if !self.trie_ready {
+            self.node_slot.clear();
+            self.node_slot.resize(steps.len() + 1, UNSET);
+            self.node_slot[usize::from(ROOT)] = RAW_SLOT;
+            self.trie_ready = true;
+        }
+        let known = self
+            .node_slot
+            .get(usize::from(node))
+            .copied()
+            .unwrap_or(RAW_SLOT);
+        if known != UNSET {
+            return known;
+        }
+        let Some(step) = steps.get(usize::from(node) - 1).copied() else {
+            return RAW_SLOT;
+        };
+        let input = self.node(raw, steps, step.parent);
+        let out = self.derive(raw, input, step.transform);
+        self.node_slot[usize::from(node)] = out;
+        out
+    }
+}
+
+/// The bits of the transforms a view applies before its literal scan.
+fn scan_mask(transforms: &[Transform]) -> u16 {
+    let mut scanned = transforms;
+    while let Some((Transform::Lowercase, rest)) = scanned.split_last() {
+        scanned = rest;
+    }
+    scanned.iter().fold(0, |m, t| m | t.bit())
+}
+
+/// Adds a pipeline to the trie; returns the node of its value without trailing `lowercase`
+/// steps, and whether there were any. `None` when the trie would exceed [`MAX_STEPS`].
+fn trie_node(steps: &mut Vec<Step>, transforms: &[Transform]) -> Option<(u16, bool)> {
+    let mut scanned = transforms;
+    while let Some((Transform::Lowercase, rest)) = scanned.split_last() {
+        scanned = rest;
+    }
+    let lower = scanned.len() < transforms.len();
+    let mut node = ROOT;
+    for &transform in scanned {
+        node = match steps
+            .iter()
+            .position(|s| s.parent == node && s.transform == transform)
+        {
+            Some(i) => (i + 1) as u16,
+            None if steps.len() < MAX_STEPS => {
+                steps.push(Step {
+                    parent: node,
+                    transform,
+                });
+                steps.len() as u16
+            }
+            None => return None,
+        };
+    }
+    Some((node, lower))
 }
 
 impl<'e> Transaction<'e> {
@@ -343,12 +569,16 @@ impl<'e> Transaction<'e> {
         let mut host_seen = false;
         let mut content_lengths: Option<&[u8]> = None;
         let mut transfer_encoding = false;
+        // One buffer for every header's lowercased name.
+        let mut lname = String::new();
         for &(name, value) in head.headers {
-            let lname = lowercase_name(name);
+            lname.clear();
+            lname.push_str(name);
+            lname.make_ascii_lowercase();
             if value.iter().any(|&b| b == b'\r' || b == b'\n') {
                 self.signal(Signal::HeaderNewline, Location::Header, &lname);
             }
-            match lname.as_ref() {
+            match lname.as_str() {
                 "host" => {
                     host_seen = true;
                     if host_is_ip(value) {
@@ -504,42 +734,118 @@ impl<'e> Transaction<'e> {
         }
     }
 
+    /// Whether a view's rules may look at this leaf at all.
+    fn view_applies(view: &View, leaf: &Leaf<'_>) -> bool {
+        view.mask & leaf.location.bit() != 0
+            && view.field_mask & leaf.field.bit() != 0
+            && (leaf.location != Location::Header
+                || view.all_headers
+                || view.header_names.iter().any(|h| h == leaf.name))
+    }
+
     fn eval_leaf(&mut self, leaf: &Leaf<'_>) {
+        #[cfg(test)]
+        if self.reference {
+            self.eval_leaf_reference(leaf);
+            return;
+        }
         let engine = self.engine;
         let value = &leaf.value[..leaf.value.len().min(engine.config.max_leaf_len)];
-        let loc_bit = leaf.location.bit();
-        // Views that apply to this leaf, with their transformed values. Views whose pipeline
-        // changes nothing share the raw value, and identical outputs are scanned once: a clean
-        // value costs one literal scan however many pipelines the rules use.
-        let mut values: Vec<(Cow<'_, [u8]>, u64)> = Vec::new();
-        let mut view_value: [u8; MAX_VIEWS + 1] = [u8::MAX; MAX_VIEWS + 1];
-        let plain = !engine.always_transform
-            && is_plain(value)
-            && !(engine.has_base64 && crate::transform::base64_decode::looks_like_base64(value));
+        // Each view's value, computed through the shared trie; steps whose input cannot change
+        // are skipped and equal values share a slot, so a clean value costs one literal scan
+        // however many pipelines the rules use.
+        let mut sc = std::mem::take(&mut self.scratch);
+        sc.reset(engine.views.len());
+        let mut mask_known = false;
         for (vi, view) in engine.views.iter().enumerate() {
-            if view.mask & loc_bit == 0 || view.field_mask & leaf.field.bit() == 0 {
+            if !Self::view_applies(view, leaf) {
                 continue;
             }
-            if leaf.location == Location::Header
-                && !view.all_headers
-                && !view.header_names.iter().any(|h| h == leaf.name)
+            // One pass over the bytes decides which transforms may change the value; a view
+            // none of whose transforms may change it scans the value as it is.
+            if !mask_known {
+                sc.raw_changes = crate::transform::may_change_mask(value);
+                mask_known = true;
+            }
+            let slot = if view.scan_mask & sc.raw_changes == 0 {
+                RAW_SLOT
+            } else {
+                sc.node(value, &engine.steps, view.node)
+            };
+            sc.view_slot[vi] = slot;
+            match sc.scan.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, views)) => *views |= 1u64 << vi,
+                None => sc.scan.push((slot, 1u64 << vi)),
+            }
+        }
+        if sc.scan.is_empty() {
+            self.scratch = sc;
+            return;
+        }
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        let mut seen = std::mem::take(&mut self.seen);
+        if let Some(ac) = &engine.ac {
+            for &(slot, views_mask) in &sc.scan {
+                for m in ac.find_overlapping_iter(sc.value(value, slot)) {
+                    for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
+                        if views_mask & (1u64 << vi) != 0 && seen.insert(r) {
+                            cands.push((r, slot, m.start()..m.end()));
+                        }
+                    }
+                }
+            }
+        }
+        for &vi in &engine.always_views {
+            let slot = sc.view_slot[usize::from(vi)];
+            if slot == UNSET {
+                continue;
+            }
+            for &r in &engine.views[usize::from(vi)].always {
+                cands.push((r, slot, 0..0));
+            }
+        }
+        for &(r, _, _) in &cands {
+            seen.remove(r);
+        }
+        self.seen = seen;
+        for (r, slot, lit_range) in cands.drain(..) {
+            let rule = &engine.rules[r as usize];
+            if !rule.targets.matches(leaf.location, leaf.name)
+                || rule.field_mask & leaf.field.bit() == 0
             {
                 continue;
             }
-            if plain {
-                // No transform can change this value: every view sees the raw bytes.
-                if values.is_empty() {
-                    values.push((Cow::Borrowed(value), 0));
-                }
-                values[0].1 |= 1u64 << vi;
-                view_value[vi] = 0;
+            let view = &engine.views[engine.rule_views[r as usize] as usize];
+            // The literal scan ignores case; the confirmation sees the full pipeline's value.
+            let slot = if view.lower {
+                sc.derive(value, slot, Transform::Lowercase)
+            } else {
+                slot
+            };
+            let v = sc.value(value, slot);
+            if let Some((range, fingerprint)) = confirm(&rule.matcher, v, lit_range) {
+                self.record(r, leaf, v, range, &view.names, fingerprint);
+            }
+        }
+        self.cands = cands;
+        self.scratch = sc;
+    }
+
+    /// The leaf evaluated the naive way: every view's full pipeline applied to the value, each
+    /// distinct result scanned. The optimised [`Transaction::eval_leaf`] must agree with it.
+    #[cfg(test)]
+    fn eval_leaf_reference(&mut self, leaf: &Leaf<'_>) {
+        let engine = self.engine;
+        let value = &leaf.value[..leaf.value.len().min(engine.config.max_leaf_len)];
+        let mut values: Vec<(Cow<'_, [u8]>, u64)> = Vec::new();
+        let mut view_value: Vec<Option<usize>> = vec![None; engine.views.len()];
+        for (vi, view) in engine.views.iter().enumerate() {
+            if !Self::view_applies(view, leaf) {
                 continue;
             }
             let v = apply_all(&view.transforms, value);
-            let slot = match values
-                .iter()
-                .position(|(existing, _)| existing.as_ref() == v.as_ref())
-            {
+            let slot = match values.iter().position(|(e, _)| e.as_ref() == v.as_ref()) {
                 Some(i) => i,
                 None => {
                     values.push((v, 0));
@@ -547,13 +853,9 @@ impl<'e> Transaction<'e> {
                 }
             };
             values[slot].1 |= 1u64 << vi;
-            view_value[vi] = slot as u8;
+            view_value[vi] = Some(slot);
         }
-        if values.is_empty() {
-            return;
-        }
-        let mut cands = std::mem::take(&mut self.cands);
-        cands.clear();
+        let mut cands: Vec<(u32, usize, Range<usize>)> = Vec::new();
         for (slot, (v, views_mask)) in values.iter().enumerate() {
             if let Some(ac) = &engine.ac {
                 for m in ac.find_overlapping_iter(v.as_ref()) {
@@ -567,91 +869,63 @@ impl<'e> Transaction<'e> {
             }
         }
         for (vi, view) in engine.views.iter().enumerate() {
-            let slot = view_value[vi];
-            if slot == u8::MAX {
-                continue;
-            }
-            for &r in &view.always {
-                cands.push((r, slot as usize, 0..0));
+            if let Some(slot) = view_value[vi] {
+                cands.extend(view.always.iter().map(|&r| (r, slot, 0..0)));
             }
         }
-        for (r, slot, lit_range) in cands.drain(..) {
+        for (r, slot, lit_range) in cands {
             let rule = &engine.rules[r as usize];
             if !rule.targets.matches(leaf.location, leaf.name)
                 || rule.field_mask & leaf.field.bit() == 0
             {
                 continue;
             }
-            let Matcher::Pattern {
-                regex,
-                unless,
-                detector,
-                ..
-            } = &rule.matcher
-            else {
-                continue;
-            };
             let v: &[u8] = &values[slot].0;
-            let mut range = lit_range;
-            if let Some(re) = regex {
-                match re.find(v) {
-                    Some(m) => range = m.range(),
-                    None => continue,
-                }
+            if let Some((range, fingerprint)) = confirm(&rule.matcher, v, lit_range) {
+                let names = &engine.views[engine.rule_views[r as usize] as usize].names;
+                self.record(r, leaf, v, range, names, fingerprint);
             }
-            if unless.as_ref().is_some_and(|u| u.is_match(v)) {
-                continue;
-            }
-            let mut fingerprint = None;
-            if let Some(d) = detector {
-                let text = String::from_utf8_lossy(v);
-                match detect::run(*d, &text) {
-                    Some(f) => {
-                        if matches!(text, Cow::Borrowed(_)) {
-                            range = f.span;
-                        }
-                        fingerprint = Some(f.fingerprint);
-                    }
-                    None => continue,
-                }
-            }
-            let names = &engine.views[engine.rule_views[r as usize] as usize].names;
-            self.record(r, leaf, v, range, names, fingerprint);
         }
-        self.cands = cands;
     }
 }
 
-/// True when no transform except base64/lowercase could change the value: no percent, entity,
-/// escape, quote, control or non-ASCII byte, and none of the sequences path, comment, whitespace
-/// and shell normalisation act on. Such values (most of a clean request) are scanned once, raw.
-fn is_plain(value: &[u8]) -> bool {
-    let mut prev = 0u8;
-    for &b in value {
-        match b {
-            b'%'
-            | b'&'
-            | b'\\'
-            | 0
-            | b'"'
-            | b'\''
-            | b'^'
-            | b','
-            | b'\t'
-            | b'\r'
-            | b'\n'
-            | 0x0b
-            | 0x0c
-            | 0x80..=0xff => return false,
-            b'/' if prev == b'/' || prev == b' ' || prev == b';' => return false,
-            b'.' | b'*' if prev == b'/' => return false,
-            b' ' | b'(' if prev == b' ' => return false,
-            b'i' | b'I' | b'{' | b'@' | b'*' if prev == b'$' => return false,
-            _ => {}
-        }
-        prev = b;
+/// Confirms a candidate rule on its view's value: the regex must match, the veto must not, and
+/// the detector (if any) must find its syntax. Returns the range to quote and the detector check.
+fn confirm(
+    matcher: &Matcher,
+    v: &[u8],
+    lit_range: Range<usize>,
+) -> Option<(Range<usize>, Option<&'static str>)> {
+    let Matcher::Pattern {
+        regex,
+        unless,
+        detector,
+        ..
+    } = matcher
+    else {
+        return None;
+    };
+    let mut range = lit_range;
+    if let Some(re) = regex {
+        range = re.find(v)?.range();
     }
-    true
+    if unless.as_ref().is_some_and(|u| u.is_match(v)) {
+        return None;
+    }
+    let mut fingerprint = None;
+    if let Some(d) = detector {
+        // Valid UTF-8 (nearly every value) borrows without the lossy decoder's per-chunk walk.
+        let text = match std::str::from_utf8(v) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(v),
+        };
+        let f = detect::run(*d, &text)?;
+        if matches!(text, Cow::Borrowed(_)) {
+            range = f.span;
+        }
+        fingerprint = Some(f.fingerprint);
+    }
+    Some((range, fingerprint))
 }
 
 impl Sink for Transaction<'_> {
@@ -899,53 +1173,235 @@ rules:
         assert!(err.message.contains("a.yml"), "{err}");
     }
 
-    #[test]
-    fn plain_values_are_unchanged_by_every_transform() {
-        let samples: &[&[u8]] = &[
-            b"dr-jane-smith",
-            b"2024-05-01",
-            b"/portal/appointments/search",
-            b"Mozilla/5.0 (X11; Linux x86_64)",
-            b"a b",
-            b"x;y",
-            b"$HOME",
-            b"a  b",
-            b"a /b",
-            b"a (b",
-            b"x//y",
-            b"x/./y",
-            b"..;/x",
-            b"/*c*/",
-            b"a,b",
-            b"%41",
-            b"&lt;",
-            b"a\\b",
-            b"caf\xc3\xa9",
-            b"a\tb",
-            b"$IFS",
-            b"${IFS}",
-            b"$@x",
-            b"'q'",
-            b"c^md",
-        ];
-        let without_case: Vec<Transform> = Transform::ALL
-            .iter()
-            .copied()
-            .filter(|t| !matches!(t, Transform::Base64Decode | Transform::Lowercase))
-            .collect();
-        for &v in samples {
-            if is_plain(v) {
-                for t in &without_case {
-                    assert!(
-                        matches!(t.apply(v), Cow::Borrowed(_)),
-                        "{} changes plain {:?}",
-                        t.name(),
-                        String::from_utf8_lossy(v)
-                    );
+    /// Rules whose pipelines put `lowercase` last, alone, twice, and before a case-sensitive
+    /// decoder (`\N` is `N` but `\n` is a newline), so the lazy lowercase must stay exact.
+    const CASE_RULES: &str = r#"
+defaults:
+  category: case
+  targets: [args, headers, cookies, path]
+rules:
+  - id: 71
+    literals: [select]
+    regex: 'select\s+\w+'
+    transforms: [url_decode, lowercase]
+  - id: 72
+    literals: [script]
+    transforms: [lowercase]
+  - id: 73
+    literals: ["\n"]
+    transforms: [url_decode, lowercase, js_decode]
+  - id: 74
+    literals: [union]
+    detector: sqli
+    transforms: [url_decode, remove_nulls, lowercase, lowercase]
+  - id: 75
+    literals: [passwd]
+    transforms: [url_decode, normalize_path, lowercase]
+  - id: 76
+    regex: 'ab+c'
+    transforms: [lowercase]
+"#;
+
+    /// Values that exercise every transform's trigger bytes, alone and in attacks.
+    const TRICKY: &[&[u8]] = &[
+        b"dr-jane-smith",
+        b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        b"en-US,en;q=0.9",
+        b"1' UNION SELECT password FROM users--",
+        b"1 UnIoN/**/SeLeCt 1,2",
+        b"union%0bselect%0cx",
+        b"sel\0ect * from x",
+        b"<script>alert(1)</script>",
+        b"%3CScRiPt%3Ealert(1)%3C/script%3E",
+        b"%253Cscript%253E",
+        b"&lt;script&gt;alert(1)&lt;/script&gt;",
+        b"&#x3C;img src=x onerror=alert(1)&#62;",
+        b"\\x3cscript\\x3ealert(1)\\x3c/script\\x3e",
+        b"\\u003cSCRIPT\\u003e \\N \\n",
+        b"\xef\xbc\x9cscript\xef\xbc\x9ealert(1)",
+        b"..%c0%af..%c0%afetc/PASSWD",
+        b"..\\..\\..\\windows\\win.ini",
+        b"/etc/passwd%00.png",
+        b"....//....//etc/passwd",
+        b"; cat /etc/passwd",
+        b"c^at /e\"t\"c/pa''sswd",
+        b"$(id) ${IFS}id",
+        b"${jndi:ldap://evil.example/a}",
+        b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        b"javascript:alert(document.cookie)",
+        b"http://169.254.169.254/latest/meta-data/",
+        b"php://filter/convert.base64-encode/resource=index.php",
+        b"<?php system($_GET['c']); ?>",
+        b"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>' or 1=1--</p></div>",
+        b"ABBBC abc",
+        b"caf\xc3\xa9 \xa0 a\tb\r\n",
+        b"",
+    ];
+
+    fn percent_encode(v: &[u8]) -> String {
+        v.iter()
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
                 }
+            })
+            .collect()
+    }
+
+    fn json_string(v: &[u8]) -> String {
+        let mut s = String::from("\"");
+        for c in String::from_utf8_lossy(v).chars() {
+            match c {
+                '"' => s.push_str("\\\""),
+                '\\' => s.push_str("\\\\"),
+                c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+                c => s.push(c),
             }
         }
-        assert!(is_plain(b"dr-jane-smith") && !is_plain(b"%41") && !is_plain(b"a  b"));
+        s.push('"');
+        s
+    }
+
+    fn inspect(
+        e: &Engine,
+        reference: bool,
+        target: &[u8],
+        headers: &[(&str, &[u8])],
+        body: Option<&[u8]>,
+    ) -> Verdict {
+        let mut tx = e.transaction();
+        tx.reference = reference;
+        tx.inspect_head(&RequestHead {
+            method: "POST",
+            target,
+            headers,
+        });
+        if let Some(b) = body {
+            tx.inspect_body(Some(b"application/json"), b);
+        }
+        let mut v = tx.into_verdict();
+        v.hits
+            .sort_by(|a, b| (a.rule_id, &a.target).cmp(&(b.rule_id, &b.target)));
+        v
+    }
+
+    #[test]
+    fn optimised_path_matches_naive_pipelines() {
+        let embedded = Engine::with_embedded(&EngineConfig::default()).unwrap();
+        let pl4 = Engine::with_embedded(&EngineConfig {
+            paranoia: 4,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let src = [
+            RuleSource::new("t.yml", RULES),
+            RuleSource::new("case.yml", CASE_RULES),
+        ];
+        let cfg = EngineConfig {
+            paranoia: 2,
+            ..EngineConfig::default()
+        };
+        let case = Engine::compile(&src, &UserRules::empty(), &cfg).unwrap();
+        let mut fired = 0;
+        for e in [&embedded, &pl4, &case] {
+            for &v in TRICKY {
+                let q = format!("/a/{}?q={}&n=1", percent_encode(v), percent_encode(v));
+                let cookie = [b"s=".as_slice(), &percent_encode(v).into_bytes()].concat();
+                let headers: [(&str, &[u8]); 5] = [
+                    ("Host", b"example.org"),
+                    ("User-Agent", v),
+                    ("Referer", v),
+                    ("X-Custom", v),
+                    ("Cookie", &cookie),
+                ];
+                let body = format!("{{\"note\":{0},\"a\":[{0}],{0}:1}}", json_string(v));
+                let fast = inspect(e, false, q.as_bytes(), &headers, Some(body.as_bytes()));
+                let slow = inspect(e, true, q.as_bytes(), &headers, Some(body.as_bytes()));
+                assert_eq!(fast, slow, "value {:?}", String::from_utf8_lossy(v));
+                fired += fast.hits.len();
+                // The raw value in the path too (not percent-encoded).
+                let raw_target = [b"/x?".as_slice(), v].concat();
+                assert_eq!(
+                    inspect(e, false, &raw_target, &headers[..1], None),
+                    inspect(e, true, &raw_target, &headers[..1], None),
+                    "raw target {:?}",
+                    String::from_utf8_lossy(v)
+                );
+            }
+        }
+        // The comparison is only meaningful if the attacks fire rules.
+        assert!(fired > 100, "only {fired} hits");
+    }
+
+    #[test]
+    fn trailing_lowercase_is_applied_for_confirmation_only() {
+        let src = [RuleSource::new("case.yml", CASE_RULES)];
+        let e = Engine::compile(&src, &UserRules::empty(), &EngineConfig::default()).unwrap();
+        let v = run(&e, b"/?q=SELECT%20Name", &[], None);
+        assert_eq!(ids(&v), vec![71]);
+        // The snippet quotes the lowercased value the rule saw.
+        assert!(
+            v.hits[0].snippet.contains("select"),
+            "{}",
+            v.hits[0].snippet
+        );
+        assert_eq!(v.hits[0].transforms, vec!["url_decode", "lowercase"]);
+        // `lowercase` before `js_decode` turns `\N` into a newline escape: rule 73 must see it.
+        let v = run(&e, b"/?q=%5CN", &[], None);
+        assert_eq!(ids(&v), vec![73]);
+        let v = run(&e, b"/?q=N", &[], None);
+        assert!(v.hits.is_empty());
+        // A rule without literals and a trailing lowercase still runs on every leaf.
+        assert_eq!(ids(&run(&e, b"/?q=xABBC", &[], None)), vec![76]);
+    }
+
+    #[test]
+    fn views_share_transform_prefixes() {
+        let e = Engine::with_embedded(&EngineConfig::default()).unwrap();
+        let total: usize = e.views.iter().map(|v| v.transforms.len()).sum();
+        assert!(e.view_count() > 10);
+        // [url_decode] is the first step of most pipelines: it is stored once.
+        assert!(
+            e.step_count() < total / 2,
+            "{} steps for {total}",
+            e.step_count()
+        );
+        let url_decode_steps = e
+            .steps
+            .iter()
+            .filter(|s| s.parent == ROOT && s.transform == Transform::UrlDecode)
+            .count();
+        assert_eq!(url_decode_steps, 1);
+    }
+
+    #[test]
+    fn clean_browser_request_is_scanned_once_per_leaf() {
+        let e = Engine::with_embedded(&EngineConfig::default()).unwrap();
+        let mut tx = e.transaction();
+        let leaf = Leaf {
+            location: Location::Header,
+            name: "x-request-id",
+            value: b"6f1c2a4e-8f3b-4b8a-9a51-0c2d7e9b1f00",
+            field: FieldKind::Generic,
+        };
+        tx.eval_leaf(&leaf);
+        // Every applicable view sees the raw value: one slot, one scan, nothing transformed.
+        assert_eq!(tx.scratch.scan.len(), 1);
+        assert_eq!(tx.scratch.scan[0].0, RAW_SLOT);
+        assert_eq!(tx.scratch.used, 0);
+        // A User-Agent with ", " and " (" changes only under cmdline.
+        let ua = Leaf {
+            location: Location::Header,
+            name: "user-agent",
+            value: b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+            field: FieldKind::Generic,
+        };
+        tx.eval_leaf(&ua);
+        assert!(tx.scratch.used <= 1, "{} values", tx.scratch.used);
+        assert!(tx.into_verdict().hits.is_empty());
     }
 
     #[test]

@@ -156,18 +156,21 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
     // Generic names (`write`, `open`, `fetch`, `setTimeout`…) appear in documentation as
     // `x.write()` or `` `open` ``: they need a real argument; only the unmistakable sinks
     // count when called empty or as a tagged template (`` alert`1` ``).
-    let strong = STRONG_SINKS.contains(&word);
-    let call = CALL_SINKS.contains(&word)
-        && match next {
-            Some(b'(') => args_are_code(b, end + 1) && (strong || b.get(end + 1) != Some(&b')')),
-            Some(b'`') => strong,
-            _ => false,
-        };
+    // The cheap tests on the next byte come first: most words are followed by neither.
+    let call = match next {
+        Some(b'(') => {
+            CALL_SINKS.contains(&word)
+                && args_are_code(b, end + 1)
+                && (STRONG_SINKS.contains(&word) || b.get(end + 1) != Some(&b')'))
+        }
+        Some(b'`') => CALL_SINKS.contains(&word) && STRONG_SINKS.contains(&word),
+        _ => false,
+    };
     let property = PROPERTY_SINKS
         .iter()
-        .any(|p| b.get(start..start + p.len()) == Some(*p));
-    let indexed = INDEXED_GLOBALS.contains(&word)
-        && next == Some(b'[')
+        .any(|p| p.first() == b.get(start) && b.get(start..start + p.len()) == Some(*p));
+    let indexed = next == Some(b'[')
+        && INDEXED_GLOBALS.contains(&word)
         && matches!(b.get(end + 1), Some(b'\'' | b'"' | b'`' | b'/'));
     let gadget = word == b"constructor"
         && start > 0

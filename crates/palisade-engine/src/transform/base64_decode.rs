@@ -90,6 +90,12 @@ pub fn base64_decode(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// False when [`base64_decode`] cannot change the value: too short or too long, or a byte outside
+/// the base64 alphabet (then strict decoding fails and the value passes through).
+pub fn may_change(input: &[u8]) -> bool {
+    looks_like_base64(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +123,19 @@ mod tests {
             base64_decode(b"3q2+7wABAgMEBQYHCAkKCw=="),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change(b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="));
+        for v in [
+            &b"short"[..],
+            b"dr-jane-smith@example.org",
+            b"Mozilla/5.0 (X11; Linux x86_64)",
+            b"not base64 at all, spaces",
+        ] {
+            assert!(!may_change(v));
+            assert!(matches!(base64_decode(v), Cow::Borrowed(_)));
+        }
     }
 }

@@ -58,6 +58,23 @@ fn push_space(out: &mut Vec<u8>) {
     }
 }
 
+/// False when [`cmdline`] cannot change the value: none of `\ " ' ^ , \t \r \v \f`, no blank
+/// run, no blank before `/` or `(`, and no `$` before `i`, `{`, `@` or `*`. Browser headers such
+/// as `Accept-Language: en-US;q=0.9` pass; a User-Agent with `, ` or ` (` does not.
+pub fn may_change(input: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in input {
+        match b {
+            b'\\' | b'"' | b'\'' | b'^' | b',' | b'\t' | b'\r' | 0x0b | 0x0c => return true,
+            b' ' | b'/' | b'(' if prev == b' ' => return true,
+            b'i' | b'I' | b'{' | b'@' | b'*' if prev == b'$' => return true,
+            _ => {}
+        }
+        prev = b;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +89,45 @@ mod tests {
     #[test]
     fn plain_borrowed() {
         assert!(matches!(cmdline(b"ls"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        let samples: &[&[u8]] = &[
+            b"a b",
+            b"a  b",
+            b"a /b",
+            b"a (b",
+            b"a,b",
+            b"c^md",
+            b"'q'",
+            b"\"q\"",
+            b"a\\b",
+            b"$IFS",
+            b"${IFS}",
+            b"$@x",
+            b"$*x",
+            b"$HOME",
+            b"$ifs",
+            b"a\tb",
+            b"a\rb",
+            b"x;y|z&w",
+            b"en-US;q=0.9",
+            b"/usr/bin/id",
+            b"a\nb",
+            b"",
+            b" ",
+            b"a ",
+            b" a",
+        ];
+        for &v in samples {
+            let changed = matches!(cmdline(v), Cow::Owned(_));
+            assert!(
+                may_change(v) || !changed,
+                "{:?} changes but may_change is false",
+                String::from_utf8_lossy(v)
+            );
+        }
+        assert!(!may_change(b"en-US;q=0.9") && may_change(b"a, b"));
     }
 }

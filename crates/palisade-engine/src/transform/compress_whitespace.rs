@@ -9,11 +9,7 @@ fn is_blank(b: u8) -> bool {
 
 /// Collapses runs of blanks to a single space.
 pub fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
-    let needs = input
-        .windows(2)
-        .any(|w| is_blank(w[0]) && (is_blank(w[1]) || w[0] != b' '))
-        || input.last().is_some_and(|&b| is_blank(b) && b != b' ');
-    if !needs {
+    if !may_change(input) {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
@@ -32,6 +28,14 @@ pub fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`compress_whitespace`] cannot change the value: every blank is a lone space.
+pub fn may_change(input: &[u8]) -> bool {
+    input
+        .windows(2)
+        .any(|w| is_blank(w[0]) && (is_blank(w[1]) || w[0] != b' '))
+        || input.last().is_some_and(|&b| is_blank(b) && b != b' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +47,16 @@ mod tests {
             b"union select 1"
         );
         assert!(matches!(compress_whitespace(b"a b c"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        for v in [&b"a  b"[..], b"a\tb", b"a\n", b"\xa0"] {
+            assert!(may_change(v));
+        }
+        for v in [&b"a b c "[..], b" a", b"", b"x"] {
+            assert!(!may_change(v));
+            assert!(matches!(compress_whitespace(v), Cow::Borrowed(_)));
+        }
     }
 }

@@ -41,6 +41,11 @@ pub fn css_decode(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`css_decode`] cannot change the value (it has no backslash).
+pub fn may_change(input: &[u8]) -> bool {
+    input.contains(&b'\\')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +59,14 @@ mod tests {
     #[test]
     fn trailing_backslash_kept() {
         assert_eq!(&*css_decode(b"a\\"), b"a\\");
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change(b"\\3c") && may_change(b"a\\"));
+        for v in [&b"3c expression("[..], b"/", b""] {
+            assert!(!may_change(v));
+            assert!(matches!(css_decode(v), Cow::Borrowed(_)));
+        }
     }
 }

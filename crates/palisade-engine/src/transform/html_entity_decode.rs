@@ -132,6 +132,11 @@ fn reference_at(s: &[u8]) -> Option<(char, usize)> {
     Some((c, used))
 }
 
+/// False when [`html_entity_decode`] cannot change the value (it has no `&`).
+pub fn may_change(input: &[u8]) -> bool {
+    input.contains(&b'&')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +162,14 @@ mod tests {
             b"AT&T &unknown; &"
         );
         assert!(matches!(html_entity_decode(b"plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change(b"&lt;") && may_change(b"a&b"));
+        for v in [&b"a;b#x3c"[..], b"lt;", b""] {
+            assert!(!may_change(v));
+            assert!(matches!(html_entity_decode(v), Cow::Borrowed(_)));
+        }
     }
 }

@@ -99,6 +99,11 @@ pub fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`js_decode`] cannot change the value (it has no backslash).
+pub fn may_change(input: &[u8]) -> bool {
+    input.contains(&b'\\')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +120,14 @@ mod tests {
     fn malformed_kept() {
         assert_eq!(&*js_decode(br"\xZZ\u12"), b"xZZu12");
         assert_eq!(&*js_decode(b"end\\"), b"end\\");
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change(b"\\x41") && may_change(b"\\"));
+        for v in [&b"x41 u0041"[..], b"/path", b""] {
+            assert!(!may_change(v));
+            assert!(matches!(js_decode(v), Cow::Borrowed(_)));
+        }
     }
 }

@@ -105,6 +105,108 @@ impl Transform {
     }
 }
 
+impl Transform {
+    /// This transform's bit in a set of transforms (`u16`; there are fewer than 16).
+    pub const fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// False when the transform certainly leaves `input` unchanged (a cheap byte scan, e.g. no
+    /// `%` for [`Transform::UrlDecode`]); true when it may change it. The engine skips a step
+    /// whose input cannot change.
+    pub fn may_change(self, input: &[u8]) -> bool {
+        match self {
+            Transform::UrlDecode => url_decode::may_change(input),
+            Transform::HtmlEntityDecode => html_entity_decode::may_change(input),
+            Transform::JsDecode => js_decode::may_change(input),
+            Transform::CssDecode => css_decode::may_change(input),
+            Transform::Base64Decode => base64_decode::may_change(input),
+            Transform::Lowercase => lowercase::may_change(input),
+            Transform::CompressWhitespace => compress_whitespace::may_change(input),
+            Transform::RemoveComments => remove_comments::may_change(input),
+            Transform::RemoveNulls => remove_nulls::may_change(input),
+            Transform::NormalizePath => normalize_path::may_change(input),
+            Transform::UnicodeFold => unicode_fold::may_change(input),
+            Transform::Cmdline => cmdline::may_change(input),
+        }
+    }
+}
+
+/// Marks a byte outside the base64 alphabet in [`BYTE_CHANGES`] (not a transform bit).
+const NOT_BASE64: u16 = 1 << 15;
+
+/// Per byte: the transforms its presence alone may set off, plus [`NOT_BASE64`].
+static BYTE_CHANGES: [u16; 256] = byte_changes();
+
+const fn byte_changes() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let mut m = 0u16;
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'/' | b'_' | b'=')) {
+            m |= NOT_BASE64;
+        }
+        if c.is_ascii_uppercase() {
+            m |= Transform::Lowercase.bit();
+        }
+        if c >= 0x80 {
+            m |= Transform::UnicodeFold.bit() | Transform::NormalizePath.bit();
+        }
+        m |= match c {
+            b'%' => Transform::UrlDecode.bit(),
+            b'&' => Transform::HtmlEntityDecode.bit(),
+            b'\\' => {
+                Transform::JsDecode.bit()
+                    | Transform::CssDecode.bit()
+                    | Transform::NormalizePath.bit()
+                    | Transform::Cmdline.bit()
+            }
+            0 => Transform::RemoveNulls.bit(),
+            b'"' | b'\'' | b'^' | b',' => Transform::Cmdline.bit(),
+            b'\t' | b'\r' | 0x0b | 0x0c => {
+                Transform::Cmdline.bit() | Transform::CompressWhitespace.bit()
+            }
+            b'\n' | 0xa0 => Transform::CompressWhitespace.bit(),
+            _ => 0,
+        };
+        t[b] = m;
+        b += 1;
+    }
+    t
+}
+
+/// The transforms that may change `input`, as [`Transform::bit`]s: exactly the transforms whose
+/// [`Transform::may_change`] is true, computed in one pass over the bytes instead of one pass
+/// per transform.
+pub fn may_change_mask(input: &[u8]) -> u16 {
+    let mut m = 0u16;
+    let mut prev = 0u8;
+    for &b in input {
+        m |= BYTE_CHANGES[usize::from(b)];
+        // Two-byte sequences: blank runs, blank before `/` or `(`, `$IFS`-style, `/*`, path
+        // separators.
+        m |= match (prev, b) {
+            (b' ', b' ') => Transform::CompressWhitespace.bit() | Transform::Cmdline.bit(),
+            (b' ', b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0xa0) => {
+                Transform::CompressWhitespace.bit()
+            }
+            (b' ', b'/' | b'(') => Transform::Cmdline.bit(),
+            (b'$', b'i' | b'I' | b'{' | b'@' | b'*') => Transform::Cmdline.bit(),
+            (b'/', b'*') => Transform::RemoveComments.bit(),
+            (b'/', b'/' | b'.') | (b';', b'/') => Transform::NormalizePath.bit(),
+            _ => 0,
+        };
+        prev = b;
+    }
+    if m & NOT_BASE64 == 0
+        && (base64_decode::MIN_LEN..=base64_decode::MAX_LEN).contains(&input.len())
+    {
+        m |= Transform::Base64Decode.bit();
+    }
+    m & !NOT_BASE64
+}
+
 /// Applies a pipeline, borrowing as long as no step changes anything.
 pub fn apply_all<'a>(pipeline: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
@@ -130,6 +232,120 @@ mod tests {
             assert_eq!(Transform::from_name(t.name()), Some(t));
         }
         assert_eq!(Transform::from_name("nope"), None);
+    }
+
+    /// Values that exercise every transform's trigger bytes, alone and mixed.
+    pub(crate) const TRICKY: &[&[u8]] = &[
+        b"dr-jane-smith",
+        b"2024-05-01",
+        b"/portal/appointments/search",
+        b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        b"en-US,en;q=0.9",
+        b"gzip, deflate, br",
+        b"a b",
+        b"a  b",
+        b"a /b",
+        b"a (b",
+        b"x//y",
+        b"x/./y",
+        b"..;/x",
+        b"/*c*/",
+        b"patient/*.rs",
+        b"%41",
+        b"%2541",
+        b"%u0041",
+        b"%uFF0E%uFF0E/",
+        b"&lt;script&gt;",
+        b"&#x3C;&#60",
+        b"a\\b",
+        b"\\x3cscript\\u003e",
+        b"\\3c svg",
+        b"caf\xc3\xa9",
+        b"\xef\xbc\x9cscript\xef\xbc\x9e",
+        b"..\xc0\xaf..\xc0\xafetc",
+        b"a\0b",
+        b"sel\0ect",
+        b"a\tb\r\n",
+        b"a\x0bb\x0c",
+        b"\xa0",
+        b"$IFS",
+        b"${IFS}",
+        b"$@x",
+        b"'q'",
+        b"c^md",
+        b"UNION SELECT",
+        b"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        b"dGVzdHRlc3R0ZXN0",
+        b"",
+    ];
+
+    #[test]
+    fn may_change_false_means_unchanged() {
+        for &v in TRICKY {
+            for &t in Transform::ALL {
+                let out = t.apply(v);
+                if !t.may_change(v) {
+                    assert!(
+                        matches!(out, Cow::Borrowed(_)),
+                        "{} changes {:?} but may_change is false",
+                        t.name(),
+                        String::from_utf8_lossy(v)
+                    );
+                }
+            }
+        }
+        // Browser header values need no work from most transforms.
+        let accept = TRICKY[4];
+        assert!(!Transform::UrlDecode.may_change(accept));
+        assert!(!Transform::HtmlEntityDecode.may_change(accept));
+        assert!(!Transform::UnicodeFold.may_change(accept));
+        assert!(Transform::Cmdline.may_change(accept));
+    }
+
+    fn mask_of_each(v: &[u8]) -> u16 {
+        Transform::ALL
+            .iter()
+            .filter(|t| t.may_change(v))
+            .fold(0, |m, t| m | t.bit())
+    }
+
+    #[test]
+    fn one_pass_mask_equals_each_may_change() {
+        for &v in TRICKY {
+            assert_eq!(
+                may_change_mask(v),
+                mask_of_each(v),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // Random strings over the bytes the transforms care about (deterministic LCG).
+        let alphabet: &[u8] =
+            b" \t\r\n\x0b\x0c\xa0\x00%&\\\"'^,$iI{@*/.;(aZ9+=-_\xc0\xaf\xef\xbc\x8e";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize
+        };
+        for _ in 0..50_000 {
+            let len = next() % 20;
+            let v: Vec<u8> = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            assert_eq!(may_change_mask(&v), mask_of_each(&v), "{v:?}");
+            for &t in Transform::ALL {
+                if may_change_mask(&v) & t.bit() == 0 {
+                    assert!(
+                        matches!(t.apply(&v), Cow::Borrowed(_)),
+                        "{} {v:?}",
+                        t.name()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

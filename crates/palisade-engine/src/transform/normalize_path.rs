@@ -45,6 +45,16 @@ pub fn normalize_path(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`normalize_path`] cannot change the value: ASCII only, no backslash and none of
+/// `//`, `;/`, `/.`.
+pub fn may_change(input: &[u8]) -> bool {
+    super::unicode_fold::may_change(input)
+        || input.contains(&b'\\')
+        || input
+            .windows(2)
+            .any(|w| w == b"//" || w == b";/" || w == b"/.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +85,16 @@ mod tests {
             normalize_path(b"/fhir/Patient/123"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        for v in [&b"a//b"[..], b"a/./b", b"..;/x", b"a\\b", b"\xc0\xae"] {
+            assert!(may_change(v));
+        }
+        for v in [&b"/portal/appointments/search"[..], b"a..b", b"x;y", b""] {
+            assert!(!may_change(v));
+            assert!(matches!(normalize_path(v), Cow::Borrowed(_)));
+        }
     }
 }

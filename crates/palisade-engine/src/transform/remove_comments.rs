@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 /// Replaces C-style comments with a space (keeping the body of `/*! … */`).
 pub fn remove_comments(input: &[u8]) -> Cow<'_, [u8]> {
-    if !input.windows(2).any(|w| w == b"/*") {
+    if !may_change(input) {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
@@ -36,6 +36,11 @@ pub fn remove_comments(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`remove_comments`] cannot change the value (no `/*`).
+pub fn may_change(input: &[u8]) -> bool {
+    input.windows(2).any(|w| w == b"/*")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +60,16 @@ mod tests {
     fn smart_scope_is_not_a_comment_pair() {
         // "patient/*.rs" opens a comment that never closes; the tail is dropped, not invented.
         assert_eq!(&*remove_comments(b"patient/*.rs"), b"patient ");
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change(b"a/**/b") && may_change(b"/*"));
+        for v in [&b"patient/*.rs"[..], b"a*/b", b"/ *", b""] {
+            if !may_change(v) {
+                assert!(matches!(remove_comments(v), Cow::Borrowed(_)));
+            }
+        }
+        assert!(!may_change(b"a*/b") && !may_change(b"/ *"));
     }
 }

@@ -94,6 +94,11 @@ pub fn unicode_fold(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// False when [`unicode_fold`] cannot change the value (ASCII only).
+pub fn may_change(input: &[u8]) -> bool {
+    !input.is_ascii()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +124,14 @@ mod tests {
     #[test]
     fn slash_lookalikes() {
         assert_eq!(&*unicode_fold("..∕etc∖x".as_bytes()), b"../etc\\x");
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        assert!(may_change("ｓｅｌｅｃｔ".as_bytes()) && may_change(b"..\xc0\xaf"));
+        for v in [&b"../etc"[..], b"Select", b""] {
+            assert!(!may_change(v));
+            assert!(matches!(unicode_fold(v), Cow::Borrowed(_)));
+        }
     }
 }

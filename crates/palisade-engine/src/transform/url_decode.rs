@@ -108,6 +108,12 @@ pub fn is_double_encoded(once_decoded: &[u8]) -> bool {
     })
 }
 
+/// False when [`url_decode`] cannot change the value (it has no `%`): a cheap byte scan the engine
+/// uses to skip the transform.
+pub fn may_change(input: &[u8]) -> bool {
+    input.contains(&b'%')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +150,16 @@ mod tests {
         assert!(is_double_encoded(b"%3cscript"));
         assert!(!is_double_encoded(b"50% off"));
         assert!(!is_double_encoded(b"%41"));
+    }
+
+    #[test]
+    fn may_change_is_exact_when_false() {
+        for v in [&b"plain+text"[..], b"a%41", b"%u0041", b"100%", b""] {
+            assert_eq!(may_change(v), v.contains(&b'%'));
+            if !may_change(v) {
+                assert!(matches!(url_decode(v), Cow::Borrowed(_)));
+            }
+        }
+        assert!(may_change(b"%2e%2e/"));
     }
 }
