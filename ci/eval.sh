@@ -25,7 +25,7 @@ PROXY=$(free_port)
 "$SHARED/tools/echo-backend" --port "$BACKEND" >/dev/null 2>&1 &
 PIDS+=("$!")
 # An empty directory: no palisade.yml, the embedded defaults only.
-(cd "$WORK" && env -i PATH="$PATH" PORT="$PROXY" DYNO=web.1 "$ROOT/target/release/palisade" run \
+(cd "$WORK" && exec env -i PATH="$PATH" PORT="$PROXY" DYNO=web.1 "$ROOT/target/release/palisade" run \
   --upstream "127.0.0.1:$BACKEND" >"$WORK/audit.log" 2>"$WORK/palisade.err") &
 PIDS+=("$!")
 for _ in $(seq 1 200); do
