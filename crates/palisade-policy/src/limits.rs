@@ -109,7 +109,11 @@ pub(crate) fn resolve(r: &mut Resolver<'_>) -> Result<LimitsPolicy, ConfigError>
             d.max_header_count,
             count(1, PINGORA_MAX_HEADERS as u64),
         )?,
-        max_header_bytes: r.get(s::MAX_HEADER_BYTES, d.max_header_bytes, size(1 << 10, 1 << 20))?,
+        max_header_bytes: r.get(
+            s::MAX_HEADER_BYTES,
+            d.max_header_bytes,
+            size(1 << 10, 1 << 20),
+        )?,
         max_body: r.get(
             s::MAX_BODY,
             d.max_body,
@@ -132,7 +136,11 @@ pub(crate) fn resolve(r: &mut Resolver<'_>) -> Result<LimitsPolicy, ConfigError>
             d.max_concurrent_per_ip,
             or_off(count(1, 1_000_000)),
         )?,
-        max_inflight: r.get(s::MAX_INFLIGHT, d.max_inflight, or_off(count(1, 10_000_000)))?,
+        max_inflight: r.get(
+            s::MAX_INFLIGHT,
+            d.max_inflight,
+            or_off(count(1, 10_000_000)),
+        )?,
     })
 }
 
@@ -187,9 +195,15 @@ mod tests {
         assert!(msg.contains("from 1 to 256"), "{msg}");
         let e = load(&inputs(&[("PALISADE_MAX_BODY", "lots")], None)).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("PALISADE_MAX_BODY") && msg.contains("or off"), "{msg}");
+        assert!(
+            msg.contains("PALISADE_MAX_BODY") && msg.contains("or off"),
+            "{msg}"
+        );
         let e = load(&inputs(&[], Some("limits:\n  header_timeout: 1h\n"))).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("header_timeout") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.contains("header_timeout") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 }
