@@ -7,7 +7,7 @@
 # `cargo install cargo-fuzz`). Without them this script says so and exits 2: it does not
 # pretend to have fuzzed. A crash leaves its input in fuzz/artifacts/TARGET/; turn it into a
 # regression test beside the code it broke, then fix the code.
-# Environment: FUZZ_TARGET_DIR (default target-fuzz), FUZZ_JOBS (libFuzzer -jobs, default 1).
+# Environment: FUZZ_TARGET_DIR (default ${CARGO_TARGET_DIR:-target}-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +31,7 @@ EOF
   exit 2
 fi
 
-TARGET_DIR=${FUZZ_TARGET_DIR:-$PWD/target-fuzz}
+TARGET_DIR=${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$PWD/target}-fuzz}
 LOGDIR=$(mktemp -d)
 trap 'rm -rf "$LOGDIR"' EXIT
 
@@ -46,7 +46,7 @@ for t in "${TARGETS[@]}"; do
   start=$(date +%s)
   set +e
   (cd fuzz && cargo +nightly fuzz run --release --target-dir "$TARGET_DIR" "$t" -- \
-      -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
+      -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
       -print_final_stats=1) >"$log" 2>&1
   rc=$?
   set -e
