@@ -332,6 +332,35 @@ fn slow_bodies_get_408() {
     assert_eq!(request(p.addr(), &ok).status, 200);
 }
 
+#[test]
+fn websockets_may_idle_past_the_body_pace_grace() {
+    let p = start(&[
+        ("PALISADE_MIN_BODY_RATE", "1KiB"),
+        ("PALISADE_BODY_RATE_GRACE", "1s"),
+    ]);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert_eq!(read_response(&mut r, false).unwrap().status, 101);
+    for round in 0..2 {
+        // Idle longer than the grace (and the per-read timeout it sets for bodies).
+        thread::sleep(Duration::from_millis(1600));
+        let mask = [9u8, 8, 7, 6];
+        let mut frame = vec![0x81, 0x82];
+        frame.extend_from_slice(&mask);
+        frame.extend(b"hi".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        s.write_all(&frame).unwrap();
+        let mut echoed = [0u8; 4];
+        r.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"\x81\x02hi", "round {round}");
+    }
+}
+
 /// Starts `n` requests to /sleep in the background, waiting until the app is holding them.
 fn hold_requests(p: &Palisade, n: usize, ms: u64) -> Vec<thread::JoinHandle<u16>> {
     let handles: Vec<_> = (0..n)

@@ -122,6 +122,11 @@ impl PalisadeProxy {
                 }
             }
         }
+        // An upgraded connection (WebSocket) is a long-lived stream that may idle, not a
+        // request body: neither the body pace nor the body limit applies to it.
+        if session.is_upgrade_req() {
+            return Ok(false);
+        }
         if limits.min_body_rate.is_some() {
             // A body that stalls completely never reaches `request_body_filter`: bound each read.
             session.set_read_timeout(Some(limits.body_rate_grace));
