@@ -8,6 +8,7 @@
 
 mod error;
 mod file;
+mod limits;
 mod rules;
 pub mod settings;
 mod tls;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Source};
 pub use file::ConfigFile;
+pub use limits::*;
 pub use rules::{RulesPolicy, DEFAULT_RULES_POLL_INTERVAL};
 use settings::Setting;
 pub use tls::{PemSource, PemValue, TlsPolicy, TlsVersion, DEFAULT_TLS_MIN_VERSION};
@@ -198,6 +200,8 @@ pub struct Policy {
     pub tls: Option<TlsPolicy>,
     /// Ruleset bundles: boot file, update URL, poll interval, extra trusted key.
     pub rules: RulesPolicy,
+    /// Request limits, slow-client deadlines and concurrency caps (issue #8).
+    pub limits: LimitsPolicy,
 }
 
 /// Inputs to [`load`]: an environment snapshot and the config file's contents.
@@ -485,6 +489,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
     }
     let tls = tls::load_tls(&mut r, public_port, &upstream, dyno.is_some())?;
     let rules = rules::resolve(&mut r)?;
+    let limits = limits::resolve(&mut r)?;
     Ok(Policy {
         enabled,
         dyno,
@@ -510,6 +515,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         provenance: r.provenance,
         tls,
         rules,
+        limits,
     })
 }
 

@@ -261,6 +261,47 @@ settings! {
     RULES_BUNDLE = ("PALISADE_RULES_BUNDLE", "rules_bundle", "(unset)",
         "A signed bundle file to load at boot instead of the embedded rulesets (the buildpack fetches one at build time). A refused file leaves the embedded rules in force.",
         ".palisade/rules.bundle");
+    // --- Limits and slow clients (issue #8) ---
+    /// Request target length.
+    MAX_URI_LENGTH = ("PALISADE_MAX_URI_LENGTH", "limits.max_uri_length", "8KiB",
+        "Longest request target (path and query) accepted; longer gets 414. Pingora itself refuses a whole request head over 1 MiB with 400.",
+        "16KiB");
+    /// Header count.
+    MAX_HEADER_COUNT = ("PALISADE_MAX_HEADER_COUNT", "limits.max_header_count", "100",
+        "Most request header fields accepted (1-256); more gets 431. Pingora itself refuses more than 256 with 400.",
+        "64");
+    /// Total header bytes.
+    MAX_HEADER_BYTES = ("PALISADE_MAX_HEADER_BYTES", "limits.max_header_bytes", "32KiB",
+        "Largest total size of the request header fields (names + values); more gets 431.",
+        "64KiB");
+    /// Whole-body limit.
+    MAX_BODY = ("PALISADE_MAX_BODY", "limits.max_body", "100MiB",
+        "Largest request body accepted at all, inspected or not (`off` = no limit); more gets 413, before the app sees the body when Content-Length says so, otherwise when the limit is crossed.",
+        "20MiB");
+    /// Query argument count.
+    MAX_ARGS = ("PALISADE_MAX_ARGS", "limits.max_args", "256",
+        "Most query-string arguments accepted; more gets 400.",
+        "100");
+    /// Total deadline for the request head.
+    HEADER_TIMEOUT = ("PALISADE_HEADER_TIMEOUT", "limits.header_timeout", "10s",
+        "Total time a client has to send a request head, from the connection (or, on a kept-alive connection, the head's first byte) to its end; a slowloris client trickling bytes cannot extend it. Over it the connection is closed.",
+        "5s");
+    /// Minimum body rate.
+    MIN_BODY_RATE = ("PALISADE_MIN_BODY_RATE", "limits.min_body_rate", "1KiB",
+        "Slowest average request-body upload accepted, in bytes per second, judged after body_rate_grace (`off` = no minimum); slower gets 408.",
+        "4KiB");
+    /// Grace before the body rate is judged.
+    BODY_RATE_GRACE = ("PALISADE_BODY_RATE_GRACE", "limits.body_rate_grace", "10s",
+        "How long a body may take before min_body_rate applies; also the longest a body may stall between two reads.",
+        "30s");
+    /// Per-client concurrency.
+    MAX_CONCURRENT_PER_IP = ("PALISADE_MAX_CONCURRENT_PER_IP", "limits.max_concurrent_per_ip", "64",
+        "Most requests one client IP (the trusted-proxy client IP) may have in flight at once (`off` = no cap); more gets 429 with Retry-After.",
+        "16");
+    /// Global in-flight cap.
+    MAX_INFLIGHT = ("PALISADE_MAX_INFLIGHT", "limits.max_inflight", "1024",
+        "Most requests in flight in this process (`off` = no cap); over it new requests are shed with 503 and Retry-After before they reach the app.",
+        "256");
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@
 pub mod app;
 pub mod headers;
 pub mod inflight;
+pub mod limits;
 pub mod pages;
 pub mod redirect;
 pub mod request_id;
 pub mod request_path;
 pub mod service;
+pub mod shedding;
+pub mod slow_client;
 pub mod tls;
 
 pub use pingora;

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use palisade_access::{AccessControl, AccessDecision, AccessRequest, BlockRecord, HeaderLookup};
 use palisade_audit::{AccessEvent, Action, AuditSink, Control, RequestInfo, SecurityEvent};
 use palisade_engine::{Engine, RequestHead, Verdict};
-use palisade_policy::{Mode, OversizeBody};
+use palisade_policy::{LimitsPolicy, Mode, OversizeBody};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -24,6 +24,8 @@ use crate::inflight::{Inflight, InflightGuard};
 use crate::redirect::{https_location, RedirectHosts};
 use crate::request_path::resolved_path;
 use crate::{pages, request_id};
+
+mod hardening;
 
 /// Bodies up to this size are read before the app is contacted (Pingora's retry buffer replays
 /// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
@@ -56,6 +58,8 @@ pub struct ProxySettings {
     pub oversize_body: OversizeBody,
     /// Write one access event per request.
     pub access_log: bool,
+    /// Request limits, body pace and concurrency caps (issue #8, `service/hardening.rs`).
+    pub limits: LimitsPolicy,
 }
 
 /// Where the current rules come from (a fixed engine, or a handle that rule updates swap).
@@ -81,6 +85,7 @@ pub struct PalisadeProxy {
     audit: AuditSink,
     engine: Arc<dyn EngineSource>,
     access: Arc<AccessControl>,
+    per_ip: Option<Arc<crate::shedding::PerIpConcurrency>>,
 }
 
 /// A body being held until it has been inspected.
@@ -103,6 +108,7 @@ pub struct RequestCtx {
     engine: Option<Arc<Engine>>,
     held: Option<HeldBody>,
     upstream_status: Option<u16>,
+    guard: hardening::GuardState,
     _inflight: InflightGuard,
 }
 
@@ -176,7 +182,12 @@ impl PalisadeProxy {
         engine: Arc<dyn EngineSource>,
         access: Arc<AccessControl>,
     ) -> Self {
+        let per_ip = settings
+            .limits
+            .max_concurrent_per_ip
+            .map(crate::shedding::PerIpConcurrency::new);
         PalisadeProxy {
+            per_ip,
             settings,
             app,
             inflight,
@@ -484,6 +495,7 @@ impl ProxyHttp for PalisadeProxy {
             engine: None,
             held: None,
             upstream_status: None,
+            guard: hardening::GuardState::default(),
             _inflight: self.inflight.enter(),
         }
     }
@@ -522,6 +534,11 @@ impl ProxyHttp for PalisadeProxy {
             let ip = self.access.identity().resolve(peer, &xff);
             ctx.client_ip = Some(ip);
             ctx.country = self.access.country(ip).map(|c| c.to_string());
+        }
+
+        // Limits, framing checks, concurrency caps and load shedding (issue #8).
+        if self.guard_request(session, ctx).await? {
+            return Ok(true);
         }
 
         // 2. Transport: HTTPS only.
@@ -622,6 +639,7 @@ impl ProxyHttp for PalisadeProxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        self.guard_body(session, body.as_ref().map_or(0, Bytes::len), ctx)?;
         let Some(held) = ctx.held.as_mut() else {
             return Ok(());
         };

@@ -282,6 +282,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         max_inspect_body: usize::try_from(policy.max_inspect_body).unwrap_or(usize::MAX),
         oversize_body: policy.oversize_body,
         access_log: policy.access_log,
+        limits: policy.limits.clone(),
     };
     // Rules in force (embedded floor, boot bundle) and the updater thread (issue #10); every swap
     // or refusal is an audit line.
@@ -309,8 +310,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         Arc::new(RulesEngine(rules)),
         components.access.clone(),
     );
-    let mut service =
-        palisade_proxy::pingora::proxy::http_proxy_service(&server.configuration, proxy);
+    // Every HTTP/1 connection's request heads get a total deadline (slow_client.rs).
+    let mut service = palisade_proxy::pingora::services::listening::Service::new(
+        "Palisade".to_string(),
+        palisade_proxy::slow_client::HeadDeadlineApp::new(
+            palisade_proxy::pingora::proxy::http_proxy(&server.configuration, proxy),
+            policy.limits.header_timeout,
+            audit.clone(),
+        ),
+    );
     let tls = match palisade_proxy::tls::add_tls_listener(&mut service, policy.tls.as_ref(), ipv6) {
         Ok(t) => t,
         Err(e) => return fail(EXIT_CONFIG, format!("TLS configuration refused: {e}")),
