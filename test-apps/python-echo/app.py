@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import socketserver
 import struct
 import sys
@@ -35,6 +36,13 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body leave in separate writes; without TCP_NODELAY the body waits for
+        # the peer's delayed ACK (~40 ms) on every reused keep-alive connection. Production
+        # servers (gunicorn, puma, node) set it too.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server_version = "python-echo"
 
     def log_message(self, fmt, *args):  # keep stdout for the proxy's audit lines
