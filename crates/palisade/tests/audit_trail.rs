@@ -874,28 +874,7 @@ s.serve_forever()
 
 fn tls_receiver(dir: &Path) -> Option<TlsReceiver> {
     use std::io::BufRead;
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
-        return None;
-    }
+    let (cert, key) = self_signed_localhost_cert(dir)?;
     let port = free_port();
     let mut child = std::process::Command::new("python3")
         .arg("-c")

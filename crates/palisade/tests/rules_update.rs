@@ -581,29 +581,10 @@ fn rules_fetch_over_https_verifies_the_certificate() {
     let www = shop.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("rules.bundle"), &bytes).unwrap();
-    let (cert, key) = (shop.dir.join("cert.pem"), shop.dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
+    let Some((cert, key)) = self_signed_localhost_cert(&shop.dir) else {
         eprintln!("SKIP: openssl could not make a test certificate");
         return;
-    }
+    };
     let port = free_port();
     let mut server = ChildGuard(
         Command::new("python3")
