@@ -25,3 +25,26 @@ wait_port() {
   [ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" >&2
   exit 1
 }
+
+# A fast static nginx backend on 127.0.0.1:PORT (one worker, keep-alive, 200 "hello from the
+# backend") that is never the bottleneck; its pid joins PIDS. Needs WORK from this file.
+start_nginx_backend() {
+  local port=$1
+  cat > "$WORK/backend.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/backend.pid;
+error_log /dev/null crit;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$port;
+    keepalive_requests 1000000;
+    location / { return 200 "hello from the backend\n"; }
+  }
+}
+CONF
+  nginx -p "$WORK" -c "$WORK/backend.conf" &
+  PIDS+=($!)
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side proxy benchmark, one run: wrk against (1) a fast backend directly, (2) nginx as a
-# plain reverse proxy in front of it, (3) palisade --upstream in front of it. Prints req/s,
-# p50/p99 and the palisade/nginx ratios, plus palisade's idle RSS.
+# plain reverse proxy in front of it, (3) bare Pingora (crates/palisade-proxy/examples/
+# bare_pingora.rs: no filters, the framework's own ceiling), (4) palisade --upstream in front of
+# it. Prints req/s, p50/p99, the palisade/nginx ratios (the floor), palisade/pingora (what
+# Palisade adds) and pingora/nginx (what the framework costs), plus palisade's idle RSS.
 #
 #   ci/bench/proxy.sh [--duration 10] [--connections 32] [--path /]
 #
@@ -28,27 +30,13 @@ for tool in nginx wrk; do
   command -v "$tool" >/dev/null || { echo "ci/bench/proxy.sh: $tool missing (run ci/deps.sh)" >&2; exit 2; }
 done
 [ -x target/release/palisade ] || cargo build --release -p palisade
+[ -x target/release/examples/bare_pingora ] || cargo build --release -p palisade-proxy --example bare_pingora
 
 # shellcheck source=ci/lib.sh
 source ci/lib.sh
-BACKEND=$(free_port); NGINX=$(free_port); PALISADE=$(free_port)
+BACKEND=$(free_port); NGINX=$(free_port); PINGORA=$(free_port); PALISADE=$(free_port)
 
 # One nginx binary, two configs: a fast static backend and a plain reverse proxy.
-cat > "$WORK/backend.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/backend.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$BACKEND;
-    keepalive_requests 1000000;
-    location / { return 200 "hello from the backend\n"; }
-  }
-}
-EOF
 cat > "$WORK/proxy.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -70,13 +58,15 @@ http {
   }
 }
 EOF
-nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
+start_nginx_backend "$BACKEND"
 nginx -p "$WORK" -c "$WORK/proxy.conf" & PIDS+=($!)
+PORT=$PINGORA UPSTREAM="127.0.0.1:$BACKEND" THREADS=$THREADS target/release/examples/bare_pingora \
+  >/dev/null 2>"$WORK/pingora.err" & PIDS+=($!)
 PORT=$PALISADE PALISADE_THREADS=$THREADS target/release/palisade run --upstream "127.0.0.1:$BACKEND" \
   >/dev/null 2>"$WORK/palisade.err" & PALISADE_PID=$!
 PIDS+=("$PALISADE_PID")
 
-wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PALISADE"
+wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PINGORA"; wait_port "$PALISADE"
 sleep 0.5
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PALISADE_PID/status")
 
@@ -99,8 +89,12 @@ run() {
 echo "proxy benchmark: wrk -t1 -c$CONNS -d${DURATION}s GET $REQ_PATH  (nginx 1 worker, palisade $THREADS thread(s)); $(nproc) cores"
 run direct "$BACKEND"
 run nginx "$NGINX"
+run pingora "$PINGORA"
 run palisade "$PALISADE"
 # shellcheck disable=SC2154 # set by eval in run()
-awk -v pr="$palisade_rps" -v nr="$nginx_rps" -v pp="$palisade_p99" -v np="$nginx_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
+awk -v pr="$palisade_rps" -v nr="$nginx_rps" -v gr="$pingora_rps" -v pp="$palisade_p99" -v np="$nginx_p99" \
+  -v gp="$pingora_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
   printf "ratio palisade/nginx: throughput %.2fx, p99 latency %.2fx; palisade idle RSS %.1f MB\n", pr / nr, pp / np, rss / 1024
+  printf "ratio palisade/pingora (what Palisade adds): throughput %.2fx, p99 latency %.2fx\n", pr / gr, pp / gp
+  printf "ratio pingora/nginx (the framework ceiling): throughput %.2fx, p99 latency %.2fx\n", gr / nr, gp / np
 }'

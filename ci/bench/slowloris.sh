@@ -33,22 +33,7 @@ BIN=${PALISADE_BIN:-target/release/palisade}
 # shellcheck source=ci/lib.sh
 source ci/lib.sh
 BACKEND=$(free_port); PALISADE=$(free_port)
-cat > "$WORK/backend.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/backend.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$BACKEND;
-    keepalive_requests 1000000;
-    location / { return 200 "hello from the backend\n"; }
-  }
-}
-EOF
-nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
+start_nginx_backend "$BACKEND"
 PORT=$PALISADE PALISADE_THREADS=1 PALISADE_HEADER_TIMEOUT=$HEADER_TIMEOUT PALISADE_ACCESS_LOG=false \
   PALISADE_MAX_CONCURRENT_PER_IP=off PALISADE_MAX_INFLIGHT=off \
   "$BIN" run --upstream "127.0.0.1:$BACKEND" >/dev/null 2>"$WORK/palisade.err" & PIDS+=($!)

@@ -38,21 +38,6 @@ BACKEND=$(free_port); NGINX=$(free_port); PALISADE=$(free_port)
 openssl req -x509 -nodes -days 2 -subj /CN=bench.test -addext subjectAltName=DNS:bench.test \
   -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$WORK/bench.key" -out "$WORK/bench.crt" 2>/dev/null
 
-cat > "$WORK/backend.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/backend.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$BACKEND;
-    keepalive_requests 1000000;
-    location / { return 200 "hello from the backend\n"; }
-  }
-}
-EOF
 cat > "$WORK/proxy.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -85,7 +70,7 @@ EOF
 if ! nginx -t -p "$WORK" -c "$WORK/proxy.conf" >/dev/null 2>&1; then
   sed -i -e '/http2 on;/d' -e "s/listen 127.0.0.1:$NGINX ssl;/listen 127.0.0.1:$NGINX ssl http2;/" "$WORK/proxy.conf"
 fi
-nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
+start_nginx_backend "$BACKEND"
 nginx -p "$WORK" -c "$WORK/proxy.conf" & PIDS+=($!)
 PORT=$PALISADE PALISADE_THREADS=1 PALISADE_TLS_CERT="$WORK/bench.crt" PALISADE_TLS_KEY="$WORK/bench.key" \
   target/release/palisade run --upstream "127.0.0.1:$BACKEND" >/dev/null 2>"$WORK/palisade.err" &

@@ -1,0 +1,51 @@
+//! The reference for `ci/bench/proxy.sh`: Pingora as a plain reverse proxy with every filter
+//! left at its default, configured like palisade (one thread, no work stealing, upstream
+//! keep-alive). Palisade cannot be faster than this; its ratio to this is what Palisade itself
+//! costs, and this one's ratio to nginx is what the framework costs.
+//!
+//! ```text
+//! PORT=8080 UPSTREAM=127.0.0.1:9000 cargo run --release --example bare_pingora
+//! ```
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+
+struct Bare {
+    upstream: String,
+}
+
+#[async_trait]
+impl ProxyHttp for Bare {
+    type CTX = ();
+
+    fn new_ctx(&self) -> Self::CTX {}
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(
+            self.upstream.as_str(),
+            false,
+            String::new(),
+        )))
+    }
+}
+
+fn main() {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    let upstream = std::env::var("UPSTREAM").unwrap_or_else(|_| "127.0.0.1:9000".into());
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let conf = ServerConf {
+        threads,
+        work_stealing: false,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut service = http_proxy_service(&server.configuration, Bare { upstream });
+    service.add_tcp(&format!("127.0.0.1:{port}"));
+    server.add_service(service);
+    server.run_forever();
+}
