@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let swapper = std::thread::spawn(move || {
         let mut i = 0usize;
         while !s2.load(Ordering::Relaxed) {
-            h2.swap(Arc::clone(&engines[i % 2]), info.clone());
+            drop(h2.swap(Arc::clone(&engines[i % 2]), info.clone()));
             i += 1;
         }
         i

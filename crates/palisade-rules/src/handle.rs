@@ -1,14 +1,16 @@
 //! The rules in force, shared with every proxy worker and swapped atomically.
 //!
 //! A request takes one `Arc<Engine>` at its start ([`RulesHandle::current`]) and keeps it to its
-//! end, so a swap never changes the rules under a request in flight; the old engine is freed when
-//! its last request finishes. Reading takes a read lock only long enough to clone the `Arc`
+//! end, so a swap never changes the rules under a request in flight. Freeing an engine takes
+//! milliseconds (its automata are large), so a swap hands the old engine back as [`Retired`] and
+//! the updater frees it on its own thread once the last request has let go, never on a proxy
+//! worker in the middle of someone's request. Reading takes a read lock only long enough to clone the `Arc`
 //! (two atomic operations); the writer holds the write lock only to replace two pointers, never
 //! while compiling. `benches/handle.rs` measures it.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use palisade_engine::Engine;
 
@@ -123,20 +125,44 @@ impl RulesHandle {
         Arc::clone(&guard.info)
     }
 
-    /// Puts `engine` in force; returns the info of the rules it replaced. Requests that already
-    /// took the old engine finish on it.
-    pub fn swap(&self, engine: Arc<Engine>, info: RulesetInfo) -> Arc<RulesetInfo> {
+    /// Puts `engine` in force; returns the rules it replaced. Requests that already took the old
+    /// engine finish on it; pass the result to [`Retired::release`] so that it is freed off the
+    /// request path.
+    pub fn swap(&self, engine: Arc<Engine>, info: RulesetInfo) -> Retired {
         let info = Arc::new(info);
-        let old = {
-            let mut guard = self.active.write().unwrap_or_else(PoisonError::into_inner);
-            let old_engine = std::mem::replace(&mut guard.engine, engine);
-            let old_info = std::mem::replace(&mut guard.info, info);
-            (old_engine, old_info)
-        };
-        // The old engine is dropped here, outside the lock (or later, by its last request).
-        let (old_engine, old_info) = old;
-        drop(old_engine);
-        old_info
+        let mut guard = self.active.write().unwrap_or_else(PoisonError::into_inner);
+        let engine = std::mem::replace(&mut guard.engine, engine);
+        let info = std::mem::replace(&mut guard.info, info);
+        Retired { engine, info }
+    }
+}
+
+/// The rules a swap replaced, still shared with the requests that started on them.
+#[must_use = "dropping a Retired frees the old engine here, or in whichever request lets go last"]
+pub struct Retired {
+    engine: Arc<Engine>,
+    /// What the replaced rules were.
+    pub info: Arc<RulesetInfo>,
+}
+
+impl Retired {
+    /// How often [`Retired::release`] looks whether the last request has let go.
+    const POLL: Duration = Duration::from_millis(50);
+
+    /// Waits until no request holds the old engine any more and frees it on the calling thread.
+    /// After `patience` (a WebSocket or a long download may hold it for hours) it stops waiting
+    /// and leaves the freeing to whichever request finishes last.
+    pub async fn release(self, patience: Duration) {
+        let deadline = tokio::time::Instant::now() + patience;
+        while Arc::strong_count(&self.engine) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Self::POLL).await;
+        }
+        drop(self);
+    }
+
+    /// Whether requests still hold the old engine.
+    pub fn in_use(&self) -> bool {
+        Arc::strong_count(&self.engine) > 1
     }
 }
 
@@ -178,7 +204,11 @@ mod tests {
         let mut info1 = RulesetInfo::embedded(&e1);
         info1.version = "9.9.9".into();
         let old = h.swap(Arc::new(e1), info1);
-        assert_eq!(old.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(old.info.version, env!("CARGO_PKG_VERSION"));
+        assert!(
+            old.in_use(),
+            "the request that started before the swap holds the old engine"
+        );
         // The request that started before the swap still sees the old rules...
         assert!(!blocks(&before, b"/?q=canary-attack"));
         // ...new ones see the new rules.
@@ -187,5 +217,46 @@ mod tests {
         let (e, i) = h.current_with_info();
         assert_eq!(i.version, "9.9.9");
         assert_eq!(e.rule_count(), 1);
+        drop(before);
+        assert!(!old.in_use());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn release_waits_for_the_last_request_then_frees_the_engine() {
+        let e0 = engine("rules: []\n");
+        let info0 = RulesetInfo::embedded(&e0);
+        let h = RulesHandle::new(e0, info0);
+        let in_flight = h.current();
+        let weak = Arc::downgrade(&in_flight);
+        let e1 = engine(CANARY);
+        let info1 = RulesetInfo::embedded(&e1);
+        let release = tokio::spawn(h.swap(Arc::new(e1), info1).release(Duration::from_secs(60)));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !release.is_finished(),
+            "released while a request still held the engine"
+        );
+        drop(in_flight);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(release.is_finished());
+        assert!(
+            weak.upgrade().is_none(),
+            "the old engine was not freed by release"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn release_gives_up_after_its_patience() {
+        let e0 = engine("rules: []\n");
+        let info0 = RulesetInfo::embedded(&e0);
+        let h = RulesHandle::new(e0, info0);
+        let websocket = h.current();
+        let e1 = engine(CANARY);
+        let info1 = RulesetInfo::embedded(&e1);
+        h.swap(Arc::new(e1), info1)
+            .release(Duration::from_secs(60))
+            .await;
+        // The long-lived request still has its engine; it frees it when it ends.
+        assert_eq!(websocket.rule_count(), 0);
     }
 }
