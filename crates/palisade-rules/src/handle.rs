@@ -1,8 +1,8 @@
 //! The rules in force, shared with every proxy worker and swapped atomically.
 //!
 //! A request takes one `Arc<Engine>` at its start ([`RulesHandle::current`]) and keeps it to its
-//! end, so a swap never changes the rules under a request in flight. Freeing an engine takes
-//! milliseconds (its automata are large), so a swap hands the old engine back as [`Retired`] and
+//! end, so a swap never changes the rules under a request in flight. Freeing an engine is real
+//! work (megabytes of automata and regex programs), so a swap hands the old engine back as [`Retired`] and
 //! the updater frees it on its own thread once the last request has let go, never on a proxy
 //! worker in the middle of someone's request. Reading takes a read lock only long enough to clone the `Arc`
 //! (two atomic operations); the writer holds the write lock only to replace two pointers, never
