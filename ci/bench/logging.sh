@@ -52,8 +52,9 @@ CONF
 nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
 # The logged instance writes its audit lines through a pipe to a reader that counts them, as
 # logplex reads a dyno's stdout; the other has the access log off (startup/summary lines only).
+# (Process substitution, not a pipe: `$!` must be palisade's pid so that cleanup stops it.)
 PORT=$LOGGED PALISADE_THREADS=$THREADS PALISADE_ACCESS_LOG=true "$BIN" run --upstream "127.0.0.1:$BACKEND" \
-  2>"$WORK/logged.err" | wc -l >"$WORK/logged.lines" & PIDS+=($!)
+  2>"$WORK/logged.err" > >(wc -l >"$WORK/logged.lines") & PIDS+=($!)
 PORT=$SILENT PALISADE_THREADS=$THREADS PALISADE_ACCESS_LOG=false "$BIN" run --upstream "127.0.0.1:$BACKEND" \
   >/dev/null 2>"$WORK/silent.err" & PIDS+=($!)
 
