@@ -60,15 +60,31 @@ pub fn xss(input: &str) -> Option<Detection> {
     if !xss_candidate(input.as_bytes()) {
         return None;
     }
-    let found = markup(input, Start::Data)
+    // Every tokenizer finding needs a `<` (a tag) or, from the attribute-value and attribute
+    // states, an `=` (an attribute with a value): without them the passes cannot find
+    // anything, and skipping them is what keeps long prose cheap.
+    let bytes = input.as_bytes();
+    let has_lt = bytes.contains(&b'<');
+    let attrs_possible = has_lt || bytes.contains(&b'=');
+    let found = has_lt
+        .then(|| markup(input, Start::Data))
+        .flatten()
         .or_else(|| {
             [b'"', b'\'', b'`']
                 .into_iter()
-                .filter(|q| input.as_bytes().contains(q))
+                .filter(|q| attrs_possible && bytes.contains(q))
                 .find_map(|q| markup(input, Start::Quoted(q)))
         })
-        .or_else(|| markup(input, Start::Unquoted))
-        .or_else(|| markup(input, Start::Attrs))
+        .or_else(|| {
+            attrs_possible
+                .then(|| markup(input, Start::Unquoted))
+                .flatten()
+        })
+        .or_else(|| {
+            attrs_possible
+                .then(|| markup(input, Start::Attrs))
+                .flatten()
+        })
         .or_else(|| whole_value_url(input))
         .or_else(|| js::check(input))
         .or_else(|| loose_style(input));
