@@ -1,20 +1,37 @@
 //! Response headers Palisade adds: HSTS and the other security headers, on the app's responses and
 //! on Palisade's own pages alike.
 
+use http::header::{HeaderValue, InvalidHeaderValue};
 use pingora::http::ResponseHeader;
 
 /// Default HSTS max-age: two years.
 pub const DEFAULT_HSTS_MAX_AGE: u64 = 63_072_000;
 
-/// One header Palisade sets on responses.
+/// One header Palisade sets on responses. The value is validated once, when the policy is
+/// built; each response then shares its bytes (a reference count, no copy or allocation).
 #[derive(Debug, Clone)]
 pub struct AddedHeader {
     /// Lower-case header name.
     pub name: &'static str,
     /// Value.
-    pub value: String,
+    pub value: HeaderValue,
     /// Replace a value the app set (otherwise the app's value is respected).
     pub override_app: bool,
+}
+
+impl AddedHeader {
+    /// A header to add; fails when `value` is not a valid header value.
+    pub fn new(
+        name: &'static str,
+        value: &str,
+        override_app: bool,
+    ) -> Result<AddedHeader, InvalidHeaderValue> {
+        Ok(AddedHeader {
+            name,
+            value: HeaderValue::from_str(value)?,
+            override_app,
+        })
+    }
 }
 
 /// Which headers are added to and removed from responses.
@@ -46,9 +63,9 @@ impl ResponseHeaderPolicy {
         }
         for h in &self.add {
             if h.override_app || resp.headers.get(h.name).is_none() {
-                // Values were validated when the policy was built; a failure here is impossible
-                // in practice and would only drop the header, never the response.
-                let _ = resp.insert_header(h.name, h.value.as_str());
+                // Name and value were validated when the policy was built; a failure here is
+                // impossible in practice and would only drop the header, never the response.
+                let _ = resp.insert_header(h.name, h.value.clone());
             }
         }
     }
@@ -56,7 +73,7 @@ impl ResponseHeaderPolicy {
     /// Applies the policy to one of Palisade's own responses.
     pub fn apply_to_own_response(&self, resp: &mut ResponseHeader) {
         for h in &self.add {
-            let _ = resp.insert_header(h.name, h.value.as_str());
+            let _ = resp.insert_header(h.name, h.value.clone());
         }
     }
 }
@@ -69,16 +86,13 @@ mod tests {
     fn policy() -> ResponseHeaderPolicy {
         ResponseHeaderPolicy {
             add: vec![
-                AddedHeader {
-                    name: "strict-transport-security",
-                    value: ResponseHeaderPolicy::hsts_value(DEFAULT_HSTS_MAX_AGE, true, false),
-                    override_app: true,
-                },
-                AddedHeader {
-                    name: "x-frame-options",
-                    value: "DENY".into(),
-                    override_app: false,
-                },
+                AddedHeader::new(
+                    "strict-transport-security",
+                    &ResponseHeaderPolicy::hsts_value(DEFAULT_HSTS_MAX_AGE, true, false),
+                    true,
+                )
+                .unwrap(),
+                AddedHeader::new("x-frame-options", "DENY", false).unwrap(),
             ],
             remove: vec!["x-powered-by"],
         }
@@ -98,5 +112,13 @@ mod tests {
             "max-age=63072000; includeSubDomains"
         );
         assert!(r.headers.get("x-powered-by").is_none());
+    }
+
+    #[test]
+    fn own_responses_get_every_header_and_invalid_values_are_refused() {
+        let mut r = ResponseHeader::build(403, None).unwrap();
+        policy().apply_to_own_response(&mut r);
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        assert!(AddedHeader::new("permissions-policy", "a\r\nb: c", false).is_err());
     }
 }

@@ -41,7 +41,7 @@ pub fn build(policy: &Policy) -> Result<Components, String> {
         engine: Arc::new(engine),
         access: Arc::new(access),
         audit,
-        headers: response_headers(policy),
+        headers: response_headers(policy)?,
     })
 }
 
@@ -313,17 +313,19 @@ pub fn audit_config(policy: &Policy) -> Result<AuditConfig, String> {
     .map_err(|e| e.to_string())
 }
 
-/// The response-header policy: HSTS, security headers, leak removal.
-pub fn response_headers(policy: &Policy) -> ResponseHeaderPolicy {
+/// The response-header policy: HSTS, security headers, leak removal. Every value is checked
+/// here, at boot and in `palisade check`, so a response never silently lacks a header.
+pub fn response_headers(policy: &Policy) -> Result<ResponseHeaderPolicy, String> {
     let t = &policy.transport;
+    let header = |name: &'static str, value: &str, override_app: bool| {
+        AddedHeader::new(name, value, override_app)
+            .map_err(|_| format!("response header {name}: {value:?} is not a valid header value"))
+    };
     let mut add = Vec::new();
     if let Some(h) = &t.hsts {
-        add.push(AddedHeader {
-            name: "strict-transport-security",
-            value: ResponseHeaderPolicy::hsts_value(h.max_age, h.include_subdomains, h.preload),
-            // Transport security is Palisade's job: its HSTS wins over an app's weaker one.
-            override_app: true,
-        });
+        let value = ResponseHeaderPolicy::hsts_value(h.max_age, h.include_subdomains, h.preload);
+        // Transport security is Palisade's job: its HSTS wins over an app's weaker one.
+        add.push(header("strict-transport-security", &value, true)?);
     }
     if t.security_headers {
         for (name, value) in [
@@ -331,26 +333,18 @@ pub fn response_headers(policy: &Policy) -> ResponseHeaderPolicy {
             ("referrer-policy", "strict-origin-when-cross-origin"),
             ("x-frame-options", "SAMEORIGIN"),
         ] {
-            add.push(AddedHeader {
-                name,
-                value: value.to_string(),
-                override_app: t.override_app_headers,
-            });
+            add.push(header(name, value, t.override_app_headers)?);
         }
     }
     if let Some(pp) = &t.permissions_policy {
-        add.push(AddedHeader {
-            name: "permissions-policy",
-            value: pp.clone(),
-            override_app: t.override_app_headers,
-        });
+        add.push(header("permissions-policy", pp, t.override_app_headers)?);
     }
     let remove = if t.hide_server_headers {
         vec!["server", "x-powered-by"]
     } else {
         Vec::new()
     };
-    ResponseHeaderPolicy { add, remove }
+    Ok(ResponseHeaderPolicy { add, remove })
 }
 
 /// The policy summary the HIPAA checklist and the report read.
