@@ -2,11 +2,11 @@
 //!
 //! A request takes one `Arc<Engine>` at its start ([`RulesHandle::current`]) and keeps it to its
 //! end, so a swap never changes the rules under a request in flight. Freeing an engine is real
-//! work (megabytes of automata and regex programs), so a swap hands the old engine back as [`Retired`] and
-//! the updater frees it on its own thread once the last request has let go, never on a proxy
-//! worker in the middle of someone's request. Reading takes a read lock only long enough to clone the `Arc`
-//! (two atomic operations); the writer holds the write lock only to replace two pointers, never
-//! while compiling. `benches/handle.rs` measures it.
+//! work (megabytes of automata and regex programs), so a swap hands the old engine back as
+//! [`Retired`] and the updater frees it on its own thread once the last request has let go,
+//! never on a proxy worker in the middle of someone's request. Reading takes a read lock only
+//! long enough to clone the `Arc` (two atomic operations); the writer holds the write lock only
+//! to replace two pointers, never while compiling. `benches/handle.rs` measures it.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -251,12 +251,15 @@ mod tests {
         let info0 = RulesetInfo::embedded(&e0);
         let h = RulesHandle::new(e0, info0);
         let websocket = h.current();
+        let weak = Arc::downgrade(&websocket);
         let e1 = engine(CANARY);
         let info1 = RulesetInfo::embedded(&e1);
-        h.swap(Arc::new(e1), info1)
-            .release(Duration::from_secs(60))
-            .await;
+        let release = h.swap(Arc::new(e1), info1).release(Duration::from_secs(60));
+        let gave_up = tokio::time::timeout(Duration::from_secs(61), release).await;
+        assert!(gave_up.is_ok(), "release kept waiting past its patience");
         // The long-lived request still has its engine; it frees it when it ends.
-        assert_eq!(websocket.rule_count(), 0);
+        assert!(weak.upgrade().is_some());
+        drop(websocket);
+        assert!(weak.upgrade().is_none());
     }
 }
