@@ -34,22 +34,7 @@ BIN=${PALISADE_BIN:-${CARGO_TARGET_DIR:-target}/release/palisade}
 source ci/lib.sh
 BACKEND=$(free_port); LOGGED=$(free_port); SILENT=$(free_port)
 
-cat > "$WORK/backend.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/backend.pid;
-error_log /dev/null crit;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$BACKEND;
-    keepalive_requests 1000000;
-    location / { return 200 "hello from the backend\n"; }
-  }
-}
-CONF
-nginx -p "$WORK" -c "$WORK/backend.conf" & PIDS+=($!)
+start_nginx_backend "$BACKEND"
 # The logged instance writes its audit lines through a pipe to a reader that counts them, as
 # logplex reads a dyno's stdout; the other has the access log off (startup/summary lines only).
 # (Process substitution, not a pipe: `$!` must be palisade's pid so that cleanup stops it.)
