@@ -679,16 +679,7 @@ const TLS_REDIS_PASSWORD: &str = "e2e-redis-s3cret";
 
 impl TlsRedis {
     fn start(tag: &str) -> Option<TlsRedis> {
-        let binary = std::env::var_os("PALISADE_REDIS_SERVER")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(std::iter::once(PathBuf::from("/usr/bin/redis-server")))
-            .chain(
-                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                    .map(|d| d.join("redis-server")),
-            )
-            .find(|p| p.is_file());
-        let Some(binary) = binary else {
+        let Some(binary) = redis_server_binary() else {
             eprintln!("SKIP: redis-server is not installed; the rediss:// tests need it");
             return None;
         };

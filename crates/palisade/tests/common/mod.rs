@@ -420,6 +420,20 @@ impl Drop for ChildGuard {
     }
 }
 
+/// The `redis-server` to test with: `PALISADE_REDIS_SERVER` if set, else `/usr/bin/redis-server`,
+/// else the first on `PATH`.
+pub fn redis_server_binary() -> Option<PathBuf> {
+    std::env::var_os("PALISADE_REDIS_SERVER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from("/usr/bin/redis-server")))
+        .chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join("redis-server")),
+        )
+        .find(|p| p.is_file())
+}
+
 /// A throwaway redis-server on a free loopback port (no persistence), killed on drop.
 pub struct RedisServer {
     pub child: Child,
@@ -427,15 +441,9 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `/usr/bin/redis-server` (or the one on PATH); `None` after printing SKIP if absent.
+    /// Starts [`redis_server_binary`]; `None` after printing SKIP if there is none.
     pub fn start() -> Option<RedisServer> {
-        let binary = std::iter::once(PathBuf::from("/usr/bin/redis-server"))
-            .chain(
-                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                    .map(|d| d.join("redis-server")),
-            )
-            .find(|p| p.is_file());
-        let Some(binary) = binary else {
+        let Some(binary) = redis_server_binary() else {
             eprintln!("SKIP: redis-server is not installed; the shared-limit test needs it");
             return None;
         };
