@@ -45,13 +45,21 @@ fn finish_mac(mut mac: Hmac<Sha256>, body: &[u8]) -> ChainHash {
 
 /// Lower-case hex of a hash.
 pub fn to_hex(hash: &ChainHash) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
-    for b in hash {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
+    push_hex(&mut out, hash);
     out
+}
+
+/// Appends the lower-case hex of a hash to `out` (the writer's per-line path: no allocation).
+pub fn push_hex(out: &mut String, hash: &ChainHash) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    for (pair, b) in buf.chunks_exact_mut(2).zip(hash) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    // Only hex digits were written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Parses 64 hex digits.

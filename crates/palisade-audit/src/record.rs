@@ -29,11 +29,24 @@ pub(crate) enum Val<'a> {
     Str(Cow<'a, str>),
     U64(u64),
     Bool(bool),
-    List(Vec<Cow<'a, str>>),
+    /// A list of strings (borrowed for the fixed lists every access line carries).
+    List(Cow<'a, [Cow<'a, str>]>),
     Hits(Vec<Hit>),
     Counts(Vec<(String, u64)>),
     Json(Cow<'a, serde_json::Value>),
 }
+
+impl<'a> Val<'a> {
+    /// A list of owned or borrowed strings.
+    pub(crate) fn list(items: Vec<Cow<'a, str>>) -> Self {
+        Val::List(Cow::Owned(items))
+    }
+}
+
+/// `event.category` of access events.
+const WEB: &[Cow<'static, str>] = &[Cow::Borrowed("web")];
+/// `event.type` of access events.
+const ACCESS: &[Cow<'static, str>] = &[Cow::Borrowed("access")];
 
 /// A rule hit after redaction.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,11 +135,11 @@ impl<'a> Record<'a> {
             for (_, v) in self.fields.iter_mut() {
                 match v {
                     Val::Str(s) if s.len() > 128 => {
-                        *s = Cow::Owned(bound_text(s, 128));
+                        *s = Cow::Owned(bound_text(s, 128).into_owned());
                         changed = true;
                     }
                     Val::List(items) if items.len() > 4 => {
-                        items.truncate(4);
+                        items.to_mut().truncate(4);
                         changed = true;
                     }
                     _ => {}
@@ -177,7 +190,7 @@ fn request_fields<'a>(r: &mut Record<'a>, req: &'a RequestInfo, mask_ids: bool) 
         let names = bound_param_names(&req.query_param_names, mask_ids);
         r.push(
             "palisade.query_params",
-            Val::List(names.into_iter().map(Cow::Owned).collect()),
+            Val::list(names.into_iter().map(Cow::Owned).collect()),
         );
     }
     if let Some(ua) = &req.user_agent {
@@ -207,8 +220,8 @@ fn hit_fields<'a>(r: &mut Record<'a>, hits: &'a [RuleHit]) {
             categories.push(cat);
         }
     }
-    r.push("rule.id", Val::List(ids));
-    r.push("rule.category", Val::List(categories));
+    r.push("rule.id", Val::list(ids));
+    r.push("rule.category", Val::list(categories));
     let redacted = hits
         .iter()
         .take(MAX_HITS)
@@ -249,8 +262,8 @@ pub(crate) fn access(e: &AccessEvent, mask_ids: bool, now: SystemTime) -> Record
             severity,
         },
     );
-    r.push("event.category", Val::List(vec![Cow::Borrowed("web")]));
-    r.push("event.type", Val::List(vec![Cow::Borrowed("access")]));
+    r.push("event.category", Val::List(Cow::Borrowed(WEB)));
+    r.push("event.type", Val::List(Cow::Borrowed(ACCESS)));
     r.str("event.action", "request");
     r.str("event.outcome", outcome(e.status));
     r.u64("event.duration", e.duration_us.saturating_mul(1000));
@@ -298,7 +311,7 @@ pub(crate) fn security(e: &SecurityEvent, mask_ids: bool, now: SystemTime) -> Re
         "alert",
         CefHeader {
             signature: Cow::Owned(action.clone()),
-            name: Cow::Owned(bound_text(&e.reason, REASON_MAX_BYTES)),
+            name: Cow::Owned(bound_text(&e.reason, REASON_MAX_BYTES).into_owned()),
             severity,
         },
     );
@@ -308,14 +321,14 @@ pub(crate) fn security(e: &SecurityEvent, mask_ids: bool, now: SystemTime) -> Re
     };
     r.push(
         "event.category",
-        Val::List(vec![Cow::Borrowed("web"), Cow::Borrowed(category)]),
+        Val::list(vec![Cow::Borrowed("web"), Cow::Borrowed(category)]),
     );
     let kind = if e.action.is_refusal() {
         "denied"
     } else {
         "info"
     };
-    r.push("event.type", Val::List(vec![Cow::Borrowed(kind)]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed(kind)]));
     r.str("event.action", action);
     r.str("event.reason", bound_text(&e.reason, REASON_MAX_BYTES));
     request_fields(&mut r, &e.request, mask_ids);
@@ -350,9 +363,9 @@ pub(crate) fn startup(e: &StartupEvent, now: SystemTime) -> Record<'_> {
     );
     r.push(
         "event.category",
-        Val::List(vec![Cow::Borrowed("configuration")]),
+        Val::list(vec![Cow::Borrowed("configuration")]),
     );
-    r.push("event.type", Val::List(vec![Cow::Borrowed("start")]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed("start")]));
     r.str("event.action", "startup");
     r.str("service.version", truncate_utf8(&e.version, 64));
     r.str(
@@ -381,9 +394,9 @@ pub(crate) fn config_change(e: &ConfigChangeEvent, now: SystemTime) -> Record<'_
     );
     r.push(
         "event.category",
-        Val::List(vec![Cow::Borrowed("configuration")]),
+        Val::list(vec![Cow::Borrowed("configuration")]),
     );
-    r.push("event.type", Val::List(vec![Cow::Borrowed(e.event_type)]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed(e.event_type)]));
     r.str("event.action", e.action);
     r.str(
         "event.outcome",
@@ -426,8 +439,8 @@ pub(crate) fn summary(s: &SummaryData, now: SystemTime) -> Record<'_> {
             severity: 0,
         },
     );
-    r.push("event.category", Val::List(vec![Cow::Borrowed("web")]));
-    r.push("event.type", Val::List(vec![Cow::Borrowed("info")]));
+    r.push("event.category", Val::list(vec![Cow::Borrowed("web")]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed("info")]));
     r.str("event.action", "summary");
     r.u64("palisade.summary.interval_s", s.interval_s);
     r.u64("palisade.summary.requests", s.requests);
@@ -466,8 +479,8 @@ pub(crate) fn loss_notice(from: u64, to: u64, now: SystemTime) -> Record<'static
             severity: 6,
         },
     );
-    r.push("event.category", Val::List(vec![Cow::Borrowed("process")]));
-    r.push("event.type", Val::List(vec![Cow::Borrowed("error")]));
+    r.push("event.category", Val::list(vec![Cow::Borrowed("process")]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed("error")]));
     r.str("event.action", "audit_lines_lost");
     r.u64("palisade.lost.from_seq", from);
     r.u64("palisade.lost.to_seq", to);
@@ -491,11 +504,11 @@ pub(crate) fn alert_failure(
             severity: 6,
         },
     );
-    r.push("event.category", Val::List(vec![Cow::Borrowed("process")]));
-    r.push("event.type", Val::List(vec![Cow::Borrowed("error")]));
+    r.push("event.category", Val::list(vec![Cow::Borrowed("process")]));
+    r.push("event.type", Val::list(vec![Cow::Borrowed("error")]));
     r.str("event.action", "alert_dropped");
     r.str("palisade.alert.destination", destination);
-    r.str("error.message", bound_text(&error, 200));
+    r.str("error.message", bound_text(&error, 200).into_owned());
     r.u64("palisade.alert.events", events);
     r
 }

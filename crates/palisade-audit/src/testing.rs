@@ -83,7 +83,8 @@ pub fn canary_security_event(canary: &str) -> SecurityEvent {
 
 fn render(mut rec: Record<'_>, format: LogFormat) -> String {
     let mut chain = Chain::new(None);
-    let mut line = String::new();
+    // The writer formats into a reused buffer of this size.
+    let mut line = String::with_capacity(2048);
     format_line(
         format,
         &mut rec,

@@ -58,11 +58,29 @@ pub fn write_rfc3339_micros(out: &mut String, t: SystemTime) {
         (sod % 60, 2),
         (i64::from(micros), 6),
     ];
-    const SEPARATORS: [char; 7] = ['-', '-', 'T', ':', ':', '.', 'Z'];
-    for ((value, width), sep) in fields.iter().zip(SEPARATORS) {
-        push_padded(out, *value, *width);
-        out.push(sep);
+    const SEPARATORS: [u8; 7] = *b"--T::.Z";
+    if !(0..=9999).contains(&year) {
+        // A clock thousands of years off: the slow path pads a wider year.
+        for ((value, width), sep) in fields.iter().zip(SEPARATORS) {
+            push_padded(out, *value, *width);
+            out.push(char::from(sep));
+        }
+        return;
     }
+    // One line's timestamp is written per event: digits go into a stack buffer, then one copy.
+    let mut buf = [0u8; 27];
+    let mut at = 0;
+    for ((value, width), sep) in fields.iter().zip(SEPARATORS) {
+        let mut v = value.unsigned_abs();
+        for slot in buf[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf[at + width] = sep;
+        at += width + 1;
+    }
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 fn push_padded(out: &mut String, value: i64, width: usize) {
@@ -172,6 +190,15 @@ mod tests {
         assert_eq!(
             format_rfc3339_micros(at(951_782_400, 999_999)),
             "2000-02-29T00:00:00.999999Z"
+        );
+        // Past year 9999 the fixed-width fast path hands over to the padded one.
+        assert_eq!(
+            format_rfc3339_micros(at(253_402_300_799, 7)),
+            "9999-12-31T23:59:59.000007Z"
+        );
+        assert_eq!(
+            format_rfc3339_micros(at(253_402_300_800, 0)),
+            "10000-01-01T00:00:00.000000Z"
         );
     }
 

@@ -94,10 +94,14 @@ impl AlertBatch {
             self.samples.push(Sample {
                 time: t,
                 action: security_action(e),
-                reason: bound_text(&e.reason, 200),
+                reason: bound_text(&e.reason, 200).into_owned(),
                 path: redact_path(&e.request.path, mask_ids),
                 method: truncate_utf8(&e.request.method, 16).to_owned(),
-                request_id: e.request.request_id.as_deref().map(sanitize_request_id),
+                request_id: e
+                    .request
+                    .request_id
+                    .as_deref()
+                    .map(|id| sanitize_request_id(id).into_owned()),
                 rules: e
                     .hits
                     .iter()

@@ -2,24 +2,47 @@
 
 use crate::record::{Record, Val};
 
+/// Bytes JSON strings must escape: the quote, the backslash, C0 controls and DEL (DEL is legal
+/// JSON but escaped so that a log line never carries raw control bytes).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
 /// Appends `s` as a JSON string literal.
+// Every logged value passes through here: clean runs are copied whole, found with one table lookup
+// per byte, instead of a branchy per-byte match.
 pub(crate) fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0..=0x1f | 0x7f => None,
-            _ => continue,
-        };
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+    {
+        let i = start + offset;
+        // `i` is an ASCII byte's index, so both slices end on character boundaries.
         out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => out.push_str(&format!("\\u{b:04x}")),
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
         }
         start = i + 1;
     }
@@ -27,7 +50,15 @@ pub(crate) fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn push_u64(out: &mut String, n: u64) {
+/// Appends `"key":`. Keys are the crate's own static dotted names: no escaping needed.
+fn push_key(out: &mut String, key: &str) {
+    debug_assert!(!key.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+pub(super) fn push_u64(out: &mut String, n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = n;
@@ -39,9 +70,8 @@ fn push_u64(out: &mut String, n: u64) {
             break;
         }
     }
-    for b in &buf[i..] {
-        out.push(char::from(*b));
-    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 pub(super) fn write_record(rec: &Record<'_>, out: &mut String) {
@@ -50,8 +80,7 @@ pub(super) fn write_record(rec: &Record<'_>, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        push_json_str(out, key);
-        out.push(':');
+        push_key(out, key);
         match val {
             Val::Str(s) => push_json_str(out, s),
             Val::U64(n) => push_u64(out, *n),

@@ -5,7 +5,7 @@ mod cef;
 mod json;
 mod kv;
 
-use crate::chain::{to_hex, ChainHash};
+use crate::chain::{push_hex, ChainHash};
 use crate::config::LogFormat;
 use crate::record::Record;
 
@@ -42,25 +42,38 @@ pub(crate) fn write_record(format: LogFormat, rec: &Record<'_>, out: &mut String
 
 /// Appends the chain fields (dyno, boot id, seq, algorithm, prev).
 pub(crate) fn write_chain(format: LogFormat, c: &ChainFields<'_>, out: &mut String) {
-    let prev = to_hex(c.prev);
+    // Dyno and boot id are sanitised at startup (`[A-Za-z0-9._-]`, hex): they need no quoting in
+    // any format, but JSON still escapes them in case that ever changes.
+    let fields: [(&str, &str); 2] = [("palisade.dyno", c.dyno), ("palisade.boot_id", c.boot_id)];
     match format {
         LogFormat::Json => {
-            for (k, v) in [("palisade.dyno", c.dyno), ("palisade.boot_id", c.boot_id)] {
+            for (k, v) in fields {
                 out.push_str(",\"");
                 out.push_str(k);
                 out.push_str("\":");
                 push_json_str(out, v);
             }
-            out.push_str(&format!(
-                ",\"palisade.seq\":{},\"palisade.chain\":\"{}\",\"palisade.prev\":\"{prev}\"",
-                c.seq, c.alg
-            ));
+            out.push_str(",\"palisade.seq\":");
+            json::push_u64(out, c.seq);
+            out.push_str(",\"palisade.chain\":\"");
+            out.push_str(c.alg);
+            out.push_str("\",\"palisade.prev\":\"");
+            push_hex(out, c.prev);
+            out.push('"');
         }
         LogFormat::L2met | LogFormat::Cef => {
-            out.push_str(&format!(
-                " palisade.dyno={} palisade.boot_id={} palisade.seq={} palisade.chain={} palisade.prev={prev}",
-                c.dyno, c.boot_id, c.seq, c.alg
-            ));
+            for (k, v) in fields {
+                out.push(' ');
+                out.push_str(k);
+                out.push('=');
+                out.push_str(v);
+            }
+            out.push_str(" palisade.seq=");
+            json::push_u64(out, c.seq);
+            out.push_str(" palisade.chain=");
+            out.push_str(c.alg);
+            out.push_str(" palisade.prev=");
+            push_hex(out, c.prev);
         }
     }
 }
@@ -78,12 +91,12 @@ pub(crate) fn append_hash(format: LogFormat, hash: &ChainHash, out: &mut String)
     match format {
         LogFormat::Json => {
             out.push_str(JSON_HASH_MARKER);
-            out.push_str(&to_hex(hash));
+            push_hex(out, hash);
             out.push_str("\"}");
         }
         LogFormat::L2met | LogFormat::Cef => {
             out.push_str(KV_HASH_MARKER);
-            out.push_str(&to_hex(hash));
+            push_hex(out, hash);
         }
     }
 }

@@ -12,7 +12,7 @@ pub fn redact_referrer(raw: &str, mask_ids: bool) -> String {
     let raw = raw.trim();
     let without_query = raw.split(['?', '#']).next().unwrap_or("");
     let Some((scheme, rest)) = without_query.split_once("://") else {
-        return bound_text(&redact_path(without_query, mask_ids), REFERRER_MAX_BYTES);
+        return bound_text(&redact_path(without_query, mask_ids), REFERRER_MAX_BYTES).into_owned();
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -22,7 +22,7 @@ pub fn redact_referrer(raw: &str, mask_ids: bool) -> String {
         .rsplit_once('@')
         .map_or(authority, |(_userinfo, host)| host);
     let redacted = format!("{scheme}://{host}{}", redact_path(path, mask_ids));
-    bound_text(&redacted, REFERRER_MAX_BYTES)
+    bound_text(&redacted, REFERRER_MAX_BYTES).into_owned()
 }
 
 #[cfg(test)]

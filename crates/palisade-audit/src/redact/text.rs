@@ -1,5 +1,7 @@
 //! Length bounds and character hygiene for free-text fields.
 
+use std::borrow::Cow;
+
 /// Appended where a value was cut.
 pub const TRUNCATION_MARK: &str = "...";
 /// Longest `user_agent.original` logged, in bytes.
@@ -24,30 +26,33 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
 
 /// Control characters (newlines, escapes, NUL) replaced by U+FFFD: they have no business in a logged
 /// value, would let a client forge line breaks in l2met/CEF, and cost 6 bytes each once escaped.
-pub fn scrub_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        std::borrow::Cow::Owned(
+pub fn scrub_controls(s: &str) -> Cow<'_, str> {
+    // Printable ASCII (nearly every value) has no controls; only other bytes need the char walk
+    // (C1 controls are two-byte UTF-8 sequences).
+    let printable_ascii = s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !printable_ascii && s.chars().any(char::is_control) {
+        Cow::Owned(
             s.chars()
                 .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
                 .collect(),
         )
     } else {
-        std::borrow::Cow::Borrowed(s)
+        Cow::Borrowed(s)
     }
 }
 
 /// `s` without control characters, cut to at most `max` bytes, with [`TRUNCATION_MARK`] at the end
-/// when something was cut.
-pub fn bound_text(s: &str, max: usize) -> String {
+/// when something was cut. Borrows `s` when it is already clean and short enough (the usual case).
+pub fn bound_text(s: &str, max: usize) -> Cow<'_, str> {
     let s = scrub_controls(s);
     if s.len() <= max {
-        return s.into_owned();
+        return s;
     }
     let keep = truncate_utf8(&s, max.saturating_sub(TRUNCATION_MARK.len()));
     let mut out = String::with_capacity(keep.len() + TRUNCATION_MARK.len());
     out.push_str(keep);
     out.push_str(TRUNCATION_MARK);
-    out
+    Cow::Owned(out)
 }
 
 /// Defensive second pass over a rule hit's matched text (already masked by the engine): bounded to
@@ -91,18 +96,24 @@ fn flush_digits(out: &mut String, run: &mut String) {
 }
 
 /// A request id reduced to the characters request ids use (`[A-Za-z0-9._:+/=-]`), others become `_`,
-/// bounded to [`REQUEST_ID_MAX_BYTES`].
-pub fn sanitize_request_id(s: &str) -> String {
-    truncate_utf8(s, REQUEST_ID_MAX_BYTES)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._:+/=-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// bounded to [`REQUEST_ID_MAX_BYTES`]. Borrows when nothing changes (ids from Heroku's router).
+pub fn sanitize_request_id(s: &str) -> Cow<'_, str> {
+    fn allowed(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'+' | b'/' | b'=' | b'-')
+    }
+    let bounded = truncate_utf8(s, REQUEST_ID_MAX_BYTES);
+    if bounded.bytes().all(allowed) {
+        return Cow::Borrowed(bounded);
+    }
+    Cow::Owned(
+        bounded
+            .chars()
+            .map(|c| match u8::try_from(c) {
+                Ok(b) if allowed(b) => c,
+                _ => '_',
+            })
+            .collect(),
+    )
 }
 
 /// A dyno name (`web.1`, `run.2345`) reduced to `[A-Za-z0-9._-]`, at most 64 bytes; empty becomes
