@@ -18,8 +18,22 @@ pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if hay.len() < needle.len() {
         return None;
     }
-    (0..=hay.len() - needle.len())
-        .find(|&i| hay[i].to_ascii_lowercase() == first && starts_with_ci(hay, i, needle))
+    let last_start = hay.len() - needle.len();
+    // Candidates by their first byte: one OR and compare per byte for a letter (both cases
+    // at once), an exact compare otherwise; the rest of the needle only at candidates.
+    let folded = first.is_ascii_lowercase();
+    hay[..=last_start]
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| {
+            if folded {
+                c | 0x20 == first
+            } else {
+                c == first
+            }
+        })
+        .map(|(i, _)| i)
+        .find(|&i| starts_with_ci(hay, i, needle))
 }
 
 /// Widens `start..end` outwards to the nearest `char` boundaries of `s` and clamps it to the

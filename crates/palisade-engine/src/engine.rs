@@ -74,22 +74,48 @@ struct View {
     header_names: Vec<String>,
 }
 
+/// The views whose location and field masks admit one (location, field kind) pair.
+#[derive(Debug, Default)]
+struct ViewGroup {
+    views: Vec<u16>,
+    /// Bits of `views`.
+    view_bits: u64,
+    /// Union of the views' `scan_mask`s: when none of these transforms may change a value,
+    /// every view scans the value as it is.
+    scan_mask: u16,
+}
+
+/// Index into [`Engine::view_groups`].
+fn group_index(location: Location, field: FieldKind) -> usize {
+    location.bit().trailing_zeros() as usize * 8 + field.bit().trailing_zeros() as usize
+}
+
 /// A compiled, immutable rule engine. `Send + Sync`: share it in an `Arc` and swap it atomically
 /// when rules change.
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
     views: Vec<View>,
-    /// One automaton over the literals of every rule (ASCII case-insensitive).
+    /// One automaton over the literals of two bytes or more of every rule (ASCII
+    /// case-insensitive).
     ac: Option<AhoCorasick>,
     /// Pattern id → (view index, rule index) of the rules that use the literal.
     pattern_rules: Vec<Vec<(u16, u32)>>,
+    /// Byte → (view index, rule index) of the rules with that byte as a one-byte literal (both
+    /// cases of a letter). These stay out of the automaton: `/`, `:` or `(` occur many times in
+    /// ordinary values (every URL), and each occurrence was an automaton match to walk.
+    byte_rules: Vec<Vec<(u16, u32)>>,
+    /// The bytes that have entries in `byte_rules`.
+    trigger_bytes: ByteSet,
     /// Rule index → its view.
     rule_views: Vec<u16>,
     /// The transform trie shared by the views.
     steps: Vec<Step>,
     /// Views that have rules without literals.
     always_views: Vec<u16>,
+    /// The views that may apply to a leaf, by its location and field kind ([`group_index`]),
+    /// so a leaf does not test every view.
+    view_groups: Vec<ViewGroup>,
     signal_rules: Vec<Vec<u32>>,
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
@@ -169,6 +195,8 @@ impl Engine {
         let mut patterns: Vec<String> = Vec::new();
         let mut pattern_index: HashMap<String, usize> = HashMap::new();
         let mut pattern_rules: Vec<Vec<(u16, u32)>> = Vec::new();
+        let mut byte_rules: Vec<Vec<(u16, u32)>> = vec![Vec::new(); 256];
+        let mut trigger_bytes = ByteSet::default();
         let mut rule_views: Vec<u16> = vec![0; rules.len()];
         let mut signal_rules: Vec<Vec<u32>> = vec![Vec::new(); Signal::ALL.len()];
         for (idx, rule) in rules.iter().enumerate() {
@@ -230,12 +258,22 @@ impl Engine {
             }
             for lit in literals {
                 let key = lit.to_ascii_lowercase();
+                let entry = (vi as u16, idx);
+                if let [byte] = key.as_bytes() {
+                    for b in [*byte, byte.to_ascii_uppercase()] {
+                        let rules = &mut byte_rules[usize::from(b)];
+                        if !rules.contains(&entry) {
+                            rules.push(entry);
+                        }
+                        trigger_bytes.insert(b);
+                    }
+                    continue;
+                }
                 let pid = *pattern_index.entry(key.clone()).or_insert_with(|| {
                     patterns.push(key);
                     pattern_rules.push(Vec::new());
                     patterns.len() - 1
                 });
-                let entry = (vi as u16, idx);
                 if !pattern_rules[pid].contains(&entry) {
                     pattern_rules[pid].push(entry);
                 }
@@ -248,9 +286,9 @@ impl Engine {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
-                    // Rules use one-byte literals (`<`, `;`, `'`) that defeat prefilters, so
-                    // the scan runs the automaton over every byte: a full DFA makes each byte
-                    // one table lookup (the pattern set is a few hundred short literals).
+                    // Two-byte literals (`${`, `--`, `/*`) defeat prefilters, so the scan runs
+                    // the automaton over every byte: a full DFA makes each byte one table
+                    // lookup (the pattern set is a few hundred short literals).
                     .kind(Some(AhoCorasickKind::DFA))
                     .build(&patterns)
                     .map_err(|e| RuleError::new("rulesets", format!("literal automaton: {e}")))?,
@@ -260,6 +298,17 @@ impl Engine {
             .filter(|&vi| !views[vi].always.is_empty())
             .map(|vi| vi as u16)
             .collect();
+        let mut view_groups: Vec<ViewGroup> = (0..32 * 8).map(|_| ViewGroup::default()).collect();
+        for (i, group) in view_groups.iter_mut().enumerate() {
+            let (location_bit, field_bit) = (1u32 << (i / 8), 1u8 << (i % 8));
+            for (vi, view) in views.iter().enumerate() {
+                if view.mask & location_bit != 0 && view.field_mask & field_bit != 0 {
+                    group.views.push(vi as u16);
+                    group.view_bits |= 1u64 << vi;
+                    group.scan_mask |= view.scan_mask;
+                }
+            }
+        }
         let version = format!("{}+{:016x}", env!("CARGO_PKG_VERSION"), hash);
         let mut exclusions: Vec<Exclusion> = user
             .exclusions
@@ -273,8 +322,11 @@ impl Engine {
             views,
             ac,
             pattern_rules,
+            byte_rules,
+            trigger_bytes,
             rule_views,
             always_views,
+            view_groups,
             steps,
             signal_rules,
             exclusions,
@@ -332,6 +384,7 @@ impl Engine {
             active_exclusions: Vec::new(),
             leaves: 0,
             signals_seen: 0,
+            detector_memo: detect::Memo::default(),
             #[cfg(test)]
             reference: false,
         }
@@ -354,6 +407,8 @@ pub struct Transaction<'e> {
     active_exclusions: Vec<usize>,
     leaves: usize,
     signals_seen: u64,
+    /// Detector results for values seen earlier in this request.
+    detector_memo: detect::Memo,
     /// Tests: evaluate leaves the slow, obviously-correct way.
     #[cfg(test)]
     reference: bool,
@@ -399,6 +454,25 @@ impl RuleBits {
         if let Some(w) = self.0.get_mut((rule / 64) as usize) {
             *w &= !(1u64 << (rule % 64));
         }
+    }
+}
+
+/// A set of byte values.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1u64 << (b & 63)) != 0
+    }
+
+    /// Adds `b`; false when it was there already.
+    fn insert(&mut self, b: u8) -> bool {
+        let word = &mut self.0[usize::from(b >> 6)];
+        let bit = 1u64 << (b & 63);
+        let fresh = *word & bit == 0;
+        *word |= bit;
+        fresh
     }
 }
 
@@ -754,28 +828,42 @@ impl<'e> Transaction<'e> {
         // Each view's value, computed through the shared trie; steps whose input cannot change
         // are skipped and equal values share a slot, so a clean value costs one literal scan
         // however many pipelines the rules use.
+        let Some(group) = engine
+            .view_groups
+            .get(group_index(leaf.location, leaf.field))
+        else {
+            return;
+        };
+        if group.views.is_empty() {
+            return;
+        }
         let mut sc = std::mem::take(&mut self.scratch);
         sc.reset(engine.views.len());
-        let mut mask_known = false;
-        for (vi, view) in engine.views.iter().enumerate() {
-            if !Self::view_applies(view, leaf) {
-                continue;
+        // One pass over the bytes decides which transforms may change the value.
+        sc.raw_changes = crate::transform::may_change_mask(value);
+        if group.scan_mask & sc.raw_changes == 0 && leaf.location != Location::Header {
+            // No view's transforms may change the value (most values): all scan it as it is.
+            for &vi in &group.views {
+                sc.view_slot[usize::from(vi)] = RAW_SLOT;
             }
-            // One pass over the bytes decides which transforms may change the value; a view
-            // none of whose transforms may change it scans the value as it is.
-            if !mask_known {
-                sc.raw_changes = crate::transform::may_change_mask(value);
-                mask_known = true;
-            }
-            let slot = if view.scan_mask & sc.raw_changes == 0 {
-                RAW_SLOT
-            } else {
-                sc.node(value, &engine.steps, view.node)
-            };
-            sc.view_slot[vi] = slot;
-            match sc.scan.iter_mut().find(|(s, _)| *s == slot) {
-                Some((_, views)) => *views |= 1u64 << vi,
-                None => sc.scan.push((slot, 1u64 << vi)),
+            sc.scan.push((RAW_SLOT, group.view_bits));
+        } else {
+            for &vi in &group.views {
+                let view = &engine.views[usize::from(vi)];
+                if !Self::view_applies(view, leaf) {
+                    continue;
+                }
+                // A view none of whose transforms may change the value scans it as it is.
+                let slot = if view.scan_mask & sc.raw_changes == 0 {
+                    RAW_SLOT
+                } else {
+                    sc.node(value, &engine.steps, view.node)
+                };
+                sc.view_slot[usize::from(vi)] = slot;
+                match sc.scan.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, views)) => *views |= 1u64 << vi,
+                    None => sc.scan.push((slot, 1u64 << vi)),
+                }
             }
         }
         if sc.scan.is_empty() {
@@ -785,14 +873,30 @@ impl<'e> Transaction<'e> {
         let mut cands = std::mem::take(&mut self.cands);
         cands.clear();
         let mut seen = std::mem::take(&mut self.seen);
-        if let Some(ac) = &engine.ac {
-            for &(slot, views_mask) in &sc.scan {
-                for m in ac.find_overlapping_iter(sc.value(value, slot)) {
+        for &(slot, views_mask) in &sc.scan {
+            let v = sc.value(value, slot);
+            if let Some(ac) = &engine.ac {
+                for m in ac.find_overlapping_iter(v) {
                     for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
                         if views_mask & (1u64 << vi) != 0 && seen.insert(r) {
                             cands.push((r, slot, m.start()..m.end()));
                         }
                     }
+                }
+            }
+            // One-byte literals: each trigger byte's rules once, at its first occurrence.
+            let mut found = ByteSet::default();
+            for (i, &b) in v.iter().enumerate() {
+                if !engine.trigger_bytes.contains(b) || !found.insert(b) {
+                    continue;
+                }
+                for &(vi, r) in &engine.byte_rules[usize::from(b)] {
+                    if views_mask & (1u64 << vi) != 0 && seen.insert(r) {
+                        cands.push((r, slot, i..i + 1));
+                    }
+                }
+                if found == engine.trigger_bytes {
+                    break;
                 }
             }
         }
@@ -824,7 +928,9 @@ impl<'e> Transaction<'e> {
                 slot
             };
             let v = sc.value(value, slot);
-            if let Some((range, fingerprint)) = confirm(&rule.matcher, v, lit_range) {
+            if let Some((range, fingerprint)) =
+                confirm(&rule.matcher, v, lit_range, &mut self.detector_memo)
+            {
                 self.record(r, leaf, v, range, &view.names, fingerprint);
             }
         }
@@ -857,13 +963,24 @@ impl<'e> Transaction<'e> {
         }
         let mut cands: Vec<(u32, usize, Range<usize>)> = Vec::new();
         for (slot, (v, views_mask)) in values.iter().enumerate() {
+            let mut found = Vec::new();
             if let Some(ac) = &engine.ac {
                 for m in ac.find_overlapping_iter(v.as_ref()) {
-                    for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
-                        if views_mask & (1u64 << vi) != 0 && !cands.iter().any(|(c, _, _)| *c == r)
-                        {
-                            cands.push((r, slot, m.start()..m.end()));
-                        }
+                    found.push((
+                        engine.pattern_rules[m.pattern().as_usize()].clone(),
+                        m.range(),
+                    ));
+                }
+            }
+            for (i, &b) in v.iter().enumerate() {
+                if v[..i].iter().all(|&earlier| earlier != b) {
+                    found.push((engine.byte_rules[usize::from(b)].clone(), i..i + 1));
+                }
+            }
+            for (rules, range) in found {
+                for (vi, r) in rules {
+                    if views_mask & (1u64 << vi) != 0 && !cands.iter().any(|(c, _, _)| *c == r) {
+                        cands.push((r, slot, range.clone()));
                     }
                 }
             }
@@ -881,7 +998,9 @@ impl<'e> Transaction<'e> {
                 continue;
             }
             let v: &[u8] = &values[slot].0;
-            if let Some((range, fingerprint)) = confirm(&rule.matcher, v, lit_range) {
+            if let Some((range, fingerprint)) =
+                confirm(&rule.matcher, v, lit_range, &mut detect::Memo::default())
+            {
                 let names = &engine.views[engine.rule_views[r as usize] as usize].names;
                 self.record(r, leaf, v, range, names, fingerprint);
             }
@@ -895,6 +1014,7 @@ fn confirm(
     matcher: &Matcher,
     v: &[u8],
     lit_range: Range<usize>,
+    memo: &mut detect::Memo,
 ) -> Option<(Range<usize>, Option<&'static str>)> {
     let Matcher::Pattern {
         regex,
@@ -919,7 +1039,7 @@ fn confirm(
             Ok(s) => Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(v),
         };
-        let f = detect::run(*d, &text)?;
+        let f = memo.run(*d, &text)?;
         if matches!(text, Cow::Borrowed(_)) {
             range = f.span;
         }

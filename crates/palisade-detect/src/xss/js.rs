@@ -122,6 +122,15 @@ fn is_js_op(b: u8) -> bool {
 
 pub(crate) fn check(input: &str) -> Option<Hit> {
     let b = input.as_bytes();
+    // Every check below but the `javascript:` one needs one of these: a call or tagged template
+    // (`(` `` ` ``), an index (`[`), a string to break out of (`'` `"`), a template
+    // substitution (`{`) or a handler (`=`). URLs, dates and codes have none of them.
+    if !b
+        .iter()
+        .any(|&c| matches!(c, b'(' | b'`' | b'[' | b'\'' | b'"' | b'{' | b'='))
+    {
+        return script_scheme_call(b);
+    }
     if let Some(h) = jsfuck(b) {
         return Some(h);
     }
