@@ -56,6 +56,7 @@ mod error;
 pub mod explain;
 pub mod fields;
 pub mod leaf;
+mod memo;
 pub mod raw;
 pub mod request;
 mod rule;

@@ -2,9 +2,9 @@
 //! module only, so the implementation (the `palisade-detect` crate) can change without touching
 //! the matcher.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::ops::Range;
+
+use crate::memo::{Lookup, ValueMemo};
 
 /// A detector a rule can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,51 +54,23 @@ pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
     })
 }
 
-/// Longest value whose detector result is remembered.
-const MEMO_MAX_VALUE: usize = 256;
-/// Most values remembered per request.
-const MEMO_MAX_ENTRIES: usize = 512;
-
-/// Detector results already computed for one request.
-///
-/// Requests repeat short values: a FHIR bundle names the same coding systems, units and
-/// profiles in every entry, a form repeats its options. Detectors are pure functions of the
-/// value, so each distinct (detector, value) pair runs once per request. The key is a keyed
-/// hash (keys random per process); the value bytes are compared on every hit, so a collision costs a
-/// fresh run and can never return another value's result.
+/// Detector results already computed for one request: each distinct (detector, value) pair
+/// runs once (see [`crate::memo`]).
 #[derive(Debug, Default)]
-pub(crate) struct Memo {
-    index: HashMap<(DetectorKind, u64), usize>,
-    /// Range of each remembered value in `values`, and its result.
-    entries: Vec<(Range<usize>, Option<Finding>)>,
-    values: Vec<u8>,
-}
+pub(crate) struct Memo(ValueMemo<Option<Finding>>);
 
 impl Memo {
     /// [`run`], remembered for this request.
     pub(crate) fn run(&mut self, kind: DetectorKind, input: &str) -> Option<Finding> {
-        if input.len() > MEMO_MAX_VALUE {
-            return run(kind, input);
-        }
-        // The map's own hasher: SipHash with keys random per process.
-        let hash = self.index.hasher().hash_one(input.as_bytes());
-        if let Some(&i) = self.index.get(&(kind, hash)) {
-            if let Some((range, result)) = self.entries.get(i) {
-                if self.values.get(range.clone()) == Some(input.as_bytes()) {
-                    return result.clone();
-                }
+        match self.0.get(kind as u16, input.as_bytes()) {
+            Lookup::Hit(result) => result.clone(),
+            Lookup::Skip => run(kind, input),
+            Lookup::Miss(key) => {
+                let result = run(kind, input);
+                self.0.insert(key, input.as_bytes(), result.clone());
+                result
             }
-            return run(kind, input);
         }
-        let result = run(kind, input);
-        if self.entries.len() < MEMO_MAX_ENTRIES {
-            let start = self.values.len();
-            self.values.extend_from_slice(input.as_bytes());
-            self.index.insert((kind, hash), self.entries.len());
-            self.entries
-                .push((start..self.values.len(), result.clone()));
-        }
-        result
     }
 }
 
@@ -125,21 +97,16 @@ mod tests {
             }
         }
         // One entry per (detector, value), however often each was asked.
-        assert_eq!(memo.entries.len(), values.len() * 3);
+        assert_eq!(memo.0.len(), values.len() * 3);
     }
 
     #[test]
-    fn memo_is_bounded() {
+    fn a_collision_runs_the_detector() {
         let mut memo = Memo::default();
-        for i in 0..MEMO_MAX_ENTRIES + 50 {
-            let v = format!("value {i}");
-            assert_eq!(memo.run(DetectorKind::Xss, &v), None);
-        }
-        assert_eq!(memo.entries.len(), MEMO_MAX_ENTRIES);
-        let long = "x".repeat(MEMO_MAX_VALUE + 1);
-        memo.run(DetectorKind::Sqli, &long);
-        assert!(memo.values.len() <= MEMO_MAX_ENTRIES * 16);
-        // Attacks past the bound are still found.
-        assert!(memo.run(DetectorKind::Sqli, "1' or 1=1--").is_some());
+        assert_eq!(memo.run(DetectorKind::Sqli, "harmless"), None);
+        let attack = "1' or 1=1--";
+        memo.0
+            .plant_collision(DetectorKind::Sqli as u16, attack.as_bytes());
+        assert!(memo.run(DetectorKind::Sqli, attack).is_some());
     }
 }

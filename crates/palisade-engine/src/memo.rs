@@ -1,0 +1,176 @@
+//! Per-request memory of work already done on a value.
+//!
+//! Requests repeat short values: a FHIR bundle names the same coding systems, units, profiles
+//! and keys in every entry, a form repeats its options. Where a result is a pure function of a
+//! tag (which detector, which set of views) and the value's bytes, the engine computes it once
+//! per request and looks it up after that.
+//!
+//! The key is an FNV-1a hash of tag and value, and the stored bytes are compared on every hit:
+//! a collision, even a crafted one, only costs a fresh computation (the colliding value is not
+//! remembered) and can never return another value's result. Memory is bounded per request.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+
+/// Longest value remembered.
+pub(crate) const MAX_VALUE: usize = 256;
+/// Most values remembered per request (per memo).
+pub(crate) const MAX_ENTRIES: usize = 512;
+
+/// Results of type `T` by (tag, value).
+#[derive(Debug)]
+pub(crate) struct ValueMemo<T> {
+    index: HashMap<u64, usize, BuildHasherDefault<KeyHasher>>,
+    /// Range of each remembered value in `values`, and its result.
+    entries: Vec<(Range<usize>, T)>,
+    values: Vec<u8>,
+}
+
+impl<T> Default for ValueMemo<T> {
+    fn default() -> Self {
+        ValueMemo {
+            index: HashMap::default(),
+            entries: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+/// Where a value stands in a memo.
+pub(crate) enum Lookup<'m, T> {
+    /// Remembered: the stored result.
+    Hit(&'m T),
+    /// Not remembered; pass the key to [`ValueMemo::insert`] with the result.
+    Miss(u64),
+    /// Too long, or its key is taken by another value: compute without remembering.
+    Skip,
+}
+
+impl<T> ValueMemo<T> {
+    /// Looks `value` up under `tag`.
+    pub(crate) fn get(&self, tag: u16, value: &[u8]) -> Lookup<'_, T> {
+        if value.len() > MAX_VALUE {
+            return Lookup::Skip;
+        }
+        let key = key(tag, value);
+        match self.index.get(&key).and_then(|&i| self.entries.get(i)) {
+            Some((range, result)) if self.values.get(range.clone()) == Some(value) => {
+                Lookup::Hit(result)
+            }
+            Some(_) => Lookup::Skip,
+            None => Lookup::Miss(key),
+        }
+    }
+
+    /// Remembers `result` for the value that missed with `key` (unless the memo is full).
+    pub(crate) fn insert(&mut self, key: u64, value: &[u8], result: T) {
+        if self.entries.len() >= MAX_ENTRIES || value.len() > MAX_VALUE {
+            return;
+        }
+        if self.entries.is_empty() {
+            self.index.reserve(64);
+            self.entries.reserve(64);
+        }
+        let start = self.values.len();
+        self.values.extend_from_slice(value);
+        self.index.insert(key, self.entries.len());
+        self.entries.push((start..self.values.len(), result));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Points `value`'s key at the first entry, as a crafted hash collision would.
+    #[cfg(test)]
+    pub(crate) fn plant_collision(&mut self, tag: u16, value: &[u8]) {
+        self.index.insert(key(tag, value), 0);
+    }
+}
+
+/// FNV-1a of the tag's two bytes and the value.
+fn key(tag: u16, value: &[u8]) -> u64 {
+    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    let h = tag
+        .to_le_bytes()
+        .into_iter()
+        .fold(0xcbf2_9ce4_8422_2325, step);
+    value.iter().fold(h, |h, &b| step(h, b))
+}
+
+/// The memo's keys are hashes already: the map uses them as they are.
+#[derive(Debug, Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit<T: Copy>(m: &ValueMemo<T>, tag: u16, v: &[u8]) -> Option<T> {
+        match m.get(tag, v) {
+            Lookup::Hit(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn remembers_by_tag_and_value() {
+        let mut m = ValueMemo::default();
+        for (tag, v, r) in [
+            (1, b"mg/dL".as_slice(), 10),
+            (2, b"mg/dL", 20),
+            (1, b"g/dL", 30),
+        ] {
+            let Lookup::Miss(k) = m.get(tag, v) else {
+                panic!("fresh value must miss")
+            };
+            m.insert(k, v, r);
+        }
+        assert_eq!(hit(&m, 1, b"mg/dL"), Some(10));
+        assert_eq!(hit(&m, 2, b"mg/dL"), Some(20));
+        assert_eq!(hit(&m, 1, b"g/dL"), Some(30));
+        assert_eq!(hit(&m, 2, b"g/dL"), None);
+    }
+
+    #[test]
+    fn a_collision_is_never_a_hit() {
+        let mut m = ValueMemo::default();
+        let Lookup::Miss(k) = m.get(7, b"harmless") else {
+            panic!("fresh value must miss")
+        };
+        m.insert(k, b"harmless", "clean");
+        m.plant_collision(7, b"1' or 1=1--");
+        assert!(matches!(m.get(7, b"1' or 1=1--"), Lookup::Skip));
+    }
+
+    #[test]
+    fn bounded_in_entries_and_value_length() {
+        let mut m = ValueMemo::default();
+        for i in 0..MAX_ENTRIES + 10 {
+            let v = format!("v{i}");
+            if let Lookup::Miss(k) = m.get(0, v.as_bytes()) {
+                m.insert(k, v.as_bytes(), ());
+            }
+        }
+        assert_eq!(m.len(), MAX_ENTRIES);
+        assert!(matches!(m.get(0, &[b'x'; MAX_VALUE + 1]), Lookup::Skip));
+    }
+}
