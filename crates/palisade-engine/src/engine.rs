@@ -21,6 +21,7 @@ use crate::decode::{self, Limits, Sink};
 use crate::detect;
 use crate::error::RuleError;
 use crate::leaf::{FieldKind, Leaf, Location};
+use crate::memo::{Lookup, ValueMemo};
 use crate::request::{decoded_path, host_is_ip, split_target, RequestHead, TargetForm};
 use crate::rule::{parse_source, Matcher, Rule, RuleSource};
 use crate::signal::Signal;
@@ -385,6 +386,7 @@ impl Engine {
             leaves: 0,
             signals_seen: 0,
             detector_memo: detect::Memo::default(),
+            clean_values: ValueMemo::default(),
             #[cfg(test)]
             reference: false,
         }
@@ -409,6 +411,8 @@ pub struct Transaction<'e> {
     signals_seen: u64,
     /// Detector results for values seen earlier in this request.
     detector_memo: detect::Memo,
+    /// (View group, value) pairs that confirmed no rule earlier in this request.
+    clean_values: ValueMemo<()>,
     /// Tests: evaluate leaves the slow, obviously-correct way.
     #[cfg(test)]
     reference: bool,
@@ -828,15 +832,27 @@ impl<'e> Transaction<'e> {
         // Each view's value, computed through the shared trie; steps whose input cannot change
         // are skipped and equal values share a slot, so a clean value costs one literal scan
         // however many pipelines the rules use.
-        let Some(group) = engine
-            .view_groups
-            .get(group_index(leaf.location, leaf.field))
-        else {
+        let group_id = group_index(leaf.location, leaf.field);
+        let Some(group) = engine.view_groups.get(group_id) else {
             return;
         };
         if group.views.is_empty() {
             return;
         }
+        // Outside headers, what a leaf's value confirms depends only on its view group and its
+        // bytes (the name matters only to exclusions and the hit's target, after confirmation).
+        // So a value that confirmed nothing confirms nothing again in this request: a bundle's
+        // repeated keys, coding systems and units are evaluated once. (Header leaves are left
+        // out: which rules apply to them also depends on the header name.)
+        let clean_key = if leaf.location == Location::Header {
+            None
+        } else {
+            match self.clean_values.get(group_id as u16, value) {
+                Lookup::Hit(()) => return,
+                Lookup::Miss(key) => Some(key),
+                Lookup::Skip => None,
+            }
+        };
         let mut sc = std::mem::take(&mut self.scratch);
         sc.reset(engine.views.len());
         // One pass over the bytes decides which transforms may change the value.
@@ -913,6 +929,7 @@ impl<'e> Transaction<'e> {
             seen.remove(r);
         }
         self.seen = seen;
+        let mut confirmed = false;
         for (r, slot, lit_range) in cands.drain(..) {
             let rule = &engine.rules[r as usize];
             if !rule.targets.matches(leaf.location, leaf.name)
@@ -931,8 +948,12 @@ impl<'e> Transaction<'e> {
             if let Some((range, fingerprint)) =
                 confirm(&rule.matcher, v, lit_range, &mut self.detector_memo)
             {
+                confirmed = true;
                 self.record(r, leaf, v, range, &view.names, fingerprint);
             }
+        }
+        if let (false, Some(key)) = (confirmed, clean_key) {
+            self.clean_values.insert(key, value, ());
         }
         self.cands = cands;
         self.scratch = sc;
@@ -1240,6 +1261,27 @@ rules:
         );
         assert_eq!(ids(&v), vec![1]);
         assert_eq!(v.hits[0].target, "json:$.a.b");
+    }
+
+    #[test]
+    fn repeated_values_are_judged_alike_under_every_name() {
+        let e = engine("exclusions:\n  - rule: 1\n    targets: [\"json:$.b\"]\n");
+        // A clean value seen first, then again; an attack seen under three names, the first of
+        // them excluded: the attack is still reported for each name the exclusion does not
+        // cover (an excluded hit must not make the value count as clean).
+        let body = br#"{"x":"select a date","y":"select a date","b":"1 union select 2","a":"1 union select 2","c":"1 union select 2"}"#;
+        let v = run(&e, b"/", &[], Some((b"application/json", body)));
+        let mut targets: Vec<&str> = v.hits.iter().map(|h| h.target.as_str()).collect();
+        targets.sort_unstable();
+        assert_eq!(targets, vec!["json:$.a", "json:$.c"]);
+        // The same value in the query (another view group) is judged on its own.
+        let v = run(
+            &e,
+            b"/?q=1+union+select+2",
+            &[],
+            Some((b"application/json", body)),
+        );
+        assert!(v.hits.iter().any(|h| h.target == "args:q"), "{:?}", v.hits);
     }
 
     #[test]
