@@ -5,7 +5,7 @@
 //! tag (which detector, which set of views) and the value's bytes, the engine computes it once
 //! per request and looks it up after that.
 //!
-//! The key is an FNV-1a hash of tag and value, and the stored bytes are compared on every hit:
+//! The key is a fast hash of tag, length and value, and the stored bytes are compared on every hit:
 //! a collision, even a crafted one, only costs a fresh computation (the colliding value is not
 //! remembered) and can never return another value's result. Memory is bounded per request.
 
@@ -90,14 +90,22 @@ impl<T> ValueMemo<T> {
     }
 }
 
-/// FNV-1a of the tag's two bytes and the value.
+/// Hash of tag and value: eight bytes per multiply (FxHash's mixing step). Quality matters
+/// little (every hit is verified); speed does, since every leaf value is hashed.
 fn key(tag: u16, value: &[u8]) -> u64 {
-    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    let h = tag
-        .to_le_bytes()
-        .into_iter()
-        .fold(0xcbf2_9ce4_8422_2325, step);
-    value.iter().fold(h, |h, &b| step(h, b))
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut h = mix(u64::from(tag), value.len() as u64);
+    let mut chunks = value.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = mix(h, u64::from_le_bytes(word));
+    }
+    let mut tail = [0u8; 8];
+    let rest = chunks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    mix(h, u64::from_le_bytes(tail))
 }
 
 /// The memo's keys are hashes already: the map uses them as they are.
