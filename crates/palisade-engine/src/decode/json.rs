@@ -140,7 +140,11 @@ impl<'a> Parser<'a, '_> {
                 return Err(Stop::Malformed);
             }
             let raw_key = self.string()?;
-            let key: Cow<'_, str> = String::from_utf8_lossy(&raw_key);
+            // Valid UTF-8 (nearly every key) borrows without the lossy decoder's chunk walk.
+            let key: Cow<'_, str> = match std::str::from_utf8(&raw_key) {
+                Ok(k) => Cow::Borrowed(k),
+                Err(_) => String::from_utf8_lossy(&raw_key),
+            };
             let saved = self.path.len();
             self.path.push('.');
             self.path.push_str(&key);
@@ -198,10 +202,11 @@ impl<'a> Parser<'a, '_> {
     fn string(&mut self) -> Result<Cow<'a, [u8]>, Stop> {
         let s = self.s;
         let start = self.i + 1;
-        let mut j = start;
-        while j < s.len() && s[j] != b'"' && s[j] != b'\\' {
-            j += 1;
-        }
+        // The end of the string or its first escape, found many bytes at a time.
+        let mut j = s
+            .get(start..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+            .map_or(s.len(), |k| start + k);
         if j < s.len() && s[j] == b'"' {
             self.i = j + 1;
             return Ok(Cow::Borrowed(&s[start..j]));
