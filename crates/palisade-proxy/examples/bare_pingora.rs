@@ -1,6 +1,6 @@
 //! The reference for `ci/bench/proxy.sh`: Pingora as a plain reverse proxy with every filter
 //! left at its default, configured like palisade (one thread, no work stealing, upstream
-//! keep-alive). Palisade cannot be faster than this; its ratio to this is what Palisade itself
+//! keep-alive, the same allocator). Palisade cannot be faster than this; its ratio to this is what Palisade itself
 //! costs, and this one's ratio to nginx is what the framework costs.
 //!
 //! ```text
@@ -8,6 +8,11 @@
 //! ```
 
 use async_trait::async_trait;
+
+/// The palisade binary's allocator (crates/palisade/src/allocator.rs), for a like-for-like ceiling.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 

@@ -98,7 +98,11 @@ pub fn check(config: Option<PathBuf>, hipaa: bool) -> ExitCode {
     }
     if hipaa {
         println!();
-        let items = palisade_audit::hipaa_checklist(&wiring::policy_summary(&policy, &components));
+        let items = palisade_audit::hipaa_checklist(&wiring::policy_summary(
+            &policy,
+            &components.audit,
+            components.engine.version(),
+        ));
         print!("{}", palisade_audit::render_checklist_text(&items));
     }
     ExitCode::SUCCESS

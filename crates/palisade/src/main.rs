@@ -1,6 +1,7 @@
 //! `palisade`: the command line. Subcommands are thin; the work lives in the library crates.
 
 mod alert_tls;
+mod allocator;
 mod check;
 mod logging;
 mod redis_tls;

@@ -172,10 +172,19 @@ pub fn run(args: RunArgs) -> ExitCode {
         return run_disabled(&policy, &command, public_port);
     }
 
-    let components = match wiring::build(&policy) {
+    let wiring::Components {
+        engine: validated_rules,
+        access,
+        audit: audit_config,
+        headers,
+    } = match wiring::build(&policy) {
         Ok(c) => c,
         Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
     };
+    // That engine only proved the user's rules compile before anything starts; the engine in
+    // force comes from the rules loader below (a signed bundle may replace the embedded rules).
+    // A compiled engine holds several MB of automata: do not keep two for the process's life.
+    drop(validated_rules);
     // Webhooks need TLS (Slack and most incident tools are https-only): Pingora's BoringSSL.
     let connector = match crate::alert_tls::TlsAlertConnector::new() {
         Ok(c) => c,
@@ -186,8 +195,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         connector: connector.clone(),
         ..Default::default()
     };
-    let audit = match palisade_audit::AuditSink::start_with(components.audit.clone(), sink_options)
-    {
+    let audit = match palisade_audit::AuditSink::start_with(audit_config.clone(), sink_options) {
         Ok(a) => a,
         Err(e) => {
             return fail(
@@ -272,7 +280,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         upstream_connect_timeout: policy.upstream_connect_timeout,
         upstream_read_timeout: policy.upstream_read_timeout,
         behind_heroku_router: policy.dyno.is_some(),
-        response_headers: components.headers.clone(),
+        response_headers: headers,
         mode: policy.mode,
         https_redirect: policy.transport.https_redirect,
         redirect_hosts: RedirectHosts {
@@ -300,15 +308,27 @@ pub fn run(args: RunArgs) -> ExitCode {
         version: env!("CARGO_PKG_VERSION").to_string(),
         rules_version: rules.current().version().to_string(),
         policy: check::policy_json(&policy),
-        hipaa: wiring::policy_summary(&policy, &components),
+        hipaa: wiring::policy_summary(&policy, &audit_config, rules.current().version()),
     });
+    // For the startup line: what is in force, not the embedded floor.
+    // For the startup line, copied out: holding the Arc would keep this engine alive after a swap.
+    let (rule_count, rules_version, rules_source, rules_engine) = {
+        let (engine, info) = rules.current_with_info();
+        let origin = info.origin.to_string();
+        (
+            info.rule_count,
+            info.version.clone(),
+            origin,
+            engine.version().to_string(),
+        )
+    };
     let proxy = PalisadeProxy::new(
         settings,
         app.clone(),
         inflight.clone(),
         audit.clone(),
         Arc::new(RulesEngine(rules)),
-        components.access.clone(),
+        access,
     );
     // Every HTTP/1 connection's request heads get a total deadline (slow_client.rs).
     let mut service = palisade_proxy::pingora::services::listening::Service::new(
@@ -349,8 +369,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         drain_timeout_s = policy.drain_timeout.as_secs(),
         heroku = policy.dyno.is_some(),
         https_redirect = policy.transport.https_redirect,
-        rules = components.engine.rule_count(),
-        rules_version = components.engine.version(),
+        rules = rule_count,
+        rules_version,
+        rules_source,
+        rules_engine,
         config_file = ?policy.config_file,
         "palisade starting"
     );
@@ -382,6 +404,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             format!("cannot start the supervisor thread: {e}"),
         );
     }
+    crate::allocator::release_freed_memory();
     server.run(PingoraRunArgs {
         shutdown_signal: Box::new(SignalWatch { flag: watcher_flag }),
     });

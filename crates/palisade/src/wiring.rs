@@ -347,8 +347,9 @@ pub fn response_headers(policy: &Policy) -> Result<ResponseHeaderPolicy, String>
     Ok(ResponseHeaderPolicy { add, remove })
 }
 
-/// The policy summary the HIPAA checklist and the report read.
-pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
+/// The policy summary the HIPAA checklist and the report read. `rules_version` is the ruleset
+/// in force (at boot a signed bundle may replace the embedded one).
+pub fn policy_summary(policy: &Policy, audit: &AuditConfig, rules_version: &str) -> PolicySummary {
     let ext = |s: settings::Setting| policy.external.contains_key(s.env);
     let access_yaml = policy
         .config_text
@@ -368,11 +369,11 @@ pub fn policy_summary(policy: &Policy, c: &Components) -> PolicySummary {
         ip_controls: access_yaml || ext(settings::IP_ALLOWLIST) || ext(settings::IP_BLOCKLIST),
         geo_controls: ext(settings::GEO_ALLOW_COUNTRIES) || ext(settings::GEO_BLOCK_COUNTRIES),
         rate_limits: ext(settings::RATE_LIMIT) || ext(settings::RATE_LIMITS),
-        audit_key_set: c.audit.hmac_key.is_some(),
-        alerts_configured: !c.audit.webhooks.is_empty(),
+        audit_key_set: audit.hmac_key.is_some(),
+        alerts_configured: !audit.webhooks.is_empty(),
         phi_redaction: true,
-        mask_path_ids: c.audit.mask_path_ids,
-        rules_version: c.engine.version().to_string(),
+        mask_path_ids: audit.mask_path_ids,
+        rules_version: rules_version.to_string(),
     }
 }
 

@@ -539,6 +539,20 @@ fn cli_verify_fetch_and_a_boot_bundle() {
     p.wait_app_ready();
     assert_eq!(p.get(CANARY).status, 403);
     assert_eq!(p.get("/ok").status, 200);
+    // The startup line names the ruleset in force, not the embedded floor it replaced.
+    let lines = p.stderr_lines();
+    let starting = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "palisade starting")
+        .unwrap_or_else(|| panic!("no startup line in {lines:?}"));
+    assert_eq!(starting["rules_version"], newer.as_str(), "{starting}");
+    assert!(
+        starting["rules_source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("file ")),
+        "{starting}"
+    );
     drop(p);
 
     // A tampered boot bundle: palisade starts on the embedded rules and audits the refusal.
