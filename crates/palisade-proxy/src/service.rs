@@ -198,11 +198,22 @@ impl PalisadeProxy {
     }
 
     fn request_info(&self, session: &Session, ctx: &RequestCtx) -> RequestInfo {
+        Self::request_info_with(session, ctx, ctx.request_id.clone(), ctx.country.clone())
+    }
+
+    /// [`Self::request_info`] with the request id and country given (moved out of the context by
+    /// the access line, the request's last use of them: two allocations fewer per request).
+    fn request_info_with(
+        session: &Session,
+        ctx: &RequestCtx,
+        request_id: String,
+        country: Option<String>,
+    ) -> RequestInfo {
         let req = session.req_header();
         RequestInfo {
             time: Some(SystemTime::now() - ctx.started.elapsed()),
             client_ip: ctx.client_ip,
-            country: ctx.country.clone(),
+            country,
             method: req.method.as_str().to_string(),
             path: req.uri.path().to_string(),
             query_param_names: query_param_names(req.uri.query()),
@@ -212,7 +223,7 @@ impl PalisadeProxy {
             referrer: session
                 .get_header("referer")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            request_id: Some(ctx.request_id.clone()),
+            request_id: Some(request_id),
         }
     }
 
@@ -826,8 +837,10 @@ impl ProxyHttp for PalisadeProxy {
         if e.is_some() && ctx.outcome == "success" {
             ctx.outcome = "error";
         }
+        let request_id = std::mem::take(&mut ctx.request_id);
+        let country = ctx.country.take();
         let event = AccessEvent {
-            request: self.request_info(session, ctx),
+            request: Self::request_info_with(session, ctx, request_id, country),
             status,
             action: ctx.action,
             control: ctx.control,
