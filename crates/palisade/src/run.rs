@@ -310,8 +310,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         policy: check::policy_json(&policy),
         hipaa: wiring::policy_summary(&policy, &audit_config, rules.current().version()),
     });
-    // For the startup line: what is in force, not the embedded floor.
-    // For the startup line, copied out: holding the Arc would keep this engine alive after a swap.
+    // For the startup line: the rules in force (not the embedded floor), copied out, since
+    // holding the Arc would keep this engine alive after a swap.
     let (rule_count, rules_version, rules_source, rules_engine) = {
         let (engine, info) = rules.current_with_info();
         let origin = info.origin.to_string();
