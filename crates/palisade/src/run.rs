@@ -303,15 +303,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(EXIT_CONFIG, format!("configuration refused: {e}")),
     };
-    audit.startup(palisade_audit::StartupEvent {
-        time: Some(std::time::SystemTime::now()),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        rules_version: rules.current().version().to_string(),
-        policy: check::policy_json(&policy),
-        hipaa: wiring::policy_summary(&policy, &audit_config, rules.current().version()),
-    });
-    // For the startup line: the rules in force (not the embedded floor), copied out, since
-    // holding the Arc would keep this engine alive after a swap.
+    // The rules in force (not the embedded floor), read once for the startup event and line and
+    // copied out: holding the Arc would keep this engine alive after a swap.
     let (rule_count, rules_version, rules_source, rules_engine) = {
         let (engine, info) = rules.current_with_info();
         let origin = info.origin.to_string();
@@ -322,6 +315,13 @@ pub fn run(args: RunArgs) -> ExitCode {
             engine.version().to_string(),
         )
     };
+    audit.startup(palisade_audit::StartupEvent {
+        time: Some(std::time::SystemTime::now()),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        rules_version: rules_engine.clone(),
+        policy: check::policy_json(&policy),
+        hipaa: wiring::policy_summary(&policy, &audit_config, &rules_engine),
+    });
     let proxy = PalisadeProxy::new(
         settings,
         app.clone(),
