@@ -21,9 +21,10 @@ use pingora::{ErrorSource, ErrorType};
 use crate::app::AppTarget;
 use crate::headers::ResponseHeaderPolicy;
 use crate::inflight::{Inflight, InflightGuard};
+use crate::pages;
 use crate::redirect::{https_location, RedirectHosts};
+use crate::request_id::RequestId;
 use crate::request_path::resolved_path;
-use crate::{pages, request_id};
 
 mod hardening;
 
@@ -96,7 +97,7 @@ struct HeldBody {
 /// Per-request state, dropped when Pingora is done with the request.
 pub struct RequestCtx {
     started: Instant,
-    request_id: String,
+    request_id: RequestId,
     own_status: Option<u16>,
     outcome: &'static str,
     client_ip: Option<IpAddr>,
@@ -198,11 +199,16 @@ impl PalisadeProxy {
     }
 
     fn request_info(&self, session: &Session, ctx: &RequestCtx) -> RequestInfo {
-        Self::request_info_with(session, ctx, ctx.request_id.clone(), ctx.country.clone())
+        Self::request_info_with(
+            session,
+            ctx,
+            ctx.request_id.as_str().to_owned(),
+            ctx.country.clone(),
+        )
     }
 
-    /// [`Self::request_info`] with the request id and country given (moved out of the context by
-    /// the access line, the request's last use of them: two allocations fewer per request).
+    /// [`Self::request_info`] with the request id and country given (the access line, the
+    /// request's last use of the country, moves it out of the context instead of cloning it).
     fn request_info_with(
         session: &Session,
         ctx: &RequestCtx,
@@ -271,8 +277,8 @@ impl PalisadeProxy {
         status: u16,
         extra: &[(&'static str, String)],
     ) -> Result<()> {
-        let body = pages::html(status, &ctx.request_id);
-        let mut header = pages::header(status, &ctx.request_id, body.len())?;
+        let body = pages::html(status, ctx.request_id.as_str());
+        let mut header = pages::header(status, ctx.request_id.as_str(), body.len())?;
         for (name, value) in extra {
             header.insert_header(*name, value.as_str())?;
         }
@@ -475,7 +481,7 @@ impl PalisadeProxy {
         header.insert_header("location", location)?;
         header.insert_header("content-length", "0")?;
         header.insert_header("cache-control", "no-store")?;
-        header.insert_header("x-request-id", ctx.request_id.as_str())?;
+        header.insert_header("x-request-id", ctx.request_id.header_value())?;
         self.settings
             .response_headers
             .apply_to_own_response(&mut header);
@@ -494,7 +500,7 @@ impl ProxyHttp for PalisadeProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: RequestId::default(),
             own_status: None,
             outcome: "success",
             client_ip: None,
@@ -525,9 +531,7 @@ impl ProxyHttp for PalisadeProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        ctx.request_id = request_id::accept_or_generate(
-            session.get_header("x-request-id").map(|v| v.as_bytes()),
-        );
+        ctx.request_id = RequestId::accept_or_generate(session.get_header("x-request-id"));
 
         // 1. Identity: one answer for every control and the audit log.
         if let Some(peer) = session
@@ -741,7 +745,7 @@ impl ProxyHttp for PalisadeProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream.insert_header("x-request-id", ctx.request_id.header_value())?;
         // A TLS connection comes straight from the client (the router never speaks TLS to a dyno).
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         if !self.settings.behind_heroku_router || tls {
@@ -774,7 +778,7 @@ impl ProxyHttp for PalisadeProxy {
             .response_headers
             .apply_to_app_response(upstream_response);
         if upstream_response.headers.get("x-request-id").is_none() {
-            upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+            upstream_response.insert_header("x-request-id", ctx.request_id.header_value())?;
         }
         Ok(())
     }
@@ -837,7 +841,7 @@ impl ProxyHttp for PalisadeProxy {
         if e.is_some() && ctx.outcome == "success" {
             ctx.outcome = "error";
         }
-        let request_id = std::mem::take(&mut ctx.request_id);
+        let request_id = ctx.request_id.as_str().to_owned();
         let country = ctx.country.take();
         let event = AccessEvent {
             request: Self::request_info_with(session, ctx, request_id, country),
