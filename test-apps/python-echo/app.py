@@ -13,14 +13,16 @@ body length and sha256. Special paths exercise the proxy:
   /hang                  never answers
   /ws                    WebSocket upgrade; echoes text and binary frames
 
-Listens on 0.0.0.0:$PORT (HOST overrides the address). On SIGTERM it stops accepting, lets
-in-flight requests finish, and exits 0 -- what Heroku expects of a web process.
+Listens on 0.0.0.0:$PORT (HOST overrides the address). On SIGTERM it stops accepting, closes
+idle keep-alive connections, lets in-flight requests finish, and exits 0 -- what Heroku expects
+of a web process.
 """
 
 import base64
 import hashlib
 import json
 import os
+import select
 import signal
 import socket
 import socketserver
@@ -44,6 +46,21 @@ class Handler(BaseHTTPRequestHandler):
         # servers (gunicorn, puma, node) set it too.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server_version = "python-echo"
+
+    def handle_one_request(self):
+        # Between requests a kept-alive connection is idle. Wait for the next request in short
+        # steps so that a stopping server closes idle connections at once (as gunicorn and node
+        # do) instead of holding SIGTERM until the client hangs up; a request already under way
+        # is finished first.
+        while not self.server.stopping.is_set():
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0.05)
+            except (OSError, ValueError):
+                break
+            if readable:
+                super().handle_one_request()
+                return
+        self.close_connection = True
 
     def log_message(self, fmt, *args):  # keep stdout for the proxy's audit lines
         sys.stderr.write("python-echo: " + (fmt % args) + "\n")
@@ -187,6 +204,10 @@ class Server(ThreadingHTTPServer):
     block_on_close = True
     allow_reuse_address = True
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stopping = threading.Event()
+
 
 def main():
     port = int(os.environ.get("PORT", "5000"))
@@ -195,6 +216,7 @@ def main():
 
     def on_term(signum, _frame):
         sys.stderr.write("python-echo: signal %d, draining\n" % signum)
+        httpd.stopping.set()
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_term)
