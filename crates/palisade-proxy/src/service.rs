@@ -199,20 +199,14 @@ impl PalisadeProxy {
     }
 
     fn request_info(&self, session: &Session, ctx: &RequestCtx) -> RequestInfo {
-        Self::request_info_with(
-            session,
-            ctx,
-            ctx.request_id.as_str().to_owned(),
-            ctx.country.clone(),
-        )
+        Self::request_info_with(session, ctx, ctx.country.clone())
     }
 
-    /// [`Self::request_info`] with the request id and country given (the access line, the
-    /// request's last use of the country, moves it out of the context instead of cloning it).
+    /// [`Self::request_info`] with the country given (the access line, the request's last use
+    /// of it, moves it out of the context instead of cloning it).
     fn request_info_with(
         session: &Session,
         ctx: &RequestCtx,
-        request_id: String,
         country: Option<String>,
     ) -> RequestInfo {
         let req = session.req_header();
@@ -229,7 +223,7 @@ impl PalisadeProxy {
             referrer: session
                 .get_header("referer")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            request_id: Some(request_id),
+            request_id: Some(ctx.request_id.as_str().to_owned()),
         }
     }
 
@@ -841,10 +835,9 @@ impl ProxyHttp for PalisadeProxy {
         if e.is_some() && ctx.outcome == "success" {
             ctx.outcome = "error";
         }
-        let request_id = ctx.request_id.as_str().to_owned();
         let country = ctx.country.take();
         let event = AccessEvent {
-            request: Self::request_info_with(session, ctx, request_id, country),
+            request: Self::request_info_with(session, ctx, country),
             status,
             action: ctx.action,
             control: ctx.control,
