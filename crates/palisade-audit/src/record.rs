@@ -20,8 +20,8 @@ const ID_MAX_BYTES: usize = 64;
 const CATEGORY_MAX_BYTES: usize = 32;
 const TARGET_MAX_BYTES: usize = 64;
 const REASON_MAX_BYTES: usize = 200;
-const COUNTRY_MAX_BYTES: usize = 8;
-const METHOD_MAX_BYTES: usize = 16;
+pub(crate) const COUNTRY_MAX_BYTES: usize = 8;
+pub(crate) const METHOD_MAX_BYTES: usize = 16;
 
 /// A value in a record.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,7 +240,8 @@ fn hit_fields<'a>(r: &mut Record<'a>, hits: &'a [RuleHit]) {
     }
 }
 
-fn outcome(status: u16) -> &'static str {
+/// `event.outcome` of an access event with this status.
+pub(crate) fn access_outcome(status: u16) -> &'static str {
     if status == 0 {
         "unknown"
     } else if status < 400 {
@@ -265,7 +266,7 @@ pub(crate) fn access(e: &AccessEvent, mask_ids: bool, now: SystemTime) -> Record
     r.push("event.category", Val::List(Cow::Borrowed(WEB)));
     r.push("event.type", Val::List(Cow::Borrowed(ACCESS)));
     r.str("event.action", "request");
-    r.str("event.outcome", outcome(e.status));
+    r.str("event.outcome", access_outcome(e.status));
     r.u64("event.duration", e.duration_us.saturating_mul(1000));
     request_fields(&mut r, &e.request, mask_ids);
     r.u64("http.response.status_code", u64::from(e.status));

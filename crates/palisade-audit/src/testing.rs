@@ -15,7 +15,7 @@ use crate::config::LogFormat;
 use crate::event::{AccessEvent, Action, Control, RequestInfo, RuleHit, SecurityEvent};
 use crate::record::{self, Record};
 use crate::redact::query_param_names;
-use crate::writer::format_line;
+use crate::writer::{format_access_line, format_line};
 
 /// A canary shaped like a record number (letters and 3+ digits).
 pub const CANARY: &str = "PHICANARY73519";
@@ -98,10 +98,20 @@ fn render(mut rec: Record<'_>, format: LogFormat) -> String {
 
 /// The line the writer would produce for an access event (first line of a fresh unkeyed chain).
 pub fn render_access_line(event: &AccessEvent, format: LogFormat, mask_path_ids: bool) -> String {
-    render(
-        record::access(event, mask_path_ids, SystemTime::now()),
+    let mut chain = Chain::new(None);
+    let mut line = String::with_capacity(2048);
+    format_access_line(
         format,
-    )
+        event,
+        mask_path_ids,
+        SystemTime::now(),
+        &mut chain,
+        "web.1",
+        "0000000000000000",
+        &mut String::new(),
+        &mut line,
+    );
+    line
 }
 
 /// The line the writer would produce for a security event (first line of a fresh unkeyed chain).

@@ -14,7 +14,9 @@ use crate::chain::Chain;
 use crate::config::LogFormat;
 use crate::counters::{Counters, CountersSnapshot};
 use crate::event::{AccessEvent, Action, ConfigChangeEvent, Control, SecurityEvent, StartupEvent};
-use crate::format::{append_hash, trailer_len, write_chain, write_record, ChainFields};
+use crate::format::{
+    append_hash, trailer_len, write_access_json, write_chain, write_record, ChainFields,
+};
 use crate::record::{self, Record, SummaryData};
 
 /// Longest line written, newline included (logplex splits lines over 10,000 bytes).
@@ -65,6 +67,8 @@ pub(crate) struct Writer {
     out: Box<dyn Write + Send>,
     counters: Arc<Counters>,
     batch: String,
+    /// Reused between lines by the direct access-line formatter.
+    scratch: String,
     /// (end offset in `batch`, seq) of each line in the batch.
     line_ends: Vec<(usize, u64)>,
     /// Seq range lost on write and not yet announced.
@@ -90,6 +94,7 @@ impl Writer {
             out,
             counters,
             batch: String::with_capacity(BATCH_BYTES),
+            scratch: String::new(),
             line_ends: Vec::with_capacity(BATCH_LINES),
             pending_loss: None,
             partial_line: false,
@@ -152,10 +157,7 @@ impl Writer {
         let now = SystemTime::now();
         let mask = self.s.mask_ids;
         match msg {
-            Msg::Access(e) => {
-                let rec = record::access(&e, mask, now);
-                self.emit(rec);
-            }
+            Msg::Access(e) => self.emit_access(&e, now),
             Msg::Security(e) => {
                 self.count_security(&e);
                 let rec = record::security(&e, mask, now);
@@ -236,12 +238,34 @@ impl Writer {
 
     /// Formats one record as a chained line into the batch.
     fn emit(&mut self, mut rec: Record<'_>) {
+        self.announce_loss();
+        self.emit_line_with(&mut rec);
+    }
+
+    /// A batch that follows a failed write opens with the loss notice.
+    fn announce_loss(&mut self) {
         if self.line_ends.is_empty() {
             if let Some((from, to)) = self.pending_loss {
                 self.emit_line(record::loss_notice(from, to, SystemTime::now()));
             }
         }
-        self.emit_line_with(&mut rec);
+    }
+
+    fn emit_access(&mut self, e: &AccessEvent, now: SystemTime) {
+        self.announce_loss();
+        let seq = format_access_line(
+            self.s.format,
+            e,
+            self.s.mask_ids,
+            now,
+            &mut self.chain,
+            &self.s.dyno,
+            &self.s.boot_id,
+            &mut self.scratch,
+            &mut self.batch,
+        );
+        self.batch.push('\n');
+        self.line_ends.push((self.batch.len(), seq));
     }
 
     fn emit_line(&mut self, mut rec: Record<'_>) {
@@ -311,6 +335,42 @@ impl Writer {
     }
 }
 
+/// Appends the access event `e` as the next line of `chain` to `out` (no newline); returns its seq.
+///
+/// The default line (JSON, no rule hits, within the line limit) is written directly, without a
+/// [`Record`]; every other takes [`format_line`]. Both produce the same bytes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn format_access_line(
+    format: LogFormat,
+    e: &AccessEvent,
+    mask_ids: bool,
+    now: SystemTime,
+    chain: &mut Chain,
+    dyno: &str,
+    boot_id: &str,
+    scratch: &mut String,
+    out: &mut String,
+) -> u64 {
+    if format == LogFormat::Json {
+        let start = out.len();
+        if write_access_json(e, mask_ids, now, scratch, out)
+            && chain_fields_fit(format, chain, dyno, boot_id, start, out)
+        {
+            return seal_line(format, chain, start, out);
+        }
+        // Rule hits, or too long for one line: the record path bounds and shrinks.
+        out.truncate(start);
+    }
+    format_line(
+        format,
+        &mut record::access(e, mask_ids, now),
+        chain,
+        dyno,
+        boot_id,
+        out,
+    )
+}
+
 /// Appends `rec` as the next line of `chain` to `out` (no newline), shrinking the record until the
 /// line fits [`MAX_LINE_BYTES`] with its newline. Returns the line's seq.
 ///
@@ -324,24 +384,42 @@ pub(crate) fn format_line(
     out: &mut String,
 ) -> u64 {
     let start = out.len();
-    let (seq, prev) = chain.peek();
-    let prev = *prev;
     loop {
         out.truncate(start);
         write_record(format, rec, out);
-        let fields = ChainFields {
-            dyno,
-            boot_id,
-            seq,
-            alg: chain.alg(),
-            prev: &prev,
-        };
-        write_chain(format, &fields, out);
-        // Strictly less: the newline takes the last byte.
-        if out.len() - start + trailer_len(format) < MAX_LINE_BYTES || !rec.shrink() {
+        if chain_fields_fit(format, chain, dyno, boot_id, start, out) || !rec.shrink() {
             break;
         }
     }
+    seal_line(format, chain, start, out)
+}
+
+/// Appends the chain fields (dyno, boot id, the next seq, `prev`) to the line that starts at
+/// `start` in `out`; `true` when the line, once hashed, fits [`MAX_LINE_BYTES`] with its newline.
+fn chain_fields_fit(
+    format: LogFormat,
+    chain: &Chain,
+    dyno: &str,
+    boot_id: &str,
+    start: usize,
+    out: &mut String,
+) -> bool {
+    let (seq, prev) = chain.peek();
+    let fields = ChainFields {
+        dyno,
+        boot_id,
+        seq,
+        alg: chain.alg(),
+        prev,
+    };
+    write_chain(format, &fields, out);
+    // Strictly less: the newline takes the last byte.
+    out.len() - start + trailer_len(format) < MAX_LINE_BYTES
+}
+
+/// Hashes the line that starts at `start`, appends its hash and returns its seq.
+fn seal_line(format: LogFormat, chain: &mut Chain, start: usize, out: &mut String) -> u64 {
+    let (seq, _) = chain.peek();
     let hash = chain.seal(&out.as_bytes()[start..]);
     append_hash(format, &hash, out);
     seq

@@ -1,6 +1,7 @@
 //! Line formats: JSON (default), l2met/logfmt and CEF. All three carry the same flat dotted keys and
 //! end with the same chain fields, so `verify` handles each the same way.
 
+mod access_json;
 mod cef;
 mod json;
 mod kv;
@@ -9,6 +10,7 @@ use crate::chain::{push_hex, ChainHash};
 use crate::config::LogFormat;
 use crate::record::Record;
 
+pub(crate) use access_json::write_access_json;
 pub(crate) use json::push_json_str;
 
 /// Marker before the hash in JSON lines (`…,"palisade.hash":"<64 hex>"}`).

@@ -12,7 +12,7 @@ mod referrer;
 mod text;
 
 pub use ident::{classify_identifier, IdentifierKind};
-pub use path::{redact_path, PATH_MAX_BYTES};
+pub use path::{redact_path, redact_path_into, PATH_MAX_BYTES};
 pub use query::{bound_param_names, query_param_names, MAX_PARAM_NAMES, PARAM_NAME_MAX_BYTES};
 pub use referrer::{redact_referrer, REFERRER_MAX_BYTES};
 pub use text::{

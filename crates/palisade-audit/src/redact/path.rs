@@ -15,36 +15,42 @@ pub const PATH_MAX_BYTES: usize = 1024;
 ///   (`/patients/12345/notes` → `/patients/{n}/notes`); see [`classify_identifier`].
 /// - The result is bounded to [`PATH_MAX_BYTES`].
 pub fn redact_path(raw: &str, mask_ids: bool) -> String {
+    let mut out = String::with_capacity(raw.len().min(PATH_MAX_BYTES));
+    redact_path_into(raw, mask_ids, &mut out);
+    out
+}
+
+/// [`redact_path`] appending to `out` (the writer reuses one buffer for every line).
+pub fn redact_path_into(raw: &str, mask_ids: bool, out: &mut String) {
+    let start = out.len();
     let cleaned = scrub_controls(raw);
     let path = cleaned.split(['?', '#']).next().unwrap_or("");
-    let mut out = String::with_capacity(path.len().min(PATH_MAX_BYTES));
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
         let mut parts = segment.split(';');
         let head = parts.next().unwrap_or("");
-        push_segment(&mut out, head, mask_ids);
+        push_segment(out, head, mask_ids);
         for param in parts {
             out.push(';');
             match param.split_once('=') {
                 Some((name, _value)) => {
-                    push_segment(&mut out, name, mask_ids);
+                    push_segment(out, name, mask_ids);
                     out.push_str("=*");
                 }
-                None => push_segment(&mut out, param, mask_ids),
+                None => push_segment(out, param, mask_ids),
             }
         }
-        if out.len() > PATH_MAX_BYTES {
+        if out.len() - start > PATH_MAX_BYTES {
             break;
         }
     }
-    if out.len() > PATH_MAX_BYTES {
-        let keep = truncate_utf8(&out, PATH_MAX_BYTES - TRUNCATION_MARK.len()).len();
-        out.truncate(keep);
+    if out.len() - start > PATH_MAX_BYTES {
+        let keep = truncate_utf8(&out[start..], PATH_MAX_BYTES - TRUNCATION_MARK.len()).len();
+        out.truncate(start + keep);
         out.push_str(TRUNCATION_MARK);
     }
-    out
 }
 
 fn push_segment(out: &mut String, segment: &str, mask_ids: bool) {
