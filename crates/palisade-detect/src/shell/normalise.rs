@@ -216,12 +216,33 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                 i += 1;
             }
             _ => {
-                out.push(b, i);
-                i += 1;
+                // A run of bytes no arm above handles (most of any value, all of plain prose)
+                // is copied whole instead of byte by byte.
+                let run = input[i..]
+                    .iter()
+                    .position(|&c| HANDLED[usize::from(c)])
+                    .unwrap_or(n - i);
+                out.text.extend_from_slice(&input[i..i + run]);
+                out.origin.extend(i..i + run);
+                i += run;
             }
         }
     }
 }
+
+/// Bytes with an arm of their own in [`normalise`]; every other byte is copied as it is.
+const HANDLED: [bool; 256] = {
+    let mut t = [false; 256];
+    let bytes = [
+        b'\\', b'\'', b'"', b'^', b'$', b'%', b'{', b'\t', b'\r', 0x0b, 0x0c,
+    ];
+    let mut k = 0;
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -254,5 +275,13 @@ mod tests {
         assert_eq!(norm("c%COMSPEC:~0,0%md"), "cmd");
         assert_eq!(norm("$(id)"), "$(id)");
         assert_eq!(norm("90% to 100%"), "90% to 100%");
+    }
+
+    #[test]
+    fn plain_runs_keep_their_origins() {
+        let mut n = Normalised::default();
+        normalise(b"ab c'd'e\tf", &mut n);
+        assert_eq!(n.text, b"ab cde f");
+        assert_eq!(n.origin, vec![0, 1, 2, 3, 5, 7, 8, 9]);
     }
 }

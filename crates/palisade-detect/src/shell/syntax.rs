@@ -21,11 +21,16 @@ pub(crate) fn check(b: &[u8]) -> Option<Hit> {
 /// `$((93+76))`: commix-style probes echo an arithmetic result to confirm execution.
 fn arithmetic(b: &[u8]) -> Option<Hit> {
     let mut from = 0;
+    // Each `$` is looked at once (a byte search, not a three-byte window at every offset).
     while let Some(p) = b
         .get(from..)
-        .and_then(|r| r.windows(3).position(|w| w == b"$(("))
+        .and_then(|r| r.iter().position(|&c| c == b'$'))
     {
         let at = from + p;
+        if b.get(at + 1..at + 3) != Some(b"((") {
+            from = at + 1;
+            continue;
+        }
         let body_start = at + 3;
         let mut j = body_start;
         while j < b.len()
@@ -123,19 +128,21 @@ fn batch(b: &[u8]) -> Option<Hit> {
     let n = b.len();
     let mut i = 0;
     while i < n {
-        let at_command = {
+        let word_end = i + b[i..]
+            .iter()
+            .position(|c| !c.is_ascii_alphabetic())
+            .unwrap_or(n - i);
+        let word = &b[i..word_end];
+        // Only `for` and `if` matter; where they stand is checked for those two words alone.
+        let keyword = word.eq_ignore_ascii_case(b"for") || word.eq_ignore_ascii_case(b"if");
+        let at_command = keyword && {
             let mut k = i;
             while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'@') {
                 k -= 1;
             }
             k == 0 || matches!(b[k - 1], b'&' | b'|' | b'(' | b'\n' | b'\r' | b';')
         };
-        let word_end = i + b[i..]
-            .iter()
-            .position(|c| !c.is_ascii_alphabetic())
-            .unwrap_or(n - i);
-        if at_command && word_end > i {
-            let word = &b[i..word_end];
+        if at_command {
             // A batch line is short; looking at most 512 bytes ahead keeps this linear.
             let rest = &b[word_end..n.min(word_end + 512)];
             if word.eq_ignore_ascii_case(b"for") && batch_for(rest) {
