@@ -748,6 +748,10 @@ fn attack_call_context(c: &Ctx, i: usize) -> bool {
 /// Database catalogues and dangerous procedures next to SQL syntax.
 fn catalog(c: &Ctx, i: usize) -> Option<Hit> {
     let tok = &c.t[i];
+    // The cheap condition first: most tokens of most values fail it.
+    if !(c.sql_words || tok.class == Class::Func) {
+        return None;
+    }
     let text = c.text(tok);
     // Quoted identifiers: `` `information_schema` ``, `[sysobjects]`.
     let text = text
@@ -766,10 +770,7 @@ fn catalog(c: &Ctx, i: usize) -> Option<Hit> {
     if !named {
         return None;
     }
-    if c.sql_words || tok.class == Class::Func {
-        return c.hit(CATALOG, i, i);
-    }
-    None
+    c.hit(CATALOG, i, i)
 }
 
 /// `ORDER BY 3--`, `ORDER BY 1,2,3#`: column-count probing.

@@ -262,6 +262,10 @@ pub(crate) fn is_sql_type(word: &[u8]) -> bool {
 /// Identifiers that name database catalogues or dangerous procedures: seeing one next to any
 /// SQL syntax is a strong signal on its own.
 pub(crate) fn is_catalog_name(word: &[u8]) -> bool {
+    // Every name below is 7 to 23 bytes long; most words of any text are shorter.
+    if !(7..=23).contains(&word.len()) {
+        return false;
+    }
     let mut buf = [0u8; 32];
     matches!(
         lower_into(word, &mut buf),
@@ -329,5 +333,7 @@ mod tests {
         assert!(is_delay_function(b"PG_SLEEP"));
         assert!(is_catalog_name(b"Information_Schema"));
         assert!(!is_catalog_name(b"information"));
+        assert!(is_catalog_name(b"PG_USER"));
+        assert!(is_catalog_name(b"master.dbo.sysdatabases"));
     }
 }
