@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side proxy benchmark, one run: wrk against (1) a fast backend directly, (2) nginx as a
 # plain reverse proxy in front of it, (3) bare Pingora (crates/palisade-proxy/examples/
-# bare_pingora.rs: no filters, the framework's own ceiling), (4) palisade --upstream in front of
-# it. Prints req/s, p50/p99, the palisade/nginx ratios (the floor), palisade/pingora (what
-# Palisade adds) and pingora/nginx (what the framework costs), plus palisade's idle RSS.
+# bare_pingora.rs: no filters, the framework's own ceiling), (4) a bare HTTP/1 relay on
+# pingora-core without pingora-proxy (crates/palisade-proxy/examples/core_h1.rs: what an own
+# HTTP/1 loop could reach at best), (5) palisade --upstream in front of it. Prints req/s, p50/p99,
+# the palisade/nginx ratios (the floor), palisade/pingora (what Palisade adds) and pingora/nginx
+# and core_h1/nginx (what the framework costs), plus palisade's idle RSS.
 #
 #   ci/bench/proxy.sh [--duration 10] [--connections 32] [--path /]
 #
@@ -31,10 +33,11 @@ for tool in nginx wrk; do
 done
 [ -x target/release/palisade ] || cargo build --release -p palisade
 [ -x target/release/examples/bare_pingora ] || cargo build --release -p palisade-proxy --example bare_pingora
+[ -x target/release/examples/core_h1 ] || cargo build --release -p palisade-proxy --example core_h1
 
 # shellcheck source=ci/lib.sh
 source ci/lib.sh
-BACKEND=$(free_port); NGINX=$(free_port); PINGORA=$(free_port); PALISADE=$(free_port)
+BACKEND=$(free_port); NGINX=$(free_port); PINGORA=$(free_port); CORE=$(free_port); PALISADE=$(free_port)
 
 # One nginx binary, two configs: a fast static backend and a plain reverse proxy.
 cat > "$WORK/proxy.conf" <<EOF
@@ -62,11 +65,13 @@ start_nginx_backend "$BACKEND"
 nginx -p "$WORK" -c "$WORK/proxy.conf" & PIDS+=($!)
 PORT=$PINGORA UPSTREAM="127.0.0.1:$BACKEND" THREADS=$THREADS target/release/examples/bare_pingora \
   >/dev/null 2>"$WORK/pingora.err" & PIDS+=($!)
+PORT=$CORE UPSTREAM="127.0.0.1:$BACKEND" THREADS=$THREADS target/release/examples/core_h1 \
+  >/dev/null 2>"$WORK/core_h1.err" & PIDS+=($!)
 PORT=$PALISADE PALISADE_THREADS=$THREADS target/release/palisade run --upstream "127.0.0.1:$BACKEND" \
   >/dev/null 2>"$WORK/palisade.err" & PALISADE_PID=$!
 PIDS+=("$PALISADE_PID")
 
-wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PINGORA"; wait_port "$PALISADE"
+wait_port "$BACKEND"; wait_port "$NGINX"; wait_port "$PINGORA"; wait_port "$CORE"; wait_port "$PALISADE"
 sleep 0.5
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PALISADE_PID/status")
 
@@ -90,11 +95,13 @@ echo "proxy benchmark: wrk -t1 -c$CONNS -d${DURATION}s GET $REQ_PATH  (nginx 1 w
 run direct "$BACKEND"
 run nginx "$NGINX"
 run pingora "$PINGORA"
+run core_h1 "$CORE"
 run palisade "$PALISADE"
 # shellcheck disable=SC2154 # set by eval in run()
 awk -v pr="$palisade_rps" -v nr="$nginx_rps" -v gr="$pingora_rps" -v pp="$palisade_p99" -v np="$nginx_p99" \
-  -v gp="$pingora_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
+  -v gp="$pingora_p99" -v cr="$core_h1_rps" -v cp="$core_h1_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
   printf "ratio palisade/nginx: throughput %.2fx, p99 latency %.2fx; palisade idle RSS %.1f MB\n", pr / nr, pp / np, rss / 1024
   printf "ratio palisade/pingora (what Palisade adds): throughput %.2fx, p99 latency %.2fx\n", pr / gr, pp / gp
   printf "ratio pingora/nginx (the framework ceiling): throughput %.2fx, p99 latency %.2fx\n", gr / nr, gp / np
+  printf "ratio core_h1/nginx (an own HTTP/1 loop on pingora-core, no filters): throughput %.2fx, p99 latency %.2fx\n", cr / nr, cp / np
 }'
