@@ -237,9 +237,9 @@ impl Writer {
     }
 
     /// Formats one record as a chained line into the batch.
-    fn emit(&mut self, mut rec: Record<'_>) {
+    fn emit(&mut self, rec: Record<'_>) {
         self.announce_loss();
-        self.emit_line_with(&mut rec);
+        self.emit_line(rec);
     }
 
     /// A batch that follows a failed write opens with the loss notice.
@@ -264,23 +264,23 @@ impl Writer {
             &mut self.scratch,
             &mut self.batch,
         );
-        self.batch.push('\n');
-        self.line_ends.push((self.batch.len(), seq));
+        self.end_line(seq);
     }
 
     fn emit_line(&mut self, mut rec: Record<'_>) {
-        self.emit_line_with(&mut rec);
-    }
-
-    fn emit_line_with(&mut self, rec: &mut Record<'_>) {
         let seq = format_line(
             self.s.format,
-            rec,
+            &mut rec,
             &mut self.chain,
             &self.s.dyno,
             &self.s.boot_id,
             &mut self.batch,
         );
+        self.end_line(seq);
+    }
+
+    /// Ends the line just formatted into the batch and notes where it ends.
+    fn end_line(&mut self, seq: u64) {
         self.batch.push('\n');
         self.line_ends.push((self.batch.len(), seq));
     }
