@@ -10,41 +10,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use palisade_audit::redact::redact_path;
-use palisade_audit::testing::{canary_access_event, render_access_line, CANARY};
+use palisade_audit::testing::{
+    canary_access_event, render_access_line, typical_access_event, CANARY,
+};
 use palisade_audit::time::format_rfc3339_micros;
 use palisade_audit::{
-    chain_hash, AccessEvent, Action, AuditConfig, AuditSink, LogFormat, RequestInfo, SinkOptions,
-    TcpConnector,
+    chain_hash, AccessEvent, AuditConfig, AuditSink, LogFormat, SinkOptions, TcpConnector,
 };
 
 const CHUNK: u64 = 20_000;
-
-fn typical_event() -> AccessEvent {
-    AccessEvent {
-        request: RequestInfo {
-            time: None,
-            client_ip: "203.0.113.10".parse().ok(),
-            country: Some("US".into()),
-            method: "GET".into(),
-            path: "/api/v1/patients/12345/appointments".into(),
-            query_param_names: vec!["from".into(), "to".into()],
-            user_agent: Some(
-                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Safari/605.1.15"
-                    .into(),
-            ),
-            referrer: Some("https://portal.example.org/dashboard?tab=1".into()),
-            request_id: Some("0b3c6a2e-5c1f-4f7a-9d3e-2a1b0c9d8e7f".into()),
-        },
-        status: 200,
-        action: Action::Allow,
-        duration_us: 2300,
-        added_latency_us: Some(85),
-        bytes_in: 734,
-        bytes_out: 5120,
-        upstream_status: Some(200),
-        ..AccessEvent::default()
-    }
-}
 
 fn enqueue(c: &mut Criterion) {
     let config = AuditConfig {
@@ -59,7 +33,7 @@ fn enqueue(c: &mut Criterion) {
         eprintln!("could not start the sink");
         return;
     };
-    let template = typical_event();
+    let template = typical_access_event();
     c.bench_function("request_thread/access_enqueue", |b| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
@@ -88,7 +62,7 @@ fn enqueue(c: &mut Criterion) {
 }
 
 fn writer_side(c: &mut Criterion) {
-    let typical = typical_event();
+    let typical = typical_access_event();
     let attack = canary_access_event(CANARY);
     for (name, format) in [
         ("json", LogFormat::Json),

@@ -20,6 +20,35 @@ use crate::writer::{format_access_line, format_line};
 /// A canary shaped like a record number (letters and 3+ digits).
 pub const CANARY: &str = "PHICANARY73519";
 
+/// An ordinary allowed request as the proxy describes it (a portal page with a patient id in the
+/// path, two query names, a browser user agent and a referrer): the benchmarks' typical line.
+pub fn typical_access_event() -> AccessEvent {
+    AccessEvent {
+        request: RequestInfo {
+            time: None,
+            client_ip: "203.0.113.10".parse().ok(),
+            country: Some("US".into()),
+            method: "GET".into(),
+            path: "/api/v1/patients/12345/appointments".into(),
+            query_param_names: vec!["from".into(), "to".into()],
+            user_agent: Some(
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Safari/605.1.15"
+                    .into(),
+            ),
+            referrer: Some("https://portal.example.org/dashboard?tab=1".into()),
+            request_id: Some("0b3c6a2e-5c1f-4f7a-9d3e-2a1b0c9d8e7f".into()),
+        },
+        status: 200,
+        action: Action::Allow,
+        duration_us: 2300,
+        added_latency_us: Some(85),
+        bytes_in: 734,
+        bytes_out: 5120,
+        upstream_status: Some(200),
+        ..AccessEvent::default()
+    }
+}
+
 /// The request the proxy would describe after receiving `canary` in the path (as an id segment and
 /// a matrix parameter), every query value, a bare query token, the referrer's query, fragment and
 /// credentials, the body, cookies and `Authorization` (the last three have no field at all).

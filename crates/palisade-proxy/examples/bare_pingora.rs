@@ -13,8 +13,9 @@ use async_trait::async_trait;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
 use pingora::prelude::*;
-use pingora::server::configuration::ServerConf;
 
 struct Bare {
     upstream: String,
@@ -36,21 +37,13 @@ impl ProxyHttp for Bare {
 }
 
 fn main() {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
-    let upstream = std::env::var("UPSTREAM").unwrap_or_else(|_| "127.0.0.1:9000".into());
-    let threads = std::env::var("THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
-    let conf = ServerConf {
-        threads,
-        work_stealing: false,
-        ..Default::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
+    let common::Reference {
+        listen,
+        upstream,
+        mut server,
+    } = common::reference();
     let mut service = http_proxy_service(&server.configuration, Bare { upstream });
-    service.add_tcp(&format!("127.0.0.1:{port}"));
+    service.add_tcp(&listen);
     server.add_service(service);
     server.run_forever();
 }

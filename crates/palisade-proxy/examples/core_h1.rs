@@ -11,13 +11,14 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::protocols::http::v1::server::HttpSession as DownstreamSession;
 use pingora::protocols::Stream;
-use pingora::server::configuration::ServerConf;
-use pingora::server::{Server, ShutdownWatch};
+use pingora::server::ShutdownWatch;
 use pingora::services::listening::Service;
 
 /// The palisade binary's allocator (crates/palisade/src/allocator.rs), for a like-for-like ceiling.
@@ -72,21 +73,13 @@ impl ServerApp for CoreH1 {
 }
 
 fn main() {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
-    let upstream = std::env::var("UPSTREAM").unwrap_or_else(|_| "127.0.0.1:9000".into());
-    let threads = std::env::var("THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
-    let conf = ServerConf {
-        threads,
-        work_stealing: false,
-        ..Default::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
+    let common::Reference {
+        listen,
+        upstream,
+        mut server,
+    } = common::reference();
     let mut service = Service::new("core_h1".into(), CoreH1 { upstream });
-    service.add_tcp(&format!("127.0.0.1:{port}"));
+    service.add_tcp(&listen);
     server.add_service(service);
     server.run_forever();
 }

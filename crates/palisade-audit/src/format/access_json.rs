@@ -147,9 +147,9 @@ fn push_ip(out: &mut String, ip: IpAddr) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::event::{Action, Control, RequestInfo, RuleHit, TlsInfo};
+    use crate::event::{Action, Control, RuleHit, TlsInfo};
     use crate::record::{self, SCHEMA_VERSION};
-    use crate::testing::{canary_access_event, CANARY};
+    use crate::testing::{canary_access_event, typical_access_event, CANARY};
 
     fn by_record(e: &AccessEvent, mask: bool, now: SystemTime) -> String {
         let mut out = String::new();
@@ -168,27 +168,11 @@ mod tests {
     }
 
     fn variants() -> Vec<AccessEvent> {
-        let base = AccessEvent {
-            request: RequestInfo {
-                time: None,
-                client_ip: "203.0.113.10".parse().ok(),
-                country: Some("US".into()),
-                method: "GET".into(),
-                path: "/api/v1/patients/12345/appointments;jsessionid=ABC".into(),
-                query_param_names: vec!["from".into(), "to".into(), "12345".into()],
-                user_agent: Some("Mozilla/5.0 \"quoted\" \\ back\u{1}slash".into()),
-                referrer: Some("https://user:pw@portal.example.org/p/12345?ssn=1".into()),
-                request_id: Some("0b3c6a2e-5c1f-4f7a-9d3e-2a1b0c9d8e7f".into()),
-            },
-            status: 200,
-            action: Action::Allow,
-            duration_us: 2300,
-            added_latency_us: Some(85),
-            bytes_in: 734,
-            bytes_out: 5120,
-            upstream_status: Some(200),
-            ..AccessEvent::default()
-        };
+        let mut base = typical_access_event();
+        base.request.path = "/api/v1/patients/12345/appointments;jsessionid=ABC".into();
+        base.request.query_param_names.push("12345".into());
+        base.request.user_agent = Some("Mozilla/5.0 \"quoted\" \\ back\u{1}slash".into());
+        base.request.referrer = Some("https://user:pw@portal.example.org/p/12345?ssn=1".into());
         let mut out = vec![AccessEvent::default(), base.clone()];
         let mut v = base.clone();
         v.request.client_ip = "2001:db8::1:0:0:1".parse().ok();
