@@ -97,6 +97,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         return {
             "method": self.command,
+            "version": self.request_version,
             "path": url.path,
             "query": parse_qs(url.query, keep_blank_values=True),
             "headers": [[k, v] for k, v in self.headers.items()],

@@ -5,6 +5,7 @@
 //! response headers → one access event. Palisade's own responses come from [`pages`].
 
 pub mod app;
+pub mod app_pool;
 pub mod headers;
 pub mod inflight;
 pub mod limits;

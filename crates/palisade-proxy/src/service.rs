@@ -19,6 +19,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 
 use crate::app::AppTarget;
+use crate::app_pool::AppPool;
 use crate::headers::ResponseHeaderPolicy;
 use crate::inflight::{Inflight, InflightGuard};
 use crate::pages;
@@ -26,12 +27,17 @@ use crate::redirect::{https_location, RedirectHosts};
 use crate::request_id::RequestId;
 use crate::request_path::resolved_path;
 
+mod direct_relay;
 mod hardening;
 
 /// Bodies up to this size are read before the app is contacted (Pingora's retry buffer replays
 /// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
 /// inspection, so in both cases the app sees no body byte of a blocked request.
 pub const PREREAD_BODY_LIMIT: usize = 64 * 1024;
+
+/// Pooled app connections are closed after this long idle: before a typical app server's own
+/// idle timeout (Node's is 5 s), so Palisade is the side that stops using them.
+const APP_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Settings the proxy needs on the request path, resolved from the policy once at startup.
 #[derive(Debug, Clone)]
@@ -87,6 +93,8 @@ pub struct PalisadeProxy {
     engine: Arc<dyn EngineSource>,
     access: Arc<AccessControl>,
     per_ip: Option<Arc<crate::shedding::PerIpConcurrency>>,
+    /// Idle app connections of the direct relay (`service/direct_relay.rs`).
+    app_pool: AppPool,
 }
 
 /// A body being held until it has been inspected.
@@ -187,8 +195,10 @@ impl PalisadeProxy {
             .limits
             .max_concurrent_per_ip
             .map(crate::shedding::PerIpConcurrency::new);
+        let app_pool = AppPool::new(APP_IDLE_TIMEOUT, settings.upstream_connect_timeout);
         PalisadeProxy {
             per_ip,
+            app_pool,
             settings,
             app,
             inflight,
@@ -719,6 +729,18 @@ impl ProxyHttp for PalisadeProxy {
         Ok(())
     }
 
+    async fn proxy_upstream_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<bool> {
+        if !direct_relay::relays_directly(session.req_header()) {
+            return Ok(true);
+        }
+        self.relay_directly(session, ctx).await?;
+        Ok(false)
+    }
+
     async fn upstream_peer(
         &self,
         _session: &mut Session,
@@ -728,8 +750,7 @@ impl ProxyHttp for PalisadeProxy {
         peer.options.connection_timeout = Some(self.settings.upstream_connect_timeout);
         peer.options.read_timeout = Some(self.settings.upstream_read_timeout);
         peer.options.write_timeout = Some(self.settings.upstream_read_timeout);
-        // Close pooled app connections before a typical app server's own idle timeout.
-        peer.options.idle_timeout = Some(Duration::from_secs(4));
+        peer.options.idle_timeout = Some(APP_IDLE_TIMEOUT);
         Ok(Box::new(peer))
     }
 

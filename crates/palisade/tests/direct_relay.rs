@@ -1,0 +1,301 @@
+//! The direct relay (crates/palisade-proxy/src/service/direct_relay.rs): bodyless GET and HEAD
+//! requests go to the app over Palisade's own keep-alive pool. These tests put a scripted app
+//! behind the real binary (proxy-only mode) to produce what well-behaved test apps never do on
+//! cue: closing idle connections mid-race, close-delimited bodies, interim responses, unasked
+//! upgrades. They also check that both paths give the app and the client the same thing.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+
+/// What the scripted app does with one request.
+enum Reply {
+    /// Writes these bytes and keeps the connection.
+    Send(&'static [u8]),
+    /// Writes these bytes and closes.
+    SendAndClose(&'static [u8]),
+    /// Closes without answering (an idle close racing the request).
+    Close,
+}
+
+/// A one-thread-per-connection app on loopback that answers each request head as `script`
+/// says, given (connection number, request number on that connection), and records the heads.
+struct ScriptedApp {
+    port: u16,
+    heads: Arc<Mutex<Vec<(usize, String)>>>,
+}
+
+impl ScriptedApp {
+    fn start(script: fn(usize, usize) -> Reply) -> ScriptedApp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for (conn_no, conn) in listener.incoming().enumerate() {
+                let Ok(conn) = conn else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || serve(conn, conn_no, script, &seen));
+            }
+        });
+        ScriptedApp { port, heads }
+    }
+
+    fn upstream(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// (connection number, request head) for every head received so far.
+    fn heads(&self) -> Vec<(usize, String)> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    mut conn: TcpStream,
+    conn_no: usize,
+    script: fn(usize, usize) -> Reply,
+    seen: &Mutex<Vec<(usize, String)>>,
+) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    for req_no in 0.. {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        seen.lock().unwrap().push((conn_no, head));
+        match script(conn_no, req_no) {
+            Reply::Send(bytes) => {
+                if conn.write_all(bytes).is_err() {
+                    return;
+                }
+            }
+            Reply::SendAndClose(bytes) => {
+                let _ = conn.write_all(bytes);
+                return;
+            }
+            Reply::Close => return,
+        }
+    }
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+fn proxy(app: &ScriptedApp) -> Palisade {
+    Builder::new()
+        .arg("--upstream")
+        .arg(&app.upstream())
+        .start()
+}
+
+/// Sends GETs one after another on one client connection.
+fn gets_on_one_connection(p: &Palisade, paths: &[&str]) -> Vec<Response> {
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    paths
+        .iter()
+        .map(|path| {
+            write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            read_response(&mut r, false).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_connection_the_app_closes_as_the_request_arrives_is_retried_once() {
+    // The app answers the first request on each connection, then drops the connection when the
+    // next request arrives on it: what an app server's idle timeout looks like when it fires
+    // just as a pooled connection is reused.
+    let app = ScriptedApp::start(|_, req_no| {
+        if req_no == 0 {
+            Reply::Send(OK)
+        } else {
+            Reply::Close
+        }
+    });
+    let p = proxy(&app);
+    let responses = gets_on_one_connection(&p, &["/one", "/two", "/three"]);
+    for r in &responses {
+        assert_eq!(r.status, 200, "{:?}", r.text());
+        assert_eq!(r.body, b"ok");
+    }
+    let heads = app.heads();
+    // Each retried request reached the app twice: once on the dying connection (dropped
+    // unanswered), once on a fresh one. Never more.
+    for path in ["/two", "/three"] {
+        let sent: Vec<usize> = heads
+            .iter()
+            .filter(|(_, h)| h.starts_with(&format!("GET {path} ")))
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(sent.len(), 2, "{path}: {heads:?}");
+        assert_ne!(sent[0], sent[1], "the retry used a new connection");
+    }
+    // One access line per client request, a retry included, with the app's status.
+    for r in &responses {
+        let e = p.access_event_for(r);
+        assert_eq!(e["http.response.status_code"], 200);
+        assert_eq!(e["palisade.upstream_status"], 200);
+    }
+}
+
+#[test]
+fn an_app_that_closes_after_every_response_gets_a_new_connection_each_time() {
+    let app = ScriptedApp::start(|_, _| {
+        Reply::SendAndClose(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    });
+    let p = proxy(&app);
+    let responses = gets_on_one_connection(&p, &["/a", "/b", "/c"]);
+    assert!(responses.iter().all(|r| r.status == 200 && r.body == b"ok"));
+    let heads = app.heads();
+    assert_eq!(heads.len(), 3, "no retries needed: {heads:?}");
+    let conns: std::collections::BTreeSet<usize> = heads.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        conns.len(),
+        3,
+        "a connection the app closed is never reused"
+    );
+}
+
+#[test]
+fn pooled_connections_are_reused_across_client_connections() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    for i in 0..5 {
+        let r = p.get(&format!("/r{i}"));
+        assert_eq!(r.status, 200);
+    }
+    let conns: std::collections::BTreeSet<usize> = app.heads().iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        conns.len(),
+        1,
+        "five sequential requests, one app connection: {:?}",
+        app.heads()
+    );
+}
+
+#[test]
+fn a_close_delimited_body_is_reframed_and_the_client_connection_survives() {
+    let app = ScriptedApp::start(|_, _| {
+        Reply::SendAndClose(
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello, until close",
+        )
+    });
+    let p = proxy(&app);
+    let responses = gets_on_one_connection(&p, &["/x", "/y"]);
+    for r in &responses {
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "hello, until close");
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        assert!(r.header("strict-transport-security").is_some());
+    }
+}
+
+#[test]
+fn interim_responses_are_not_forwarded() {
+    let app = ScriptedApp::start(|_, _| {
+        Reply::Send(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+              HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        )
+    });
+    let p = proxy(&app);
+    let responses = gets_on_one_connection(&p, &["/hints", "/again"]);
+    for r in &responses {
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"ok");
+    }
+}
+
+#[test]
+fn an_upgrade_nobody_asked_for_is_a_502() {
+    let app = ScriptedApp::start(|_, _| {
+        Reply::Send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    });
+    let p = proxy(&app);
+    let r = p.get("/sneaky");
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains(r.header("x-request-id").unwrap()));
+    let e = p.access_event_for(&r);
+    assert_eq!(e["http.response.status_code"], 502);
+}
+
+#[test]
+fn a_garbled_response_is_a_502_and_never_reaches_the_client() {
+    let app = ScriptedApp::start(|_, _| Reply::SendAndClose(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"));
+    let p = proxy(&app);
+    let r = p.get("/garbled");
+    assert_eq!(r.status, 502);
+    assert!(!r.text().contains("OpenSSH"));
+}
+
+/// The header names a response carries, lower-cased, without the per-response ones.
+fn header_names(r: &Response) -> Vec<String> {
+    let mut names: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .filter(|k| !matches!(k.as_str(), "date" | "content-length" | "transfer-encoding"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_paths_give_the_app_and_the_client_the_same_headers() {
+    let p = Builder::new()
+        .app(&format!(
+            "python3 app.py marker-direct-{}-{}",
+            std::process::id(),
+            free_port()
+        ))
+        .start();
+    p.wait_app_ready();
+    // GET takes the direct relay; the same request as a POST with an empty body (a
+    // Content-Length header) takes Pingora's path.
+    let direct = request(
+        p.addr(),
+        b"GET /same?q=1 HTTP/1.0\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\n\r\n",
+    );
+    let ordinary = request(
+        p.addr(),
+        b"POST /same?q=1 HTTP/1.0\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(direct.status, 200);
+    assert_eq!(ordinary.status, 200);
+    assert_eq!(header_names(&direct), header_names(&ordinary));
+    let app_headers = |r: &Response| -> Vec<String> {
+        let mut v: Vec<String> = r.json()["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h[0].as_str().unwrap().to_ascii_lowercase())
+            .filter(|k| k != "content-length")
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(app_headers(&direct), app_headers(&ordinary));
+    // The client's Connection header is about its own connection: the app never sees it, and
+    // the app is spoken to in HTTP/1.1 either way.
+    assert!(!app_headers(&direct).contains(&"connection".to_string()));
+    assert_eq!(direct.json()["version"], "HTTP/1.1");
+    assert_eq!(ordinary.json()["version"], "HTTP/1.1");
+    for r in [&direct, &ordinary] {
+        assert_eq!(p.access_event_for(r)["url.path"], "/same");
+    }
+}
