@@ -1,6 +1,8 @@
 //! Response headers Palisade adds: HSTS and the other security headers, on the app's responses and
 //! on Palisade's own pages alike.
 
+/// Header names as the policy holds them (re-exported so the policy's builder needs no `http`).
+pub use http::header::HeaderName;
 use http::header::{HeaderValue, InvalidHeaderValue};
 use pingora::http::ResponseHeader;
 
@@ -11,8 +13,10 @@ pub const DEFAULT_HSTS_MAX_AGE: u64 = 63_072_000;
 /// built; each response then shares its bytes (a reference count, no copy or allocation).
 #[derive(Debug, Clone)]
 pub struct AddedHeader {
-    /// Lower-case header name.
+    /// Lower-case header name (what Pingora's insert takes without copying).
     pub name: &'static str,
+    /// The same name parsed once, for lookups (a `&str` lookup parses the name every time).
+    pub key: HeaderName,
     /// Value.
     pub value: HeaderValue,
     /// Replace a value the app set (otherwise the app's value is respected).
@@ -28,6 +32,7 @@ impl AddedHeader {
     ) -> Result<AddedHeader, InvalidHeaderValue> {
         Ok(AddedHeader {
             name,
+            key: HeaderName::from_static(name),
             value: HeaderValue::from_str(value)?,
             override_app,
         })
@@ -40,7 +45,7 @@ pub struct ResponseHeaderPolicy {
     /// Headers to add.
     pub add: Vec<AddedHeader>,
     /// Header names to remove from app responses (e.g. `x-powered-by`).
-    pub remove: Vec<&'static str>,
+    pub remove: Vec<HeaderName>,
 }
 
 impl ResponseHeaderPolicy {
@@ -59,10 +64,10 @@ impl ResponseHeaderPolicy {
     /// Applies the policy to a response from the app: app-set values win unless told to override.
     pub fn apply_to_app_response(&self, resp: &mut ResponseHeader) {
         for name in &self.remove {
-            resp.remove_header(*name);
+            resp.remove_header(name);
         }
         for h in &self.add {
-            if h.override_app || resp.headers.get(h.name).is_none() {
+            if h.override_app || !resp.headers.contains_key(&h.key) {
                 // Name and value were validated when the policy was built; a failure here is
                 // impossible in practice and would only drop the header, never the response.
                 let _ = resp.insert_header(h.name, h.value.clone());
@@ -94,7 +99,7 @@ mod tests {
                 .unwrap(),
                 AddedHeader::new("x-frame-options", "DENY", false).unwrap(),
             ],
-            remove: vec!["x-powered-by"],
+            remove: vec![HeaderName::from_static("x-powered-by")],
         }
     }
 

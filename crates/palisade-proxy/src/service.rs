@@ -9,6 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use http::header::{
+    HeaderName, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT,
+};
 use palisade_access::{AccessControl, AccessDecision, AccessRequest, BlockRecord, HeaderLookup};
 use palisade_audit::{AccessEvent, Action, AuditSink, Control, RequestInfo, SecurityEvent};
 use palisade_engine::{Engine, RequestHead, Verdict};
@@ -34,6 +37,12 @@ mod hardening;
 /// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
 /// inspection, so in both cases the app sees no body byte of a blocked request.
 pub const PREREAD_BODY_LIMIT: usize = 64 * 1024;
+
+// Non-standard names looked up on every request, parsed once (a `&str` lookup parses its name
+// each time).
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Pooled app connections are closed after this long idle: before a typical app server's own
 /// idle timeout (Node's is 5 s), so Palisade is the side that stops using them.
@@ -228,10 +237,10 @@ impl PalisadeProxy {
             path: req.uri.path().to_string(),
             query_param_names: query_param_names(req.uri.query()),
             user_agent: session
-                .get_header("user-agent")
+                .get_header(USER_AGENT)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             referrer: session
-                .get_header("referer")
+                .get_header(REFERER)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             request_id: Some(ctx.request_id.as_str().to_owned()),
         }
@@ -362,17 +371,14 @@ impl PalisadeProxy {
     async fn inspect(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let engine = self.engine.current();
         let req = session.req_header();
-        let content_type = req
-            .headers
-            .get("content-type")
-            .map(|v| v.as_bytes().to_vec());
+        let content_type = req.headers.get(CONTENT_TYPE).map(|v| v.as_bytes().to_vec());
         let chunked = req
             .headers
-            .get("transfer-encoding")
+            .get(TRANSFER_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
         let length = req
             .headers
-            .get("content-length")
+            .get(CONTENT_LENGTH)
             .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
         let has_body = chunked || length.is_some_and(|n| n > 0);
@@ -457,14 +463,14 @@ impl PalisadeProxy {
         let req = session.req_header();
         let plain = req
             .headers
-            .get("x-forwarded-proto")
+            .get(&X_FORWARDED_PROTO)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"http"));
         if !plain {
             return Ok(false);
         }
         let host = req
             .headers
-            .get("host")
+            .get(HOST)
             .map(|h| h.as_bytes())
             .or_else(|| req.uri.host().map(str::as_bytes));
         let location = https_location(&self.settings.redirect_hosts, host, req.raw_path());
@@ -535,7 +541,7 @@ impl ProxyHttp for PalisadeProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        ctx.request_id = RequestId::accept_or_generate(session.get_header("x-request-id"));
+        ctx.request_id = RequestId::accept_or_generate(session.get_header(&X_REQUEST_ID));
 
         // 1. Identity: one answer for every control and the audit log.
         if let Some(peer) = session
@@ -546,7 +552,7 @@ impl ProxyHttp for PalisadeProxy {
             let xff: Vec<&[u8]> = session
                 .req_header()
                 .headers
-                .get_all("x-forwarded-for")
+                .get_all(&X_FORWARDED_FOR)
                 .iter()
                 .map(|v| v.as_bytes())
                 .collect();
@@ -575,7 +581,7 @@ impl ProxyHttp for PalisadeProxy {
                     ip,
                     method: req.method.as_str(),
                     path: &path,
-                    user_agent: req.headers.get("user-agent").map(|v| v.as_bytes()),
+                    user_agent: req.headers.get(USER_AGENT).map(|v| v.as_bytes()),
                     headers: &lookup,
                 };
                 if self.access.shared().is_some() {
@@ -708,7 +714,7 @@ impl ProxyHttp for PalisadeProxy {
             Some(engine) => {
                 let req = session.req_header();
                 let headers = Self::headers_for_engine(req);
-                let content_type = req.headers.get("content-type").map(|v| v.as_bytes());
+                let content_type = req.headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
                 let mut tx = engine.transaction();
                 tx.inspect_head(&RequestHead {
                     method: req.method.as_str(),
@@ -771,7 +777,7 @@ impl ProxyHttp for PalisadeProxy {
                 .and_then(|a| a.as_inet())
                 .map(|a| a.ip())
             {
-                let xff = match upstream.headers.get("x-forwarded-for") {
+                let xff = match upstream.headers.get(&X_FORWARDED_FOR) {
                     Some(prev) => format!("{}, {peer}", String::from_utf8_lossy(prev.as_bytes())),
                     None => peer.to_string(),
                 };
@@ -792,7 +798,7 @@ impl ProxyHttp for PalisadeProxy {
         self.settings
             .response_headers
             .apply_to_app_response(upstream_response);
-        if upstream_response.headers.get("x-request-id").is_none() {
+        if !upstream_response.headers.contains_key(&X_REQUEST_ID) {
             upstream_response.insert_header("x-request-id", ctx.request_id.header_value())?;
         }
         Ok(())

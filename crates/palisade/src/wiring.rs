@@ -11,7 +11,7 @@ use palisade_access::{
 use palisade_audit::{AuditConfig, PolicySummary};
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, UserRules};
 use palisade_policy::{settings, Mode, Policy, Source};
-use palisade_proxy::headers::{AddedHeader, ResponseHeaderPolicy};
+use palisade_proxy::headers::{AddedHeader, HeaderName, ResponseHeaderPolicy};
 use serde::Deserialize;
 
 /// Everything built from the policy.
@@ -340,7 +340,10 @@ pub fn response_headers(policy: &Policy) -> Result<ResponseHeaderPolicy, String>
         add.push(header("permissions-policy", pp, t.override_app_headers)?);
     }
     let remove = if t.hide_server_headers {
-        vec!["server", "x-powered-by"]
+        vec![
+            HeaderName::from_static("server"),
+            HeaderName::from_static("x-powered-by"),
+        ]
     } else {
         Vec::new()
     };
