@@ -2,7 +2,7 @@
 //! traffic — go to the app from `proxy_upstream_filter` over Palisade's own keep-alive pool
 //! ([`crate::app_pool`]) instead of through pingora-proxy's upstream machinery, which spends a
 //! per-request task, channels and a pool-watch task on every request (measured: about 16 µs of
-//! CPU per small request, more than everything Palisade itself does; `docs/benchmarks.md`).
+//! CPU per small request, more than everything Palisade itself does; README, Benchmarks).
 //!
 //! Everything else — bodies, upgrades (WebSocket), HTTP/2, anything with hop-by-hop headers or an
 //! unusual target — takes the ordinary path. Both paths run the same hooks in the same order
