@@ -121,6 +121,9 @@ pub struct Engine {
     exclusions: Vec<Exclusion>,
     config: EngineConfig,
     version: String,
+    /// This compiled engine's identity for [`crate::clean_headers`] (unique per compilation, so
+    /// a rule update never reuses what older rules found clean).
+    id: u64,
 }
 
 fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
@@ -319,6 +322,7 @@ impl Engine {
             .collect();
         exclusions.shrink_to_fit();
         Ok(Engine {
+            id: crate::clean_headers::next_engine_id(),
             rules,
             views,
             ac,
@@ -844,6 +848,16 @@ impl<'e> Transaction<'e> {
         // So a value that confirmed nothing confirms nothing again in this request: a bundle's
         // repeated keys, coding systems and units are evaluated once. (Header leaves are left
         // out: which rules apply to them also depends on the header name.)
+        // Header values repeat across requests: one that confirmed nothing under this engine
+        // (same group and name) confirms nothing again (`clean_headers.rs`).
+        let mut clean_header = None;
+        if leaf.location == Location::Header {
+            match crate::clean_headers::check(engine.id, group_id as u16, leaf.name, value) {
+                crate::clean_headers::Check::Clean => return,
+                crate::clean_headers::Check::Unknown(k) => clean_header = Some(k),
+                crate::clean_headers::Check::Skip => {}
+            }
+        }
         let clean_key = if leaf.location == Location::Header {
             None
         } else {
@@ -954,6 +968,9 @@ impl<'e> Transaction<'e> {
         }
         if let (false, Some(key)) = (confirmed, clean_key) {
             self.clean_values.insert(key, value, ());
+        }
+        if let (false, Some(k)) = (confirmed, clean_header) {
+            crate::clean_headers::remember(k, engine.id, group_id as u16, leaf.name, value);
         }
         self.cands = cands;
         self.scratch = sc;
@@ -1313,6 +1330,47 @@ rules:
         assert_eq!(
             ids(&run(&e, b"/cgi-bin/legacy.pl", &[], None)),
             vec![900001]
+        );
+    }
+
+    #[test]
+    fn header_values_found_clean_are_remembered_per_engine_and_hits_never_are() {
+        let e = engine("");
+        // A hit is never remembered: the same value fires on every request.
+        for _ in 0..3 {
+            assert_eq!(
+                ids(&run(&e, b"/", &[("User-Agent", b"sqlmap/1.7")], None)),
+                vec![3]
+            );
+        }
+        // A clean value is remembered under this engine (some group, the header's name).
+        let ua: &[u8] = b"Mozilla/5.0 (X11; Linux x86_64) legacy-bot/2";
+        assert!(run(&e, b"/", &[("User-Agent", ua)], None).hits.is_empty());
+        let remembered = |e: &Engine| {
+            (0..256u16).any(|g| {
+                ["user-agent", "User-Agent"].iter().any(|n| {
+                    matches!(
+                        crate::clean_headers::check(e.id, g, n, ua),
+                        crate::clean_headers::Check::Clean
+                    )
+                })
+            })
+        };
+        assert!(remembered(&e));
+        assert!(run(&e, b"/", &[("User-Agent", ua)], None).hits.is_empty());
+        // New rules (a virtual patch for exactly this client) are a new engine: what the old
+        // one found clean does not carry over, and the same value now fires.
+        let patched = engine(
+            "rules:\n  - id: 900002\n    category: vpatch\n    targets: [\"headers:user-agent\"]\n    literals: [legacy-bot]\n",
+        );
+        assert!(!remembered(&patched));
+        assert_eq!(
+            ids(&run(&patched, b"/", &[("User-Agent", ua)], None)),
+            vec![900002]
+        );
+        assert_eq!(
+            ids(&run(&patched, b"/", &[("User-Agent", ua)], None)),
+            vec![900002]
         );
     }
 

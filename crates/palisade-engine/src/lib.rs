@@ -48,6 +48,7 @@
 //! The rule format, id ranges, targets, transforms and exclusions are documented in
 //! `docs/rules.md`.
 
+mod clean_headers;
 pub mod config;
 pub mod decode;
 pub mod detect;

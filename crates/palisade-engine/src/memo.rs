@@ -92,7 +92,7 @@ impl<T> ValueMemo<T> {
 
 /// Hash of tag and value: eight bytes per multiply (FxHash's mixing step). Quality matters
 /// little (every hit is verified); speed does, since every leaf value is hashed.
-fn key(tag: u16, value: &[u8]) -> u64 {
+pub(crate) fn key(tag: u16, value: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
     let mut h = mix(u64::from(tag), value.len() as u64);
