@@ -1,5 +1,5 @@
-//! Engine benchmarks: a typical browser GET, a 10 KB FHIR JSON body, scaling from 1 KB to 1 MiB,
-//! and compiling every embedded ruleset.
+//! Engine benchmarks: a typical browser GET, a 10 KB FHIR JSON body, a 10 KB intake form,
+//! scaling from 1 KB to 1 MiB, and compiling every embedded ruleset.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -7,7 +7,7 @@ use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, User
 
 #[allow(dead_code)] // each target uses part of it
 mod fixtures;
-use fixtures::{clinical_text, fhir_bundle, BROWSER_HEADERS, GET_TARGET};
+use fixtures::{clinical_text, fhir_bundle, intake_form, BROWSER_HEADERS, GET_TARGET};
 
 fn bench(c: &mut Criterion) {
     let engine = Engine::compile(
@@ -45,6 +45,27 @@ fn bench(c: &mut Criterion) {
             tx.inspect_body(
                 Some(b"application/fhir+json"),
                 black_box(body_10k.as_bytes()),
+            );
+            black_box(tx.verdict().blocked)
+        })
+    });
+
+    let form_headers: Vec<(&str, &[u8])> = vec![
+        ("Host", b"portal.example-health.org"),
+        ("Content-Type", b"application/x-www-form-urlencoded"),
+    ];
+    let form_10k = intake_form(10 * 1024);
+    c.bench_function("intake_form_10kb", |b| {
+        b.iter(|| {
+            let mut tx = engine.transaction();
+            tx.inspect_head(&RequestHead {
+                method: "POST",
+                target: b"/portal/intake",
+                headers: &form_headers,
+            });
+            tx.inspect_body(
+                Some(b"application/x-www-form-urlencoded"),
+                black_box(form_10k.as_bytes()),
             );
             black_box(tx.verdict().blocked)
         })

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Scenarios: `get` (browser GET, 10 query args, common headers), `fhir10k` (10 KB FHIR JSON
-//! bundle), `fhir1m` (1 MiB FHIR JSON bundle), `text100k` (100 KB clinical prose).
+//! bundle), `fhir1m` (1 MiB FHIR JSON bundle), `text100k` (100 KB clinical prose), `form10k`
+//! (10 KB patient-intake form with free-text notes).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules};
@@ -18,7 +19,7 @@ use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, User
 #[allow(dead_code)] // each target uses part of it
 #[path = "../benches/fixtures/mod.rs"]
 mod fixtures;
-use fixtures::{clinical_text, fhir_bundle, BROWSER_HEADERS, GET_TARGET};
+use fixtures::{clinical_text, fhir_bundle, intake_form, BROWSER_HEADERS, GET_TARGET};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -35,8 +36,11 @@ fn main() {
         "fhir10k" => (fhir_bundle(10 * 1024), b"application/fhir+json"),
         "fhir1m" => (fhir_bundle(1024 * 1024), b"application/fhir+json"),
         "text100k" => (clinical_text(100 * 1024), b"text/plain"),
+        "form10k" => (intake_form(10 * 1024), b"application/x-www-form-urlencoded"),
         other => {
-            eprintln!("unknown scenario '{other}'; allowed: get, fhir10k, fhir1m, text100k");
+            eprintln!(
+                "unknown scenario '{other}'; allowed: get, fhir10k, fhir1m, text100k, form10k"
+            );
             std::process::exit(2);
         }
     };

@@ -10,22 +10,27 @@ use crate::signal::Signal;
 use crate::transform::url_decode::{is_double_encoded, url_decode_once};
 
 fn has_invalid_escape(s: &[u8]) -> bool {
-    s.iter().enumerate().any(|(i, &b)| {
-        b == b'%'
-            && !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-            && !matches!(s.get(i + 1), Some(b'u' | b'U'))
+    memchr::memchr_iter(b'%', s).any(|i| {
+        let hex_pair = s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        let iis_unicode = matches!(s.get(i + 1), Some(b'u' | b'U'));
+        !hex_pair && !iis_unicode
     })
 }
 
 /// Decodes `a=1&b=2` into name and value leaves at `location` (query or form).
 pub fn decode_form(input: &[u8], location: Location, sink: &mut dyn Sink) {
     let mut invalid_reported = false;
-    for pair in input.split(|&b| b == b'&') {
+    // memchr's vector search finds the separators: a 10 KB form of prose has few of them.
+    let mut rest = input;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
         if pair.is_empty() {
             continue;
         }
-        let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
+        let (raw_name, raw_value) = match memchr::memchr(b'=', pair) {
             Some(eq) => (&pair[..eq], Some(&pair[eq + 1..])),
             None => (pair, None),
         };
@@ -46,7 +51,7 @@ pub fn decode_form(input: &[u8], location: Location, sink: &mut dyn Sink) {
         if is_double_encoded(&value) {
             sink.signal(Signal::DoubleEncoding, location, &name);
         }
-        if value.contains(&0) {
+        if memchr::memchr(0, &value).is_some() {
             sink.signal(Signal::NullByte, location, &name);
         }
         sink.leaf(Leaf {
