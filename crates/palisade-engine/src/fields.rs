@@ -3,6 +3,10 @@
 //! a `redirect_uri` is a URL, not a remote-file inclusion; a FHIR `text.div` is XHTML, not XSS by
 //! itself; a SMART `scope` is `patient/*.rs`, not an SQL comment.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::OnceLock;
+
 use crate::leaf::FieldKind;
 
 /// Names whose values are URLs by specification (FHIR datatypes `uri`/`url`/`canonical`, FHIR
@@ -86,28 +90,68 @@ const FREE_TEXT_FIELDS: &[&str] = &[
     "xpath",
 ];
 
-fn eq_any(name: &str, list: &[&str]) -> bool {
-    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+/// Longer than every name in the lists above.
+const LONGEST_NAME: usize = 32;
+
+/// `name` lower-cased into `buf`, or `None` when it is longer than any listed name.
+fn lowered<'b>(name: &str, buf: &'b mut [u8; LONGEST_NAME]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, b) in out.iter_mut().zip(name.as_bytes()) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+/// Which lists a lower-cased name is in, as bits.
+const REDIRECT: u8 = 1;
+const URL: u8 = 2;
+const FREE_TEXT: u8 = 4;
+const OAUTH_URL: u8 = 8;
+
+/// Every listed name → the lists it is in, built once: this runs for every JSON key and form
+/// name, and a scan of the ~80 names cost more than the rest of typing a field.
+fn listed(lower: &[u8]) -> u8 {
+    type Index = HashMap<&'static [u8], u8, BuildHasherDefault<crate::memo::KeyHasher>>;
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index = Index::default();
+        for (list, bit) in [
+            (REDIRECT_FIELDS, REDIRECT),
+            (URL_FIELDS, URL),
+            (FREE_TEXT_FIELDS, FREE_TEXT),
+            (OAUTH_URL_PARAMS, OAUTH_URL),
+        ] {
+            for name in list {
+                *index.entry(name.as_bytes()).or_default() |= bit;
+            }
+        }
+        index
+    });
+    index.get(lower).copied().unwrap_or(0)
 }
 
 /// The kind of a field from its own name and its parent's (JSON object key or form name).
 pub fn classify(parent: &str, name: &str) -> FieldKind {
-    if name.eq_ignore_ascii_case("div") && parent.eq_ignore_ascii_case("text") {
+    let mut buf = [0u8; LONGEST_NAME];
+    let Some(lower) = lowered(name, &mut buf) else {
+        return FieldKind::Generic;
+    };
+    if lower == b"div" && parent.eq_ignore_ascii_case("text") {
         return FieldKind::Narrative;
     }
-    if name.eq_ignore_ascii_case("scope") {
+    if lower == b"scope" {
         return FieldKind::Scope;
     }
-    if eq_any(name, REDIRECT_FIELDS) {
-        return FieldKind::Redirect;
+    let lists = listed(lower);
+    if lists & REDIRECT != 0 {
+        FieldKind::Redirect
+    } else if lists & URL != 0 {
+        FieldKind::Url
+    } else if lists & FREE_TEXT != 0 {
+        FieldKind::FreeText
+    } else {
+        FieldKind::Generic
     }
-    if eq_any(name, URL_FIELDS) {
-        return FieldKind::Url;
-    }
-    if eq_any(name, FREE_TEXT_FIELDS) {
-        return FieldKind::FreeText;
-    }
-    FieldKind::Generic
 }
 
 /// OAuth 2 / SMART launch parameters that are URLs by specification when sent as query or form
@@ -127,13 +171,18 @@ const OAUTH_URL_PARAMS: &[&str] = &[
 /// here: a generic `url=` query parameter is the classic SSRF vector and stays generic, while
 /// FHIR's `url`/`system`/`reference` apply inside JSON and XML documents ([`classify`]).
 pub fn classify_param(name: &str) -> FieldKind {
-    if eq_any(name, REDIRECT_FIELDS) {
+    let mut buf = [0u8; LONGEST_NAME];
+    let Some(lower) = lowered(name, &mut buf) else {
+        return FieldKind::Generic;
+    };
+    let lists = listed(lower);
+    if lists & REDIRECT != 0 {
         FieldKind::Redirect
-    } else if name.eq_ignore_ascii_case("scope") {
+    } else if lower == b"scope" {
         FieldKind::Scope
-    } else if eq_any(name, OAUTH_URL_PARAMS) {
+    } else if lists & OAUTH_URL != 0 {
         FieldKind::Url
-    } else if eq_any(name, FREE_TEXT_FIELDS) {
+    } else if lists & FREE_TEXT != 0 {
         FieldKind::FreeText
     } else {
         FieldKind::Generic
@@ -185,6 +234,30 @@ mod tests {
         assert_eq!(classify_param("url"), FieldKind::Generic);
         assert_eq!(classify_param("aud"), FieldKind::Url);
         assert_eq!(classify_param("redirect_uri"), FieldKind::Redirect);
+    }
+
+    #[test]
+    fn listed_names_are_lower_case_and_fit_the_buffer() {
+        for list in [
+            URL_FIELDS,
+            REDIRECT_FIELDS,
+            FREE_TEXT_FIELDS,
+            OAUTH_URL_PARAMS,
+        ] {
+            for n in list {
+                assert!(n.len() <= LONGEST_NAME, "{n}");
+                assert_eq!(*n, n.to_ascii_lowercase(), "{n}");
+            }
+        }
+        // Case does not matter; a name longer than any listed one is generic.
+        assert_eq!(classify("Coding", "SYSTEM"), FieldKind::Url);
+        assert_eq!(classify("", "ValueString"), FieldKind::FreeText);
+        assert_eq!(classify_param("Redirect_URI"), FieldKind::Redirect);
+        assert_eq!(
+            classify("", &"x".repeat(LONGEST_NAME + 1)),
+            FieldKind::Generic
+        );
+        assert_eq!(classify("TEXT", "Div"), FieldKind::Narrative);
     }
 
     #[test]
