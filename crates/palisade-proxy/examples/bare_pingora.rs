@@ -38,13 +38,8 @@ impl ProxyHttp for Bare {
 }
 
 fn main() {
-    let common::Reference {
-        listen,
-        upstream,
-        mut server,
-    } = common::reference();
-    let mut service = http_proxy_service(&server.configuration, Bare { upstream });
-    service.add_tcp(&listen);
-    server.add_service(service);
-    server.run_forever();
+    let reference = common::reference();
+    let upstream = reference.upstream.clone();
+    let service = http_proxy_service(&reference.server.configuration, Bare { upstream });
+    common::serve(reference, service);
 }

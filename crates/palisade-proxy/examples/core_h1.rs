@@ -73,13 +73,10 @@ impl ServerApp for CoreH1 {
 }
 
 fn main() {
-    let common::Reference {
-        listen,
-        upstream,
-        mut server,
-    } = common::reference();
-    let mut service = Service::new("core_h1".into(), CoreH1 { upstream });
-    service.add_tcp(&listen);
-    server.add_service(service);
-    server.run_forever();
+    let reference = common::reference();
+    let upstream = reference.upstream.clone();
+    common::serve(
+        reference,
+        Service::new("core_h1".into(), CoreH1 { upstream }),
+    );
 }

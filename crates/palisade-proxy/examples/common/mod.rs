@@ -1,8 +1,10 @@
 //! What the benchmark references share: their settings from the environment and a Pingora server
 //! configured like palisade (one thread unless `THREADS` says otherwise, no work stealing).
 
+use pingora::apps::ServerApp;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
+use pingora::services::listening::Service;
 
 /// A reference proxy's listen address, upstream and bootstrapped server.
 pub struct Reference {
@@ -34,4 +36,16 @@ pub fn reference() -> Reference {
         upstream,
         server,
     }
+}
+
+/// Listens on the reference's address with `service` and runs the server until it is stopped.
+pub fn serve<A: ServerApp + Send + Sync + 'static>(
+    Reference {
+        listen, mut server, ..
+    }: Reference,
+    mut service: Service<A>,
+) -> ! {
+    service.add_tcp(&listen);
+    server.add_service(service);
+    server.run_forever()
 }
