@@ -2,7 +2,8 @@
 # A quick side-by-side benchmark CI can afford (about 1 minute for the proxy part and 1 more for the
 # criterion bench once built; compiling the bench adds a few minutes on a cold cache): the backend
 # directly, nginx as a plain reverse proxy (1 worker) and palisade at its defaults
-# (PALISADE_THREADS=1), on a small GET and a 10 KB form POST, 3 s each after a 1 s warm-up; then the
+# (PALISADE_THREADS=1), on the three workloads of issue #9's floor — a small GET, a 10 KB form POST
+# and a 100 KB FHIR JSON POST — 3 s each after a 1 s warm-up; then the
 # engine's criterion bench in quick mode. Prints req/s, latencies and the palisade/nginx ratios.
 # No pass/fail on absolute figures: CI machines differ, the ratios are what to watch.
 #
@@ -25,7 +26,7 @@ done
 
 start=$(date +%s)
 ci/bench/compare.sh --duration "$DURATION" --warmup 1 --skip-detection --no-docs --no-profile \
-  --targets direct,nginx,palisade --workloads small-get,form-post
+  --targets direct,nginx,palisade --workloads small-get,form-post,fhir-post
 echo "== proxy part took $(($(date +%s) - start)) s"
 
 if [ "$CRITERION" -eq 1 ]; then
