@@ -44,27 +44,27 @@ pub fn shell_candidate(input: &[u8]) -> bool {
         .filter(|b| b.is_ascii_alphabetic())
         .take(2)
         .count();
-    letters == 2
-        && (input.len() <= 24
-            || input.iter().any(|&b| {
-                matches!(
-                    b,
-                    b';' | b'|'
-                        | b'&'
-                        | b'\n'
-                        | b'`'
-                        | b'$'
-                        | b'('
-                        | b'/'
-                        | b'\\'
-                        | b'-'
-                        | b'{'
-                        | b'%'
-                        | b'<'
-                        | b'>'
-                )
-            }))
+    letters == 2 && (input.len() <= 24 || input.iter().any(|&b| CANDIDATE_SYNTAX[usize::from(b)]))
 }
+
+/// Builds a 256-entry membership table for `bytes` (one load per byte instead of a chain of
+/// compares).
+const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        table[bytes[k] as usize] = true;
+        k += 1;
+    }
+    table
+}
+
+/// A separator, a path, a flag or a substitution character: what [`shell_candidate`] needs in
+/// a value longer than a bare command.
+const CANDIDATE_SYNTAX: [bool; 256] = byte_table(b";|&\n`$(/\\-{%<>");
+
+/// Bytes where [`scan`] may find a command position; every other byte is skipped.
+const POSITION_START: [bool; 256] = byte_table(b"|&;\n({`$<>");
 
 /// Detects OS command injection in one decoded value.
 ///
@@ -99,15 +99,26 @@ pub fn shell(input: &str) -> Option<Detection> {
         // Decoded file content (images, PDFs): random bytes form "commands" by chance.
         return None;
     }
+    // Most values hold nothing to undo; they are scanned as they are, without copying them
+    // and their offsets.
+    let unchanged = normalise::is_unchanged(bytes);
     let mut norm = Normalised::default();
-    normalise(bytes, &mut norm);
-    let (fp, s, e) = scan(&norm)?;
-    let start = norm.origin_of(s, bytes.len());
-    let end = if e == 0 {
-        start
+    let (text, brace): (&[u8], &[(usize, usize)]) = if unchanged {
+        (bytes, &[])
     } else {
-        norm.origin_of(e - 1, bytes.len()) + 1
+        normalise(bytes, &mut norm);
+        (&norm.text, &norm.brace)
     };
+    let (fp, s, e) = scan(text, brace)?;
+    let origin_of = |i: usize| {
+        if unchanged {
+            i.min(bytes.len())
+        } else {
+            norm.origin_of(i, bytes.len())
+        }
+    };
+    let start = origin_of(s);
+    let end = if e == 0 { start } else { origin_of(e - 1) + 1 };
     Some(Detection::new(
         DetectorKind::Shell,
         fp,
@@ -117,15 +128,18 @@ pub fn shell(input: &str) -> Option<Detection> {
 
 /// More than 5% control characters or U+FFFD replacement characters: not text.
 fn looks_binary(b: &[u8]) -> bool {
-    let odd = b
+    if b.len() < 64 {
+        return false;
+    }
+    // Two simple counts (the first vectorises, the second visits only 0xEF lead bytes).
+    let controls = b
         .iter()
-        .enumerate()
-        .filter(|&(i, &c)| {
-            (c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t'))
-                || (c == 0xef && b.get(i + 1) == Some(&0xbf) && b.get(i + 2) == Some(&0xbd))
-        })
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t'))
         .count();
-    b.len() >= 64 && odd * 20 > b.len()
+    let replacements = memchr::memchr_iter(0xef, b)
+        .filter(|&i| b.get(i + 1..i + 3) == Some(&[0xbf, 0xbd][..]))
+        .count();
+    (controls + replacements) * 20 > b.len()
 }
 
 /// `() {` function-definition prefix used by Shellshock (CVE-2014-6271).
@@ -145,9 +159,8 @@ fn shellshock(b: &[u8]) -> Option<usize> {
             return Some(lead);
         }
     }
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'(' && b[i + 1] == b')' {
+    for i in memchr::memchr_iter(b'(', b) {
+        if b.get(i + 1) == Some(&b')') {
             let mut j = i + 2;
             while j < b.len() && b[j].is_ascii_whitespace() {
                 j += 1;
@@ -159,7 +172,6 @@ fn shellshock(b: &[u8]) -> Option<usize> {
                 }
             }
         }
-        i += 1;
     }
     None
 }
@@ -199,22 +211,27 @@ fn looks_like_hl7(b: &[u8]) -> bool {
             && s[3] == b'|'
     };
     segment(b)
-        || b.windows(5)
-            .any(|w| matches!(w[0], b'\r' | b'\n') && segment(&w[1..]))
+        || memchr::memchr2_iter(b'\r', b'\n', b)
+            .any(|p| b.get(p + 1..p + 5).is_some_and(segment))
 }
 
-fn scan(norm: &Normalised) -> Option<Hit> {
-    let t = norm.text.as_slice();
-    let brace = norm.brace.as_slice();
+/// Reads the command at every command position of the (normalised) text `t`.
+fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
     if let Some(h) = command_at(t, 0, Sep::Start, brace) {
         return Some(h);
     }
-    let hl7 = looks_like_hl7(t);
+    // Only `|` and `&` depend on it, so it is worked out at the first of those.
+    let mut hl7: Option<bool> = None;
     let n = t.len();
     let mut i = 0;
     while i < n {
+        // Jump to the next byte that can start a command position.
+        match t[i..].iter().position(|&c| POSITION_START[usize::from(c)]) {
+            Some(p) => i += p,
+            None => break,
+        }
         let (sep, len) = match (t[i], t.get(i + 1).copied()) {
-            (b'|' | b'&', _) if hl7 => {
+            (b'|' | b'&', _) if *hl7.get_or_insert_with(|| looks_like_hl7(t)) => {
                 i += 1;
                 continue;
             }

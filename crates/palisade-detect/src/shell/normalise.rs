@@ -32,6 +32,12 @@ fn is_name(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Whether [`normalise`] would return `input` unchanged (no byte it rewrites or drops), so the
+/// caller can read `input` itself.
+pub(crate) fn is_unchanged(input: &[u8]) -> bool {
+    !input.iter().any(|&c| HANDLED[usize::from(c)])
+}
+
 pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
     out.text.clear();
     out.origin.clear();

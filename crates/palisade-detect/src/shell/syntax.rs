@@ -2,7 +2,7 @@
 //! expansion probes, language-level process functions, server-side includes and cmd.exe batch
 //! control syntax.
 
-use crate::ascii::{find_ci, starts_with_ci};
+use crate::ascii::starts_with_ci;
 
 pub(crate) const ARITHMETIC: &str = "shell:arithmetic";
 pub(crate) const EXEC_FUNCTION: &str = "shell:exec-function";
@@ -20,15 +20,9 @@ pub(crate) fn check(b: &[u8]) -> Option<Hit> {
 
 /// `$((93+76))`: commix-style probes echo an arithmetic result to confirm execution.
 fn arithmetic(b: &[u8]) -> Option<Hit> {
-    let mut from = 0;
-    // Each `$` is looked at once (a byte search, not a three-byte window at every offset).
-    while let Some(p) = b
-        .get(from..)
-        .and_then(|r| r.iter().position(|&c| c == b'$'))
-    {
-        let at = from + p;
+    // Each `$` is looked at once (a vectorised byte search; prose rarely has one).
+    for at in memchr::memchr_iter(b'$', b) {
         if b.get(at + 1..at + 3) != Some(b"((") {
-            from = at + 1;
             continue;
         }
         let body_start = at + 3;
@@ -42,14 +36,14 @@ fn arithmetic(b: &[u8]) -> Option<Hit> {
         if j > body_start && b.get(j..j + 2) == Some(b"))") {
             return Some((ARITHMETIC, at, j + 2));
         }
-        from = at + 3;
     }
     None
 }
 
 /// `<!--#exec cmd="…"-->`, `<!--#include virtual=…-->`.
 fn ssi(b: &[u8]) -> Option<Hit> {
-    let at = find_ci(b, b"<!--#")?;
+    // The marker has no letters, so an exact search finds it (at each `<`, rare in prose).
+    let at = memchr::memchr_iter(b'<', b).find(|&at| b[at..].starts_with(b"<!--#"))?;
     let directive = &b[at + 5..];
     [
         "exec", "include", "echo", "config", "printenv", "fsize", "flastmod",
@@ -64,14 +58,8 @@ fn ssi(b: &[u8]) -> Option<Hit> {
 /// `os.popen("id")`, `Runtime.getRuntime().exec("id")`.
 fn exec_function(b: &[u8]) -> Option<Hit> {
     let n = b.len();
-    let mut from = 0;
     // Visit each `(` once and read the name before it, so ordinary words cost nothing.
-    while let Some(p) = b
-        .get(from..)
-        .and_then(|r| r.iter().position(|&c| c == b'('))
-    {
-        let paren = from + p;
-        from = paren + 1;
+    for paren in memchr::memchr_iter(b'(', b) {
         let mut start = paren;
         while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
             start -= 1;
@@ -125,36 +113,45 @@ fn exec_function(b: &[u8]) -> Option<Hit> {
 /// cmd.exe control syntax at a command position: `FOR [/D|/R|/L|/F …] %x IN (…) DO …` and
 /// `IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL x cmd` / `IF a==b cmd` / `IF a EQU b cmd`.
 fn batch(b: &[u8]) -> Option<Hit> {
-    let n = b.len();
-    let mut i = 0;
-    while i < n {
-        let word_end = i + b[i..]
-            .iter()
-            .position(|c| !c.is_ascii_alphabetic())
-            .unwrap_or(n - i);
-        let word = &b[i..word_end];
-        // Only `for` and `if` matter; where they stand is checked for those two words alone.
-        let keyword = word.eq_ignore_ascii_case(b"for") || word.eq_ignore_ascii_case(b"if");
-        let at_command = keyword && {
-            let mut k = i;
-            while k > 0 && matches!(b[k - 1], b' ' | b'\t' | b'@') {
-                k -= 1;
-            }
-            k == 0 || matches!(b[k - 1], b'&' | b'|' | b'(' | b'\n' | b'\r' | b';')
-        };
-        if at_command {
-            // A batch line is short; looking at most 512 bytes ahead keeps this linear.
-            let rest = &b[word_end..n.min(word_end + 512)];
-            if word.eq_ignore_ascii_case(b"for") && batch_for(rest) {
-                return Some((CMD_BATCH, i, word_end));
-            }
-            if word.eq_ignore_ascii_case(b"if") && batch_if(rest) {
-                return Some((CMD_BATCH, i, word_end));
-            }
-        }
-        i = word_end.max(i + 1);
+    // Command positions are the start and the byte after each `& | ( ; \n \r`; only those are
+    // visited (two vectorised searches), not every word. A hit is the leftmost one, so the
+    // first hit of each search is enough and the earlier of the two wins.
+    if let Some(hit) = batch_at(b, 0) {
+        return Some(hit);
     }
-    None
+    let first_after = |mut found: memchr::Memchr3<'_>| found.find_map(|p| batch_at(b, p + 1));
+    let grouping = first_after(memchr::memchr3_iter(b'&', b'|', b'(', b));
+    let line = first_after(memchr::memchr3_iter(b';', b'\n', b'\r', b));
+    match (grouping, line) {
+        (Some(g), Some(l)) => Some(if g.1 < l.1 { g } else { l }),
+        (hit, None) | (None, hit) => hit,
+    }
+}
+
+/// `FOR`/`IF` batch syntax in the command at command position `from` (after blanks and `@`).
+fn batch_at(b: &[u8], from: usize) -> Option<Hit> {
+    let n = b.len();
+    let lead = b.get(from..)?;
+    let i = from
+        + lead
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'@'))
+            .unwrap_or(lead.len());
+    let word_end = i + b[i..]
+        .iter()
+        .position(|c| !c.is_ascii_alphabetic())
+        .unwrap_or(n - i);
+    let word = &b[i..word_end];
+    // A batch line is short; looking at most 512 bytes ahead keeps this linear.
+    let rest = &b[word_end..n.min(word_end + 512)];
+    let found = if word.eq_ignore_ascii_case(b"for") {
+        batch_for(rest)
+    } else if word.eq_ignore_ascii_case(b"if") {
+        batch_if(rest)
+    } else {
+        false
+    };
+    found.then_some((CMD_BATCH, i, word_end))
 }
 
 /// Splits batch arguments at whitespace outside `"…"`.
