@@ -24,6 +24,7 @@ use std::ops::Range;
 mod ascii;
 pub mod shell;
 pub mod sqli;
+mod wordmap;
 pub mod xss;
 
 pub use shell::{shell, shell_candidate};

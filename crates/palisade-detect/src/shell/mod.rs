@@ -211,8 +211,7 @@ fn looks_like_hl7(b: &[u8]) -> bool {
             && s[3] == b'|'
     };
     segment(b)
-        || memchr::memchr2_iter(b'\r', b'\n', b)
-            .any(|p| b.get(p + 1..p + 5).is_some_and(segment))
+        || memchr::memchr2_iter(b'\r', b'\n', b).any(|p| b.get(p + 1..p + 5).is_some_and(segment))
 }
 
 /// Reads the command at every command position of the (normalised) text `t`.

@@ -1,6 +1,6 @@
 //! SQL words the grammar checks care about. Everything else lexes as a plain identifier.
 
-use crate::ascii::lower_into;
+use crate::wordmap::{WordMap, WordSet};
 
 /// A recognised SQL word. `None` means "an ordinary identifier".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,256 +69,253 @@ pub(crate) enum Kw {
     False,
 }
 
+/// Every keyword and what it is.
+const KEYWORDS: WordMap<Kw, 256> = WordMap::new(&[
+    (b"select", Kw::Select),
+    (b"union", Kw::Union),
+    (b"all", Kw::All),
+    (b"distinct", Kw::Distinct),
+    (b"distinctrow", Kw::Distinct),
+    (b"top", Kw::Top),
+    (b"from", Kw::From),
+    (b"where", Kw::Where),
+    (b"order", Kw::Order),
+    (b"group", Kw::Group),
+    (b"by", Kw::By),
+    (b"having", Kw::Having),
+    (b"limit", Kw::Limit),
+    (b"offset", Kw::Offset),
+    (b"into", Kw::Into),
+    (b"outfile", Kw::Outfile),
+    (b"dumpfile", Kw::Dumpfile),
+    (b"insert", Kw::Insert),
+    (b"replace", Kw::Insert),
+    (b"update", Kw::Update),
+    (b"delete", Kw::Delete),
+    (b"drop", Kw::Drop),
+    (b"create", Kw::Create),
+    (b"alter", Kw::Alter),
+    (b"truncate", Kw::Truncate),
+    (b"exec", Kw::Exec),
+    (b"execute", Kw::Exec),
+    (b"declare", Kw::Declare),
+    (b"set", Kw::Set),
+    (b"waitfor", Kw::Waitfor),
+    (b"delay", Kw::Delay),
+    (b"shutdown", Kw::Shutdown),
+    (b"values", Kw::Values),
+    (b"join", Kw::Join),
+    (b"procedure", Kw::Procedure),
+    (b"analyse", Kw::Analyse),
+    (b"analyze", Kw::Analyse),
+    (b"case", Kw::Case),
+    (b"when", Kw::When),
+    (b"then", Kw::Then),
+    (b"else", Kw::Else),
+    (b"end", Kw::End),
+    (b"as", Kw::As),
+    (b"with", Kw::With),
+    (b"table", Kw::Object),
+    (b"database", Kw::Object),
+    (b"schema", Kw::Object),
+    (b"view", Kw::Object),
+    (b"function", Kw::Object),
+    (b"trigger", Kw::Object),
+    (b"index", Kw::Object),
+    (b"user", Kw::Object),
+    (b"login", Kw::Object),
+    (b"column", Kw::Object),
+    (b"tablespace", Kw::Object),
+    (b"and", Kw::And),
+    (b"or", Kw::Or),
+    (b"xor", Kw::Xor),
+    (b"not", Kw::Not),
+    (b"like", Kw::Like),
+    (b"ilike", Kw::Like),
+    (b"rlike", Kw::Rlike),
+    (b"regexp", Kw::Regexp),
+    (b"between", Kw::Between),
+    (b"is", Kw::Is),
+    (b"in", Kw::In),
+    (b"sounds", Kw::Sounds),
+    (b"div", Kw::Div),
+    (b"mod", Kw::Div),
+    (b"null", Kw::Null),
+    (b"true", Kw::True),
+    (b"false", Kw::False),
+]);
+
 /// Looks a word up case-insensitively.
 pub(crate) fn lookup(word: &[u8]) -> Kw {
-    let mut buf = [0u8; 16];
-    let Some(w) = lower_into(word, &mut buf) else {
-        return Kw::None;
-    };
-    match w {
-        b"select" => Kw::Select,
-        b"union" => Kw::Union,
-        b"all" => Kw::All,
-        b"distinct" | b"distinctrow" => Kw::Distinct,
-        b"top" => Kw::Top,
-        b"from" => Kw::From,
-        b"where" => Kw::Where,
-        b"order" => Kw::Order,
-        b"group" => Kw::Group,
-        b"by" => Kw::By,
-        b"having" => Kw::Having,
-        b"limit" => Kw::Limit,
-        b"offset" => Kw::Offset,
-        b"into" => Kw::Into,
-        b"outfile" => Kw::Outfile,
-        b"dumpfile" => Kw::Dumpfile,
-        b"insert" | b"replace" => Kw::Insert,
-        b"update" => Kw::Update,
-        b"delete" => Kw::Delete,
-        b"drop" => Kw::Drop,
-        b"create" => Kw::Create,
-        b"alter" => Kw::Alter,
-        b"truncate" => Kw::Truncate,
-        b"exec" | b"execute" => Kw::Exec,
-        b"declare" => Kw::Declare,
-        b"set" => Kw::Set,
-        b"waitfor" => Kw::Waitfor,
-        b"delay" => Kw::Delay,
-        b"shutdown" => Kw::Shutdown,
-        b"values" => Kw::Values,
-        b"join" => Kw::Join,
-        b"procedure" => Kw::Procedure,
-        b"analyse" | b"analyze" => Kw::Analyse,
-        b"case" => Kw::Case,
-        b"when" => Kw::When,
-        b"then" => Kw::Then,
-        b"else" => Kw::Else,
-        b"end" => Kw::End,
-        b"as" => Kw::As,
-        b"with" => Kw::With,
-        b"table" | b"database" | b"schema" | b"view" | b"function" | b"trigger" | b"index"
-        | b"user" | b"login" | b"column" | b"tablespace" => Kw::Object,
-        b"and" => Kw::And,
-        b"or" => Kw::Or,
-        b"xor" => Kw::Xor,
-        b"not" => Kw::Not,
-        b"like" | b"ilike" => Kw::Like,
-        b"rlike" => Kw::Rlike,
-        b"regexp" => Kw::Regexp,
-        b"between" => Kw::Between,
-        b"is" => Kw::Is,
-        b"in" => Kw::In,
-        b"sounds" => Kw::Sounds,
-        b"div" | b"mod" => Kw::Div,
-        b"null" => Kw::Null,
-        b"true" => Kw::True,
-        b"false" => Kw::False,
-        _ => Kw::None,
-    }
+    KEYWORDS.get(word).unwrap_or(Kw::None)
 }
 
 /// Functions whose only plausible use in a request value is a time-based blind injection.
 pub(crate) fn is_delay_function(word: &[u8]) -> bool {
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"sleep"
-                | b"pg_sleep"
-                | b"benchmark"
-                | b"pg_sleep_for"
-                | b"dbms_lock.sleep"
-                | b"dbms_pipe.receive_message"
-                | b"dbms_session.sleep"
-                | b"randomblob"
-        )
-    )
+    DELAY_FUNCTIONS.contains(word)
 }
+
+const DELAY_FUNCTIONS: WordSet<32> = WordSet::of(&[
+    b"sleep",
+    b"pg_sleep",
+    b"benchmark",
+    b"pg_sleep_for",
+    b"dbms_lock.sleep",
+    b"dbms_pipe.receive_message",
+    b"dbms_session.sleep",
+    b"randomblob",
+]);
 
 /// Functions used to exfiltrate data through error messages or the file system.
 pub(crate) fn is_attack_function(word: &[u8]) -> bool {
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"load_file"
-                | b"extractvalue"
-                | b"updatexml"
-                | b"xp_cmdshell"
-                | b"xp_dirtree"
-                | b"xp_regread"
-                | b"sp_oacreate"
-                | b"sp_executesql"
-                | b"openrowset"
-                | b"opendatasource"
-                | b"utl_http.request"
-                | b"utl_inaddr.get_host_address"
-                | b"dbms_xmlgen.getxml"
-                | b"ctxsys.drithsx.sn"
-                | b"pg_read_file"
-                | b"lo_import"
-                | b"lo_get"
-                | b"lo_export"
-                | b"dblink"
-                | b"dblink_exec"
-                | b"pg_ls_dir"
-                | b"sys_exec"
-                | b"sys_eval"
-                | b"json_keys"
-                | b"gtid_subset"
-                | b"name_const"
-                | b"geometrycollection"
-                | b"multipoint"
-                | b"polygon"
-                | b"linestring"
-        )
-    )
+    ATTACK_FUNCTIONS.contains(word)
 }
+
+const ATTACK_FUNCTIONS: WordSet<64> = WordSet::of(&[
+    b"load_file",
+    b"extractvalue",
+    b"updatexml",
+    b"xp_cmdshell",
+    b"xp_dirtree",
+    b"xp_regread",
+    b"sp_oacreate",
+    b"sp_executesql",
+    b"openrowset",
+    b"opendatasource",
+    b"utl_http.request",
+    b"utl_inaddr.get_host_address",
+    b"dbms_xmlgen.getxml",
+    b"ctxsys.drithsx.sn",
+    b"pg_read_file",
+    b"lo_import",
+    b"lo_get",
+    b"lo_export",
+    b"dblink",
+    b"dblink_exec",
+    b"pg_ls_dir",
+    b"sys_exec",
+    b"sys_eval",
+    b"json_keys",
+    b"gtid_subset",
+    b"name_const",
+    b"geometrycollection",
+    b"multipoint",
+    b"polygon",
+    b"linestring",
+]);
 
 /// Functions that reveal the database identity; called with no argument they are a
 /// fingerprinting probe (`version()`, `user()`).
 pub(crate) fn is_info_function(word: &[u8]) -> bool {
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"version"
-                | b"database"
-                | b"user"
-                | b"current_user"
-                | b"session_user"
-                | b"system_user"
-                | b"schema"
-                | b"current_database"
-                | b"current_schema"
-                | b"db_name"
-                | b"user_name"
-                | b"suser_name"
-                | b"host_name"
-                | b"connection_id"
-                | b"last_insert_id"
-                | b"uuid"
-                | b"sqlite_version"
-        )
-    )
+    INFO_FUNCTIONS.contains(word)
 }
+
+const INFO_FUNCTIONS: WordSet<64> = WordSet::of(&[
+    b"version",
+    b"database",
+    b"user",
+    b"current_user",
+    b"session_user",
+    b"system_user",
+    b"schema",
+    b"current_database",
+    b"current_schema",
+    b"db_name",
+    b"user_name",
+    b"suser_name",
+    b"host_name",
+    b"connection_id",
+    b"last_insert_id",
+    b"uuid",
+    b"sqlite_version",
+]);
 
 /// Type names after a PostgreSQL `::` cast.
 pub(crate) fn is_sql_type(word: &[u8]) -> bool {
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"int"
-                | b"int4"
-                | b"int8"
-                | b"integer"
-                | b"bigint"
-                | b"smallint"
-                | b"text"
-                | b"varchar"
-                | b"char"
-                | b"numeric"
-                | b"decimal"
-                | b"double"
-                | b"float"
-                | b"real"
-                | b"json"
-                | b"jsonb"
-                | b"bool"
-                | b"boolean"
-                | b"regclass"
-                | b"oid"
-                | b"bytea"
-                | b"xml"
-                | b"date"
-                | b"timestamp"
-                | b"inet"
-                | b"name"
-        )
-    )
+    SQL_TYPES.contains(word)
 }
+
+const SQL_TYPES: WordSet<64> = WordSet::of(&[
+    b"int",
+    b"int4",
+    b"int8",
+    b"integer",
+    b"bigint",
+    b"smallint",
+    b"text",
+    b"varchar",
+    b"char",
+    b"numeric",
+    b"decimal",
+    b"double",
+    b"float",
+    b"real",
+    b"json",
+    b"jsonb",
+    b"bool",
+    b"boolean",
+    b"regclass",
+    b"oid",
+    b"bytea",
+    b"xml",
+    b"date",
+    b"timestamp",
+    b"inet",
+    b"name",
+]);
 
 /// Identifiers that name database catalogues or dangerous procedures: seeing one next to any
 /// SQL syntax is a strong signal on its own.
 pub(crate) fn is_catalog_name(word: &[u8]) -> bool {
-    // Every name below is 7 to 23 bytes long; most words of any text are shorter.
-    if !(7..=23).contains(&word.len()) {
-        return false;
-    }
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"information_schema"
-                | b"xp_cmdshell"
-                | b"sysobjects"
-                | b"syscolumns"
-                | b"sysdatabases"
-                | b"sys.tables"
-                | b"sys.objects"
-                | b"sys.databases"
-                | b"pg_shadow"
-                | b"pg_user"
-                | b"pg_database"
-                | b"pg_catalog"
-                | b"pg_tables"
-                | b"mysql.user"
-                | b"sqlite_master"
-                | b"sqlite_schema"
-                | b"all_tables"
-                | b"all_users"
-                | b"user_tables"
-                | b"dba_users"
-                | b"v$version"
-                | b"msysobjects"
-                | b"master..sysdatabases"
-                | b"master..xp_cmdshell"
-                | b"master.dbo.sysdatabases"
-                | b"performance_schema"
-        )
-    )
+    CATALOG_NAMES.contains(word)
 }
+
+const CATALOG_NAMES: WordSet<64> = WordSet::of(&[
+    b"information_schema",
+    b"xp_cmdshell",
+    b"sysobjects",
+    b"syscolumns",
+    b"sysdatabases",
+    b"sys.tables",
+    b"sys.objects",
+    b"sys.databases",
+    b"pg_shadow",
+    b"pg_user",
+    b"pg_database",
+    b"pg_catalog",
+    b"pg_tables",
+    b"mysql.user",
+    b"sqlite_master",
+    b"sqlite_schema",
+    b"all_tables",
+    b"all_users",
+    b"user_tables",
+    b"dba_users",
+    b"v$version",
+    b"msysobjects",
+    b"master..sysdatabases",
+    b"master..xp_cmdshell",
+    b"master.dbo.sysdatabases",
+    b"performance_schema",
+]);
 
 /// Server variables (`@@name`) that only an attacker fingerprinting a database asks for.
 pub(crate) fn is_server_variable(word: &[u8]) -> bool {
-    let mut buf = [0u8; 32];
-    matches!(
-        lower_into(word, &mut buf),
-        Some(
-            b"@@version"
-                | b"@@datadir"
-                | b"@@hostname"
-                | b"@@servername"
-                | b"@@basedir"
-                | b"@@tmpdir"
-                | b"@@version_compile_os"
-                | b"@@spid"
-                | b"@@language"
-                | b"@@identity"
-        )
-    )
+    SERVER_VARIABLES.contains(word)
 }
+
+const SERVER_VARIABLES: WordSet<32> = WordSet::of(&[
+    b"@@version",
+    b"@@datadir",
+    b"@@hostname",
+    b"@@servername",
+    b"@@basedir",
+    b"@@tmpdir",
+    b"@@version_compile_os",
+    b"@@spid",
+    b"@@language",
+    b"@@identity",
+]);
 
 #[cfg(test)]
 mod tests {

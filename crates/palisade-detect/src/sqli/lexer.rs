@@ -95,17 +95,44 @@ pub(crate) struct Lexed {
     pub any_comment: bool,
 }
 
+/// Builds a 256-entry membership table (one load per byte instead of a chain of compares).
+const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        table[bytes[k] as usize] = true;
+        k += 1;
+    }
+    table
+}
+
+/// Blanks between tokens.
+const SPACE: [bool; 256] = byte_table(b" \t\n\r\x0b\x0c\0");
+
+/// ASCII bytes of a word: letters, digits, `_` and `$` (bytes >= 0x80 are word bytes too, see
+/// [`word_at`]).
+const ASCII_WORD: [bool; 256] =
+    byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$");
+
+/// ASCII bytes that start a plain word token: letters, `_` and `$` (not digits, which start
+/// numbers).
+const WORD_START: [bool; 256] =
+    byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$");
+
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0)
+    SPACE[usize::from(b)]
 }
 
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    ASCII_WORD[usize::from(b)] || b >= 0x80
 }
 
 /// A word byte at `i` that is not the start of a NBSP or U+FFFD separator.
 fn word_at(input: &[u8], i: usize) -> bool {
     let b = input[i];
+    if b < 0x80 {
+        return ASCII_WORD[usize::from(b)];
+    }
     if b == 0xc2 && input.get(i + 1) == Some(&0xa0) {
         return false;
     }
@@ -150,15 +177,26 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             i += 1;
             continue;
         }
-        // NBSP (`%A0` decoded as Latin-1) and U+FFFD (an undecodable byte such as a raw
-        // `%A0`) separate tokens the way MySQL treats 0xA0.
-        if b == 0xc2 && input.get(i + 1) == Some(&0xa0) {
-            i += 2;
+        // Most tokens of most values are plain words; none of the comment or operator cases
+        // below applies to a byte that starts one.
+        if WORD_START[usize::from(b)] {
+            out.ends_with_comment = false;
+            let end = scan_word(input, i);
+            out.tokens.push(word_token(input, i, end));
+            i = end;
             continue;
         }
-        if b == 0xef && input.get(i + 1) == Some(&0xbf) && input.get(i + 2) == Some(&0xbd) {
-            i += 3;
-            continue;
+        // NBSP (`%A0` decoded as Latin-1) and U+FFFD (an undecodable byte such as a raw
+        // `%A0`) separate tokens the way MySQL treats 0xA0.
+        if b >= 0x80 {
+            if b == 0xc2 && input.get(i + 1) == Some(&0xa0) {
+                i += 2;
+                continue;
+            }
+            if b == 0xef && input.get(i + 1) == Some(&0xbf) && input.get(i + 2) == Some(&0xbd) {
+                i += 3;
+                continue;
+            }
         }
         out.ends_with_comment = false;
         // Comments.
@@ -295,35 +333,48 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
                 (Class::Other, e, 0)
             }
         };
-        let mut token = Token {
-            class,
-            kw: Kw::None,
-            start,
-            end,
-            flags,
+        let token = if class == Class::Word && !matches!(b, b'`' | b'[') {
+            word_token(input, start, end)
+        } else {
+            Token {
+                class,
+                kw: Kw::None,
+                start,
+                end,
+                flags,
+            }
         };
-        if class == Class::Word && !matches!(b, b'`' | b'[') {
-            token.kw = lookup(&input[start..end]);
-            if token.kw != Kw::None {
-                token.class = Class::Keyword;
-            }
-            // A name followed by `(` is a call, unless it is a keyword that takes a
-            // parenthesised operand (`IN (`, `VALUES (`, `AND (`).
-            let mut j = end;
-            while j < n && is_space(input[j]) {
-                j += 1;
-            }
-            // `user(`, `database(`, `schema(`: object words that are also functions.
-            if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None | Kw::Object) {
-                token.class = Class::Func;
-                if j == end {
-                    token.flags |= TIGHT;
-                }
-            }
-        }
         out.tokens.push(token);
         i = end.max(i + 1);
     }
+}
+
+/// The token for the unquoted word `input[start..end]`: a keyword, a function call or a word.
+fn word_token(input: &[u8], start: usize, end: usize) -> Token {
+    let mut token = Token {
+        class: Class::Word,
+        kw: lookup(&input[start..end]),
+        start,
+        end,
+        flags: 0,
+    };
+    if token.kw != Kw::None {
+        token.class = Class::Keyword;
+    }
+    // A name followed by `(` is a call, unless it is a keyword that takes a
+    // parenthesised operand (`IN (`, `VALUES (`, `AND (`).
+    let mut j = end;
+    while j < input.len() && is_space(input[j]) {
+        j += 1;
+    }
+    // `user(`, `database(`, `schema(`: object words that are also functions.
+    if input.get(j) == Some(&b'(') && matches!(token.kw, Kw::None | Kw::Object) {
+        token.class = Class::Func;
+        if j == end {
+            token.flags |= TIGHT;
+        }
+    }
+    token
 }
 
 fn line_end(input: &[u8], from: usize) -> usize {
@@ -378,8 +429,18 @@ fn scan_word(input: &[u8], from: usize) -> usize {
     let n = input.len();
     let mut i = from;
     loop {
-        while i < n && word_at(input, i) {
-            i += 1;
+        // Runs of ASCII word bytes by table; a byte >= 0x80 continues the word unless it starts
+        // a separator (see [`word_at`]).
+        loop {
+            i += input[i..]
+                .iter()
+                .position(|&b| !ASCII_WORD[usize::from(b)])
+                .unwrap_or(n - i);
+            if i < n && input[i] >= 0x80 && word_at(input, i) {
+                i += 1;
+            } else {
+                break;
+            }
         }
         // Qualified names: `information_schema.tables`, `master..xp_cmdshell`.
         let mut j = i;

@@ -11,6 +11,8 @@ mod checks;
 mod keywords;
 mod lexer;
 
+use std::cell::RefCell;
+
 use crate::ascii::char_span;
 use crate::{Detection, DetectorKind};
 use keywords::Kw;
@@ -22,26 +24,7 @@ use lexer::{lex, Lexed};
 /// keyword such as `union`, `select` or `true`; values without any of these (most identifiers,
 /// codes, plain words) are skipped without lexing.
 pub fn sqli_candidate(input: &[u8]) -> bool {
-    if input.iter().any(|&b| {
-        matches!(
-            b,
-            b'\''
-                | b'"'
-                | b'`'
-                | b';'
-                | b'#'
-                | b'('
-                | b'='
-                | b'<'
-                | b'>'
-                | b'-'
-                | b'/'
-                | b'|'
-                | b'&'
-                | b'@'
-                | b':'
-        )
-    }) {
+    if input.iter().any(|&b| CANDIDATE_PUNCTUATION[usize::from(b)]) {
         return true;
     }
     // No punctuation: only keyword-led shapes remain (`1 union select 1`, `select a from b`,
@@ -65,6 +48,18 @@ pub fn sqli_candidate(input: &[u8]) -> bool {
         })
 }
 
+/// The punctuation [`sqli_candidate`] looks for, as a 256-entry table.
+const CANDIDATE_PUNCTUATION: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = b"'\"`;#(=<>-/|&@:";
+    let mut k = 0;
+    while k < bytes.len() {
+        table[bytes[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
+
 /// Detects SQL injection in one decoded value.
 ///
 /// Returns the first injection shape found, with a fingerprint such as `"sqli:union-select"`,
@@ -73,19 +68,41 @@ pub fn sqli_candidate(input: &[u8]) -> bool {
 /// `"sqli:dangerous-function"`, `"sqli:catalog"`, `"sqli:server-variable"`,
 /// `"sqli:into-outfile"` or `"sqli:mysql-comment"` (the full list is [`FINGERPRINTS`]).
 pub fn sqli(input: &str) -> Option<Detection> {
-    let bytes = input.as_bytes();
-    if !sqli_candidate(bytes) {
+    if !sqli_candidate(input.as_bytes()) {
         return None;
     }
-    let mut lexed = Lexed::default();
+    // The token buffer is kept per thread, so lexing does not allocate once it has grown.
+    LEXED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut lexed) => {
+            let found = lex_and_check(input, &mut lexed);
+            if lexed.tokens.capacity() > MAX_KEPT_TOKENS {
+                // A huge value's buffer is not worth keeping for the values after it.
+                *lexed = Lexed::default();
+            }
+            found
+        }
+        Err(_) => lex_and_check(input, &mut Lexed::default()),
+    })
+}
+
+/// Capacity above which the per-thread token buffer is freed after use (32 bytes a token).
+const MAX_KEPT_TOKENS: usize = 4096;
+
+thread_local! {
+    static LEXED: RefCell<Lexed> = RefCell::new(Lexed::default());
+}
+
+/// Lexes `input` in each starting context and runs the grammar checks on each token stream.
+fn lex_and_check(input: &str, lexed: &mut Lexed) -> Option<Detection> {
+    let bytes = input.as_bytes();
     for quote in [None, Some(b'\''), Some(b'"')] {
         if let Some(q) = quote {
-            if !bytes.contains(&q) {
+            if memchr::memchr(q, bytes).is_none() {
                 continue;
             }
         }
-        lex(bytes, quote, &mut lexed);
-        if let Some((fingerprint, start, end)) = checks::analyse(bytes, &lexed, quote.is_some()) {
+        lex(bytes, quote, lexed);
+        if let Some((fingerprint, start, end)) = checks::analyse(bytes, lexed, quote.is_some()) {
             return Some(Detection::new(
                 DetectorKind::Sqli,
                 fingerprint,
