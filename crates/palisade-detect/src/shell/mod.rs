@@ -12,7 +12,7 @@ mod commands;
 mod normalise;
 mod syntax;
 
-use crate::ascii::char_span;
+use crate::ascii::{byte_table, char_span};
 use crate::{Detection, DetectorKind};
 use commands::Tier;
 use normalise::{normalise, Normalised};
@@ -45,18 +45,6 @@ pub fn shell_candidate(input: &[u8]) -> bool {
         .take(2)
         .count();
     letters == 2 && (input.len() <= 24 || input.iter().any(|&b| CANDIDATE_SYNTAX[usize::from(b)]))
-}
-
-/// Builds a 256-entry membership table for `bytes` (one load per byte instead of a chain of
-/// compares).
-const fn byte_table(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut k = 0;
-    while k < bytes.len() {
-        table[bytes[k] as usize] = true;
-        k += 1;
-    }
-    table
 }
 
 /// A separator, a path, a flag or a substitution character: what [`shell_candidate`] needs in

@@ -3,6 +3,7 @@
 //! recorded on the token before them, so `UNION/**/SELECT` reads as `UNION SELECT`.
 
 use super::keywords::{lookup, Kw};
+use crate::ascii::byte_table;
 
 /// Token class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,17 +94,6 @@ pub(crate) struct Lexed {
     pub mysql_exec_comment: bool,
     /// Any comment was seen.
     pub any_comment: bool,
-}
-
-/// Builds a 256-entry membership table (one load per byte instead of a chain of compares).
-const fn byte_table(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut k = 0;
-    while k < bytes.len() {
-        table[bytes[k] as usize] = true;
-        k += 1;
-    }
-    table
 }
 
 /// Blanks between tokens.

@@ -13,7 +13,7 @@ mod lexer;
 
 use std::cell::RefCell;
 
-use crate::ascii::char_span;
+use crate::ascii::{byte_table, char_span};
 use crate::{Detection, DetectorKind};
 use keywords::Kw;
 use lexer::{lex, Lexed};
@@ -49,16 +49,7 @@ pub fn sqli_candidate(input: &[u8]) -> bool {
 }
 
 /// The punctuation [`sqli_candidate`] looks for, as a 256-entry table.
-const CANDIDATE_PUNCTUATION: [bool; 256] = {
-    let mut table = [false; 256];
-    let bytes = b"'\"`;#(=<>-/|&@:";
-    let mut k = 0;
-    while k < bytes.len() {
-        table[bytes[k] as usize] = true;
-        k += 1;
-    }
-    table
-};
+const CANDIDATE_PUNCTUATION: [bool; 256] = byte_table(b"'\"`;#(=<>-/|&@:");
 
 /// Detects SQL injection in one decoded value.
 ///

@@ -12,6 +12,8 @@ const HANDLER_LOOSE: &str = "xss:event-handler";
 /// Same tag as the markup check: a `javascript:` URL running a sink.
 const SCRIPT_SCHEME: &str = "xss:script-url";
 
+use crate::ascii::byte_table;
+
 type Hit = (&'static str, usize, usize);
 
 /// Functions whose call runs or exfiltrates script.
@@ -87,8 +89,15 @@ const INDEXED_GLOBALS: &[&[u8]] = &[
     b"content",
 ];
 
+/// JavaScript identifier bytes (ASCII).
+const IDENT: [bool; 256] =
+    byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$");
+
+/// What every check but the `javascript:` one needs, see [`check`].
+const CODE_SYNTAX: [bool; 256] = byte_table(b"(`['\"{=");
+
 fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+    IDENT[usize::from(b)]
 }
 
 fn is_js_op(b: u8) -> bool {
@@ -125,10 +134,7 @@ pub(crate) fn check(input: &str) -> Option<Hit> {
     // Every check below but the `javascript:` one needs one of these: a call or tagged template
     // (`(` `` ` ``), an index (`[`), a string to break out of (`'` `"`), a template
     // substitution (`{`) or a handler (`=`). URLs, dates and codes have none of them.
-    if !b
-        .iter()
-        .any(|&c| matches!(c, b'(' | b'`' | b'[' | b'\'' | b'"' | b'{' | b'='))
-    {
+    if !b.iter().any(|&c| CODE_SYNTAX[usize::from(c)]) {
         return script_scheme_call(b);
     }
     if let Some(h) = jsfuck(b) {
@@ -175,9 +181,12 @@ fn sink_at(b: &[u8], start: usize, end: usize, word: &[u8]) -> Option<Hit> {
         Some(b'`') => CALL_SINKS.contains(&word) && STRONG_SINKS.contains(&word),
         _ => false,
     };
-    let property = PROPERTY_SINKS
-        .iter()
-        .any(|p| p.first() == b.get(start) && b.get(start..start + p.len()) == Some(*p));
+    // Every property sink starts with a word of six or more bytes (`window`), so shorter
+    // words, most of any text, skip the comparisons.
+    let property = word.len() >= 6
+        && PROPERTY_SINKS
+            .iter()
+            .any(|p| p.first() == b.get(start) && b.get(start..start + p.len()) == Some(*p));
     let indexed = next == Some(b'[')
         && INDEXED_GLOBALS.contains(&word)
         && matches!(b.get(end + 1), Some(b'\'' | b'"' | b'`' | b'/'));
@@ -330,6 +339,8 @@ fn args_are_attack(b: &[u8], from: usize) -> bool {
 /// `onerror=alert(1)` outside any tag (written into a tag by the application, or probing a
 /// filter): a known event name at a word start, `=`, and code or nothing after it.
 fn loose_handler(b: &[u8]) -> Option<Hit> {
+    // A handler needs its `=`; prose rarely has one.
+    memchr::memchr(b'=', b)?;
     let n = b.len();
     let mut i = 0;
     while i + 2 < n {
@@ -413,6 +424,8 @@ fn script_scheme_call(b: &[u8]) -> Option<Hit> {
 /// JSFuck and similar: a long run drawn only from `[]()!+` that uses brackets, parentheses
 /// and `!` (a diffstat's `+++++` or a row of `))))` is not code).
 fn jsfuck(b: &[u8]) -> Option<Hit> {
+    // The run must use `!`; prose rarely has one.
+    memchr::memchr(b'!', b)?;
     let mut run = 0;
     let mut seen = 0u8;
     for (i, &c) in b.iter().enumerate() {
