@@ -4,12 +4,17 @@
 //! A detector looks up most words of every value it reads, and almost all of them are not in
 //! the vocabulary. Matching a lower-cased copy against every entry costs a copy and a chain of
 //! compares per word; here a miss usually costs one hash of the length and the first and last
-//! bytes, and one slot that is empty or holds a word of another length.
+//! bytes, and a look at one or two slot lengths (a word longer than every entry costs one
+//! compare).
 
 /// Words (lower-case ASCII) mapped to values of type `T`, in `SLOTS` slots (a power of two,
 /// more than twice the number of words so probe chains stay short).
 pub(crate) struct WordMap<T: 'static, const SLOTS: usize> {
+    /// Length of the word in each slot, 0 for an empty slot (compared before any byte).
+    lens: [u8; SLOTS],
     slots: [Option<(&'static [u8], T)>; SLOTS],
+    /// The longest word's length.
+    max_len: usize,
 }
 
 /// Slot index of a word. Only the length and the first and last bytes are mixed in, with ASCII
@@ -30,7 +35,9 @@ impl<T: Copy, const SLOTS: usize> WordMap<T, SLOTS> {
     pub(crate) const fn new(entries: &[(&'static [u8], T)]) -> Self {
         assert!(SLOTS.is_power_of_two() && entries.len() * 2 < SLOTS);
         let mut map = WordMap {
+            lens: [0; SLOTS],
             slots: [None; SLOTS],
+            max_len: 0,
         };
         let mut k = 0;
         while k < entries.len() {
@@ -41,29 +48,37 @@ impl<T: Copy, const SLOTS: usize> WordMap<T, SLOTS> {
     }
 
     const fn insert(&mut self, word: &'static [u8], value: T) {
-        assert!(!word.is_empty());
+        assert!(!word.is_empty() && word.len() <= u8::MAX as usize);
         let mut b = 0;
         while b < word.len() {
             assert!(word[b].is_ascii() && !word[b].is_ascii_uppercase());
             b += 1;
         }
         let mut slot = hash(word, SLOTS - 1);
-        while self.slots[slot].is_some() {
+        while self.lens[slot] != 0 {
             slot = (slot + 1) & (SLOTS - 1);
         }
+        self.lens[slot] = word.len() as u8;
         self.slots[slot] = Some((word, value));
+        if word.len() > self.max_len {
+            self.max_len = word.len();
+        }
     }
 
     /// The value of `word`, compared ASCII case-insensitively.
     pub(crate) fn get(&self, word: &[u8]) -> Option<T> {
-        if word.is_empty() {
+        if word.is_empty() || word.len() > self.max_len {
             return None;
         }
         let mut slot = hash(word, SLOTS - 1);
-        // The table is never full, so an empty slot ends every probe chain.
-        while let Some((entry, value)) = self.slots[slot] {
-            if entry.len() == word.len() && entry.eq_ignore_ascii_case(word) {
-                return Some(value);
+        // The table is never full, so an empty slot (length 0) ends every probe chain.
+        while self.lens[slot] != 0 {
+            if usize::from(self.lens[slot]) == word.len() {
+                if let Some((entry, value)) = self.slots[slot] {
+                    if entry.eq_ignore_ascii_case(word) {
+                        return Some(value);
+                    }
+                }
             }
             slot = (slot + 1) & (SLOTS - 1);
         }
@@ -84,7 +99,9 @@ impl<const SLOTS: usize> WordSet<SLOTS> {
     pub(crate) const fn of(words: &[&'static [u8]]) -> Self {
         assert!(SLOTS.is_power_of_two() && words.len() * 2 < SLOTS);
         let mut set = WordMap {
+            lens: [0; SLOTS],
             slots: [None; SLOTS],
+            max_len: 0,
         };
         let mut k = 0;
         while k < words.len() {

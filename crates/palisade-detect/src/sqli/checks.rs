@@ -3,7 +3,7 @@
 
 use super::keywords::{
     is_attack_function, is_catalog_name, is_delay_function, is_info_function, is_server_variable,
-    is_sql_type, Kw,
+    is_sql_type, may_name_catalog, Kw,
 };
 use super::lexer::{Class, Lexed, Token, BREAKOUT, CLOSED, COMMENT_AFTER, TIGHT};
 
@@ -156,7 +156,10 @@ pub(crate) fn analyse(input: &[u8], lexed: &Lexed, breakout: bool) -> Option<Hit
     if let Some(h) = leading_comparison(&ctx) {
         return Some(h);
     }
-    for i in 0..ctx.t.len() {
+    for (i, tok) in ctx.t.iter().enumerate() {
+        if starts_no_check(&ctx, tok) {
+            continue;
+        }
         if let Some(h) = checks_at(&ctx, i) {
             return Some(h);
         }
@@ -297,6 +300,21 @@ fn breakout_checks(c: &Ctx) -> Option<Hit> {
         return c.hit(BREAKOUT_LOGIC, 0, t.len());
     }
     None
+}
+
+/// Tokens at which [`checks_at`] finds nothing, whatever follows them, told apart without
+/// its full dispatch: most tokens of prose are such words and punctuation. Keep in step with
+/// the arms of [`checks_at`].
+fn starts_no_check(c: &Ctx, tok: &Token) -> bool {
+    match tok.class {
+        Class::Str | Class::Cmp | Class::LParen | Class::RParen | Class::Comma | Class::Other => {
+            true
+        }
+        // A word only matters to `catalog`, which needs SQL words in the value and a name of at
+        // least 7 bytes.
+        Class::Word => !c.sql_words || c.text(tok).len() < 7,
+        _ => false,
+    }
 }
 
 fn checks_at(c: &Ctx, i: usize) -> Option<Hit> {
@@ -776,6 +794,9 @@ fn names_catalog(text: &[u8]) -> bool {
                 .or_else(|| t.strip_suffix(b"]"))
                 .unwrap_or(t)
         });
+    if !may_name_catalog(text) {
+        return false;
+    }
     // A name without a dot is its own only part: one lookup.
     is_catalog_name(text)
         || (text.contains(&b'.')

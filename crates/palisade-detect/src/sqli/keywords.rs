@@ -1,5 +1,6 @@
 //! SQL words the grammar checks care about. Everything else lexes as a plain identifier.
 
+use crate::ascii::{byte_table, starts_with_ci};
 use crate::wordmap::{WordMap, WordSet};
 
 /// A recognised SQL word. `None` means "an ordinary identifier".
@@ -70,7 +71,7 @@ pub(crate) enum Kw {
 }
 
 /// Every keyword and what it is.
-const KEYWORDS: WordMap<Kw, 256> = WordMap::new(&[
+static KEYWORDS: WordMap<Kw, 256> = WordMap::new(&[
     (b"select", Kw::Select),
     (b"union", Kw::Union),
     (b"all", Kw::All),
@@ -155,7 +156,7 @@ pub(crate) fn is_delay_function(word: &[u8]) -> bool {
     DELAY_FUNCTIONS.contains(word)
 }
 
-const DELAY_FUNCTIONS: WordSet<32> = WordSet::of(&[
+static DELAY_FUNCTIONS: WordSet<32> = WordSet::of(&[
     b"sleep",
     b"pg_sleep",
     b"benchmark",
@@ -171,7 +172,7 @@ pub(crate) fn is_attack_function(word: &[u8]) -> bool {
     ATTACK_FUNCTIONS.contains(word)
 }
 
-const ATTACK_FUNCTIONS: WordSet<64> = WordSet::of(&[
+static ATTACK_FUNCTIONS: WordSet<64> = WordSet::of(&[
     b"load_file",
     b"extractvalue",
     b"updatexml",
@@ -210,7 +211,7 @@ pub(crate) fn is_info_function(word: &[u8]) -> bool {
     INFO_FUNCTIONS.contains(word)
 }
 
-const INFO_FUNCTIONS: WordSet<64> = WordSet::of(&[
+static INFO_FUNCTIONS: WordSet<64> = WordSet::of(&[
     b"version",
     b"database",
     b"user",
@@ -235,7 +236,7 @@ pub(crate) fn is_sql_type(word: &[u8]) -> bool {
     SQL_TYPES.contains(word)
 }
 
-const SQL_TYPES: WordSet<64> = WordSet::of(&[
+static SQL_TYPES: WordSet<64> = WordSet::of(&[
     b"int",
     b"int4",
     b"int8",
@@ -270,7 +271,7 @@ pub(crate) fn is_catalog_name(word: &[u8]) -> bool {
     CATALOG_NAMES.contains(word)
 }
 
-const CATALOG_NAMES: WordSet<64> = WordSet::of(&[
+const CATALOG_NAME_LIST: &[&[u8]] = &[
     b"information_schema",
     b"xp_cmdshell",
     b"sysobjects",
@@ -297,14 +298,49 @@ const CATALOG_NAMES: WordSet<64> = WordSet::of(&[
     b"master..xp_cmdshell",
     b"master.dbo.sysdatabases",
     b"performance_schema",
-]);
+];
+
+static CATALOG_NAMES: WordSet<64> = WordSet::of(CATALOG_NAME_LIST);
+
+/// Bytes of which every catalog name not starting with `sys` or `msys` has one.
+const CATALOG_MARK: [bool; 256] = byte_table(b"_.$");
+
+/// Whether `word` can be a catalog name or have one as a dotted part (`db.sysobjects`): every
+/// name starts with `sys` or `msys` or has a `_`, `.` or `$`. It rejects plain words more
+/// cheaply than the lookups; that it holds for every name is checked at compile time below.
+pub(crate) fn may_name_catalog(word: &[u8]) -> bool {
+    starts_with_ci(word, 0, b"sys")
+        || starts_with_ci(word, 0, b"msys")
+        || word.iter().any(|&b| CATALOG_MARK[usize::from(b)])
+}
+
+const _: () = {
+    let mut k = 0;
+    while k < CATALOG_NAME_LIST.len() {
+        let name = CATALOG_NAME_LIST[k];
+        let sys = name.len() >= 4
+            && ((name[0] == b's' && name[1] == b'y' && name[2] == b's')
+                || (name[0] == b'm' && name[1] == b's' && name[2] == b'y' && name[3] == b's'));
+        let mut marked = false;
+        let mut b = 0;
+        while b < name.len() {
+            marked |= CATALOG_MARK[name[b] as usize];
+            b += 1;
+        }
+        assert!(
+            sys || marked,
+            "a catalog name that may_name_catalog rejects"
+        );
+        k += 1;
+    }
+};
 
 /// Server variables (`@@name`) that only an attacker fingerprinting a database asks for.
 pub(crate) fn is_server_variable(word: &[u8]) -> bool {
     SERVER_VARIABLES.contains(word)
 }
 
-const SERVER_VARIABLES: WordSet<32> = WordSet::of(&[
+static SERVER_VARIABLES: WordSet<32> = WordSet::of(&[
     b"@@version",
     b"@@datadir",
     b"@@hostname",

@@ -172,8 +172,10 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
         if WORD_START[usize::from(b)] {
             out.ends_with_comment = false;
             let end = scan_word(input, i);
-            out.tokens.push(word_token(input, i, end));
-            i = end;
+            let (token, after_blanks) = word_token(input, i, end);
+            out.tokens.push(token);
+            // The blanks after the word are already read.
+            i = after_blanks;
             continue;
         }
         // NBSP (`%A0` decoded as Latin-1) and U+FFFD (an undecodable byte such as a raw
@@ -324,7 +326,7 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
             }
         };
         let token = if class == Class::Word && !matches!(b, b'`' | b'[') {
-            word_token(input, start, end)
+            word_token(input, start, end).0
         } else {
             Token {
                 class,
@@ -339,8 +341,9 @@ pub(crate) fn lex(input: &[u8], quote: Option<u8>, out: &mut Lexed) {
     }
 }
 
-/// The token for the unquoted word `input[start..end]`: a keyword, a function call or a word.
-fn word_token(input: &[u8], start: usize, end: usize) -> Token {
+/// The token for the unquoted word `input[start..end]` (a keyword, a function call or a word),
+/// and where the blanks after it end.
+fn word_token(input: &[u8], start: usize, end: usize) -> (Token, usize) {
     let mut token = Token {
         class: Class::Word,
         kw: lookup(&input[start..end]),
@@ -364,7 +367,7 @@ fn word_token(input: &[u8], start: usize, end: usize) -> Token {
             token.flags |= TIGHT;
         }
     }
-    token
+    (token, j)
 }
 
 fn line_end(input: &[u8], from: usize) -> usize {

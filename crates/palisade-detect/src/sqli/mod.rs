@@ -24,29 +24,53 @@ use lexer::{lex, Lexed};
 /// keyword such as `union`, `select` or `true`; values without any of these (most identifiers,
 /// codes, plain words) are skipped without lexing.
 pub fn sqli_candidate(input: &[u8]) -> bool {
-    if input.iter().any(|&b| CANDIDATE_PUNCTUATION[usize::from(b)]) {
+    // Sixteen bytes a step without a branch per byte (most values have no such byte, or only
+    // late).
+    let punctuation = input.chunks(16).any(|chunk| {
+        chunk.iter().fold(false, |seen, &b| {
+            seen | CANDIDATE_PUNCTUATION[usize::from(b)]
+        })
+    });
+    if punctuation {
         return true;
     }
     // No punctuation: only keyword-led shapes remain (`1 union select 1`, `select a from b`,
     // `1 or true`, `exec master..xp_cmdshell`, `from information_schema.tables`).
-    input
-        .split(|b| !b.is_ascii_alphanumeric() && *b != b'_')
-        .any(|w| {
-            matches!(
-                keywords::lookup(w),
-                Kw::Union
-                    | Kw::Select
-                    | Kw::True
-                    | Kw::Drop
-                    | Kw::Create
-                    | Kw::Exec
-                    | Kw::Waitfor
-                    | Kw::Shutdown
-                    | Kw::Order
-                    | Kw::Procedure
-            ) || keywords::is_catalog_name(w)
-        })
+    let mut rest = input;
+    loop {
+        // The next word: a run of letters, digits and `_`.
+        let Some(start) = rest.iter().position(|&b| CANDIDATE_WORD[usize::from(b)]) else {
+            return false;
+        };
+        rest = &rest[start..];
+        let len = rest
+            .iter()
+            .position(|&b| !CANDIDATE_WORD[usize::from(b)])
+            .unwrap_or(rest.len());
+        let word = &rest[..len];
+        let statement_word = matches!(
+            keywords::lookup(word),
+            Kw::Union
+                | Kw::Select
+                | Kw::True
+                | Kw::Drop
+                | Kw::Create
+                | Kw::Exec
+                | Kw::Waitfor
+                | Kw::Shutdown
+                | Kw::Order
+                | Kw::Procedure
+        );
+        if statement_word || keywords::is_catalog_name(word) {
+            return true;
+        }
+        rest = &rest[len..];
+    }
 }
+
+/// Bytes of a word for [`sqli_candidate`]'s keyword search.
+const CANDIDATE_WORD: [bool; 256] =
+    byte_table(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
 /// The punctuation [`sqli_candidate`] looks for, as a 256-entry table.
 const CANDIDATE_PUNCTUATION: [bool; 256] = byte_table(b"'\"`;#(=<>-/|&@:");
