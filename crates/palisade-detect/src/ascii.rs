@@ -42,6 +42,25 @@ pub(crate) const fn byte_table(bytes: &[u8]) -> [bool; 256] {
     table
 }
 
+/// Offset of the first byte of `hay` in `table`, if any. Sixteen bytes a step, without a
+/// branch per byte, while none is there (the usual case on text), then byte by byte.
+pub(crate) fn position_in(hay: &[u8], table: &[bool; 256]) -> Option<usize> {
+    let mut skipped = 0;
+    for chunk in hay.chunks(16) {
+        let any = chunk
+            .iter()
+            .fold(false, |seen, &b| seen | table[usize::from(b)]);
+        if any {
+            return chunk
+                .iter()
+                .position(|&b| table[usize::from(b)])
+                .map(|p| skipped + p);
+        }
+        skipped += chunk.len();
+    }
+    None
+}
+
 /// Widens `start..end` outwards to the nearest `char` boundaries of `s` and clamps it to the
 /// string, so a [`crate::Detection`] span can always be used to slice the input.
 pub(crate) fn char_span(s: &str, start: usize, end: usize) -> std::ops::Range<usize> {
@@ -75,6 +94,17 @@ mod tests {
         assert_eq!(find_ci(b"sel", b"select"), None);
         assert!(starts_with_ci(b"XP_CMDSHELL", 0, b"xp_"));
         assert!(!starts_with_ci(b"xp", 0, b"xp_"));
+    }
+
+    #[test]
+    fn table_search_finds_the_first_member() {
+        const DIGITS: [bool; 256] = byte_table(b"0123456789");
+        assert_eq!(position_in(b"", &DIGITS), None);
+        assert_eq!(position_in(b"abc", &DIGITS), None);
+        assert_eq!(position_in(b"a1b2", &DIGITS), Some(1));
+        let long = b"no digits in the first sixteen bytes, then 42";
+        assert_eq!(position_in(long, &DIGITS), Some(long.len() - 2));
+        assert_eq!(position_in(&[b'x'; 40], &DIGITS), None);
     }
 
     #[test]

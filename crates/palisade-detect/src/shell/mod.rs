@@ -12,7 +12,7 @@ mod commands;
 mod normalise;
 mod syntax;
 
-use crate::ascii::{byte_table, char_span};
+use crate::ascii::{byte_table, char_span, position_in};
 use crate::{Detection, DetectorKind};
 use commands::Tier;
 use normalise::{normalise, Normalised};
@@ -39,13 +39,83 @@ pub const FINGERPRINTS: &[&str] = &[
 /// Every command needs at least two ASCII letters and either a separator, a path, a flag or
 /// a substitution character — except a short value that is a bare command (`ipconfig`).
 pub fn shell_candidate(input: &[u8]) -> bool {
+    candidate(input, Present::of(input))
+}
+
+/// [`shell_candidate`] with the byte kinds of `input` already known.
+fn candidate(input: &[u8], present: Present) -> bool {
     let letters = input
         .iter()
         .filter(|b| b.is_ascii_alphabetic())
         .take(2)
         .count();
-    letters == 2 && (input.len() <= 24 || input.iter().any(|&b| CANDIDATE_SYNTAX[usize::from(b)]))
+    letters == 2 && (input.len() <= 24 || present.has(Present::CANDIDATE_SYNTAX))
 }
+
+/// Which kinds of byte a value holds, found in one pass, so that [`shell`] skips the searches
+/// and passes whose bytes are absent (most of them, on prose).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Present(u8);
+
+impl Present {
+    /// `$`: arithmetic probes.
+    pub(crate) const DOLLAR: u8 = 1;
+    /// `<`: server-side includes.
+    pub(crate) const LT: u8 = 2;
+    /// `(`: exec functions and Shellshock.
+    pub(crate) const PAREN: u8 = 4;
+    /// `& | ( ; \n \r`: what precedes a cmd.exe batch command position.
+    pub(crate) const BATCH_SEPARATOR: u8 = 8;
+    /// [`CANDIDATE_SYNTAX`].
+    pub(crate) const CANDIDATE_SYNTAX: u8 = 16;
+    /// A byte [`normalise`] rewrites or drops.
+    pub(crate) const NORMALISED: u8 = 32;
+    /// What [`looks_binary`] counts: a control character other than tab and line breaks, or
+    /// 0xEF (the lead byte of U+FFFD).
+    pub(crate) const ODD: u8 = 64;
+
+    fn of(bytes: &[u8]) -> Present {
+        // Sixteen bytes a step, without a branch per byte.
+        Present(bytes.chunks(16).fold(0, |seen, chunk| {
+            chunk
+                .iter()
+                .fold(seen, |seen, &b| seen | BYTE_KINDS[usize::from(b)])
+        }))
+    }
+
+    pub(crate) fn has(self, kinds: u8) -> bool {
+        self.0 & kinds != 0
+    }
+}
+
+/// The [`Present`] bits of each byte.
+const BYTE_KINDS: [u8; 256] = {
+    let mut kinds = [0u8; 256];
+    kinds[b'$' as usize] |= Present::DOLLAR;
+    kinds[b'<' as usize] |= Present::LT;
+    kinds[b'(' as usize] |= Present::PAREN;
+    let batch = b"&|(;\n\r";
+    let mut k = 0;
+    while k < batch.len() {
+        kinds[batch[k] as usize] |= Present::BATCH_SEPARATOR;
+        k += 1;
+    }
+    let mut b = 0;
+    while b < 256 {
+        if CANDIDATE_SYNTAX[b] {
+            kinds[b] |= Present::CANDIDATE_SYNTAX;
+        }
+        if normalise::HANDLED[b] {
+            kinds[b] |= Present::NORMALISED;
+        }
+        let control = b < 0x20 && b != b'\n' as usize && b != b'\r' as usize && b != b'\t' as usize;
+        if control || b == 0xef {
+            kinds[b] |= Present::ODD;
+        }
+        b += 1;
+    }
+    kinds
+};
 
 /// A separator, a path, a flag or a substitution character: what [`shell_candidate`] needs in
 /// a value longer than a bare command.
@@ -64,18 +134,23 @@ const POSITION_START: [bool; 256] = byte_table(b"|&;\n({`$<>");
 /// `"shell:cmd-batch"` (cmd.exe `FOR … IN (…) DO` / `IF EXIST|DEFINED|==` syntax).
 pub fn shell(input: &str) -> Option<Detection> {
     let bytes = input.as_bytes();
+    let present = Present::of(bytes);
     // Whole-value syntax (cmd.exe `IF EXIST x CMD` has no separator character at all).
-    if let Some((fp, s, e)) = syntax::check(bytes) {
+    if let Some((fp, s, e)) = syntax::check(bytes, present) {
         return Some(Detection::new(
             DetectorKind::Shell,
             fp,
             char_span(input, s, e),
         ));
     }
-    if !shell_candidate(bytes) {
+    if !candidate(bytes, present) {
         return None;
     }
-    if let Some(at) = shellshock(bytes) {
+    if let Some(at) = present
+        .has(Present::PAREN)
+        .then(|| shellshock(bytes))
+        .flatten()
+    {
         return Some(Detection::new(
             DetectorKind::Shell,
             SHELLSHOCK,
@@ -83,13 +158,13 @@ pub fn shell(input: &str) -> Option<Detection> {
         ));
     }
 
-    if looks_binary(bytes) {
+    if present.has(Present::ODD) && looks_binary(bytes) {
         // Decoded file content (images, PDFs): random bytes form "commands" by chance.
         return None;
     }
     // Most values hold nothing to undo; they are scanned as they are, without copying them
     // and their offsets.
-    let unchanged = normalise::is_unchanged(bytes);
+    let unchanged = !present.has(Present::NORMALISED);
     let mut norm = Normalised::default();
     let (text, brace): (&[u8], &[(usize, usize)]) = if unchanged {
         (bytes, &[])
@@ -213,7 +288,7 @@ fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
     let mut i = 0;
     while i < n {
         // Jump to the next byte that can start a command position.
-        match t[i..].iter().position(|&c| POSITION_START[usize::from(c)]) {
+        match position_in(&t[i..], &POSITION_START) {
             Some(p) => i += p,
             None => break,
         }

@@ -32,12 +32,6 @@ fn is_name(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Whether [`normalise`] would return `input` unchanged (no byte it rewrites or drops), so the
-/// caller can read `input` itself.
-pub(crate) fn is_unchanged(input: &[u8]) -> bool {
-    !input.iter().any(|&c| HANDLED[usize::from(c)])
-}
-
 pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
     out.text.clear();
     out.origin.clear();
@@ -237,7 +231,7 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
 }
 
 /// Bytes with an arm of their own in [`normalise`]; every other byte is copied as it is.
-const HANDLED: [bool; 256] = {
+pub(crate) const HANDLED: [bool; 256] = {
     let mut t = [false; 256];
     let bytes = [
         b'\\', b'\'', b'"', b'^', b'$', b'%', b'{', b'\t', b'\r', 0x0b, 0x0c,

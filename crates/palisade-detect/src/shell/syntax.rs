@@ -2,6 +2,7 @@
 //! expansion probes, language-level process functions, server-side includes and cmd.exe batch
 //! control syntax.
 
+use super::Present;
 use crate::ascii::starts_with_ci;
 
 pub(crate) const ARITHMETIC: &str = "shell:arithmetic";
@@ -11,11 +12,25 @@ pub(crate) const CMD_BATCH: &str = "shell:cmd-batch";
 
 type Hit = (&'static str, usize, usize);
 
-pub(crate) fn check(b: &[u8]) -> Option<Hit> {
-    arithmetic(b)
-        .or_else(|| ssi(b))
-        .or_else(|| exec_function(b))
-        .or_else(|| batch(b))
+pub(crate) fn check(b: &[u8], present: Present) -> Option<Hit> {
+    // Each check but the batch one needs its byte; without it the search for it is skipped.
+    let arithmetic = || {
+        present
+            .has(Present::DOLLAR)
+            .then(|| arithmetic(b))
+            .flatten()
+    };
+    let ssi = || present.has(Present::LT).then(|| ssi(b)).flatten();
+    let exec_function = || {
+        present
+            .has(Present::PAREN)
+            .then(|| exec_function(b))
+            .flatten()
+    };
+    arithmetic()
+        .or_else(ssi)
+        .or_else(exec_function)
+        .or_else(|| batch(b, present.has(Present::BATCH_SEPARATOR)))
 }
 
 /// `$((93+76))`: commix-style probes echo an arithmetic result to confirm execution.
@@ -112,12 +127,15 @@ fn exec_function(b: &[u8]) -> Option<Hit> {
 
 /// cmd.exe control syntax at a command position: `FOR [/D|/R|/L|/F …] %x IN (…) DO …` and
 /// `IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL x cmd` / `IF a==b cmd` / `IF a EQU b cmd`.
-fn batch(b: &[u8]) -> Option<Hit> {
+fn batch(b: &[u8], separators: bool) -> Option<Hit> {
     // Command positions are the start and the byte after each `& | ( ; \n \r`; only those are
     // visited (two vectorised searches), not every word. A hit is the leftmost one, so the
     // first hit of each search is enough and the earlier of the two wins.
     if let Some(hit) = batch_at(b, 0) {
         return Some(hit);
+    }
+    if !separators {
+        return None;
     }
     let first_after = |mut found: memchr::Memchr3<'_>| found.find_map(|p| batch_at(b, p + 1));
     let grouping = first_after(memchr::memchr3_iter(b'&', b'|', b'(', b));
