@@ -4,8 +4,8 @@
 //! A detector looks up most words of every value it reads, and almost all of them are not in
 //! the vocabulary. Matching a lower-cased copy against every entry costs a copy and a chain of
 //! compares per word; here a miss usually costs one hash of the length and the first and last
-//! bytes, and a look at one or two slot lengths (a word longer than every entry costs one
-//! compare).
+//! bytes, and a look at one or two slot lengths (a word shorter or longer than every entry
+//! costs two compares).
 
 /// Words (lower-case ASCII) mapped to values of type `T`, in `SLOTS` slots (a power of two,
 /// more than twice the number of words so probe chains stay short).
@@ -13,7 +13,8 @@ pub(crate) struct WordMap<T: 'static, const SLOTS: usize> {
     /// Length of the word in each slot, 0 for an empty slot (compared before any byte).
     lens: [u8; SLOTS],
     slots: [Option<(&'static [u8], T)>; SLOTS],
-    /// The longest word's length.
+    /// The shortest and the longest word's length.
+    min_len: usize,
     max_len: usize,
 }
 
@@ -37,6 +38,7 @@ impl<T: Copy, const SLOTS: usize> WordMap<T, SLOTS> {
         let mut map = WordMap {
             lens: [0; SLOTS],
             slots: [None; SLOTS],
+            min_len: usize::MAX,
             max_len: 0,
         };
         let mut k = 0;
@@ -63,13 +65,17 @@ impl<T: Copy, const SLOTS: usize> WordMap<T, SLOTS> {
         if word.len() > self.max_len {
             self.max_len = word.len();
         }
+        if word.len() < self.min_len {
+            self.min_len = word.len();
+        }
     }
 
     /// The value of `word`, compared ASCII case-insensitively. (Inlined: it is called once per
     /// word, and a miss costs little more than the call.)
     #[inline]
     pub(crate) fn get(&self, word: &[u8]) -> Option<T> {
-        if word.is_empty() || word.len() > self.max_len {
+        // Every entry is at least one byte long, so this also turns away the empty word.
+        if word.len() < self.min_len || word.len() > self.max_len {
             return None;
         }
         let mut slot = hash(word, SLOTS - 1);
@@ -104,6 +110,7 @@ impl<const SLOTS: usize> WordSet<SLOTS> {
         let mut set = WordMap {
             lens: [0; SLOTS],
             slots: [None; SLOTS],
+            min_len: usize::MAX,
             max_len: 0,
         };
         let mut k = 0;
