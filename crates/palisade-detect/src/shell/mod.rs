@@ -39,17 +39,23 @@ pub const FINGERPRINTS: &[&str] = &[
 /// Every command needs at least two ASCII letters and either a separator, a path, a flag or
 /// a substitution character — except a short value that is a bare command (`ipconfig`).
 pub fn shell_candidate(input: &[u8]) -> bool {
-    candidate(input, Present::of(input))
+    // Stops at the first syntax byte (unlike [`Present::of`], which reads the whole value).
+    two_letters(input)
+        && (input.len() <= 24 || input.iter().any(|&b| CANDIDATE_SYNTAX[usize::from(b)]))
 }
 
 /// [`shell_candidate`] with the byte kinds of `input` already known.
 fn candidate(input: &[u8], present: Present) -> bool {
-    let letters = input
+    two_letters(input) && (input.len() <= 24 || present.has(Present::CANDIDATE_SYNTAX))
+}
+
+fn two_letters(input: &[u8]) -> bool {
+    input
         .iter()
         .filter(|b| b.is_ascii_alphabetic())
         .take(2)
-        .count();
-    letters == 2 && (input.len() <= 24 || present.has(Present::CANDIDATE_SYNTAX))
+        .count()
+        == 2
 }
 
 /// Which kinds of byte a value holds, found in one pass, so that [`shell`] skips the searches
