@@ -78,6 +78,15 @@ impl<T> ValueMemo<T> {
         self.entries.push((start..self.values.len(), result));
     }
 
+    /// Forgets every value, keeping the allocations; the stored value bytes are zeroed first,
+    /// so nothing of a request's values stays behind in a reused buffer.
+    pub(crate) fn clear(&mut self) {
+        self.values.fill(0);
+        self.values.clear();
+        self.entries.clear();
+        self.index.clear();
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -60,6 +60,11 @@ pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
 pub(crate) struct Memo(ValueMemo<Option<Finding>>);
 
 impl Memo {
+    /// Forgets every result (see [`ValueMemo::clear`]).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// [`run`], remembered for this request.
     pub(crate) fn run(&mut self, kind: DetectorKind, input: &str) -> Option<Finding> {
         match self.0.get(kind as u16, input.as_bytes()) {
