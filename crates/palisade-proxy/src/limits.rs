@@ -153,19 +153,17 @@ fn is_decimal(v: &[u8]) -> bool {
 /// endings other than CRLF, obsolete line folding, `Content-Length` fields Pingora dropped or
 /// collapsed.
 pub fn check_raw_head(raw: &[u8], chunked: bool) -> Option<Violation> {
+    // Runs on every request: line feeds and carriage returns are found with `memchr` rather
+    // than byte by byte, and a field name is compared only as far as `content-length:` reaches.
     let mut content_lengths = 0usize;
     let mut lines = 0usize;
     let mut start = 0usize;
-    while start < raw.len() {
-        let Some(rel) = raw[start..].iter().position(|&b| b == b'\n') else {
-            break;
-        };
-        let end = start + rel;
+    for end in memchr::memchr_iter(b'\n', raw) {
         if end == start || raw[end - 1] != b'\r' {
             return Some(protocol(400, "bare LF line ending in the request head"));
         }
         let line = &raw[start..end - 1];
-        if line.contains(&b'\r') {
+        if memchr::memchr(b'\r', line).is_some() {
             return Some(protocol(400, "bare CR in the request head"));
         }
         if line.is_empty() {
@@ -180,8 +178,7 @@ pub fn check_raw_head(raw: &[u8], chunked: bool) -> Option<Violation> {
             if matches!(line.first(), Some(b' ' | b'\t')) {
                 return Some(protocol(400, "obsolete line folding in a header field"));
             }
-            let name = line.split(|&b| b == b':').next().unwrap_or_default();
-            if name.eq_ignore_ascii_case(b"content-length") {
+            if names_content_length(line) {
                 content_lengths += 1;
             }
         }
@@ -198,6 +195,15 @@ pub fn check_raw_head(raw: &[u8], chunked: bool) -> Option<Violation> {
         return Some(protocol(400, "duplicate Content-Length"));
     }
     None
+}
+
+/// Whether a header line's name (everything before its first `:`, or the whole line) is
+/// `Content-Length` in any case.
+fn names_content_length(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-length";
+    line.len() >= NAME.len()
+        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+        && line.get(NAME.len()).is_none_or(|&b| b == b':')
 }
 
 /// The declared body length, when `Content-Length` is a plain decimal number.
@@ -308,5 +314,27 @@ mod tests {
         // The body after the head is not looked at.
         let body = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na\nb";
         assert_eq!(check_raw_head(body, false), None);
+    }
+
+    #[test]
+    fn content_length_names() {
+        // The same answer as taking the name up to the first `:` and comparing it.
+        for yes in [
+            &b"Content-Length: 1"[..],
+            b"content-length:1",
+            b"content-length",
+        ] {
+            assert!(names_content_length(yes), "{yes:?}");
+        }
+        for no in [
+            &b"Content-Lengths: 1"[..],
+            b"X-Content-Length: 1",
+            b"content-lengt: 1",
+            b"content-length-x: 1",
+            b"CONTENT-LENGTH :1",
+            b"",
+        ] {
+            assert!(!names_content_length(no), "{no:?}");
+        }
     }
 }
