@@ -66,22 +66,27 @@ pub fn generate() -> RequestId {
     let lo = splitmix64(hi ^ seed.rotate_left(17));
     let hi = (hi & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
     let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    // 8-4-4-4-12 hex digits: the 32 nibbles of hi:lo in order, dashes between the groups.
-    let mut text = [b'-'; 36];
-    let positions = (0..8)
-        .chain(9..13)
-        .chain(14..18)
-        .chain(19..23)
-        .chain(24..36);
-    for (i, pos) in positions.enumerate() {
-        let word = if i < 16 { hi } else { lo };
-        let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
-        text[pos] = b"0123456789abcdef"[nibble as usize];
-    }
+    let text = uuid_text(hi, lo);
     // Hex digits and dashes are always a valid header value; the fallback is unreachable.
     RequestId(
         HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid-id")),
     )
+}
+
+/// `hi:lo` as 8-4-4-4-12 lower-case hex digits. Runs for every request without a usable router
+/// id, so it writes two digits per byte into fixed positions rather than walking a chain of
+/// ranges nibble by nibble.
+fn uuid_text(hi: u64, lo: u64) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Where each byte's two digits go: the text's positions skipping the four dashes.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let mut text = [b'-'; 36];
+    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
+    for (&b, &at) in bytes.iter().zip(AT.iter()) {
+        text[at] = HEX[usize::from(b >> 4)];
+        text[at + 1] = HEX[usize::from(b & 0xf)];
+    }
+    text
 }
 
 fn process_seed() -> u64 {
@@ -132,6 +137,40 @@ mod tests {
             assert!(b"89ab".contains(&text[19]), "variant: {}", id.as_str());
             assert_eq!(id.header_value().as_bytes(), text);
         }
+    }
+
+    /// The nibble-by-nibble layout `uuid_text` must reproduce.
+    fn uuid_text_reference(hi: u64, lo: u64) -> [u8; 36] {
+        let mut text = [b'-'; 36];
+        let positions = (0..8)
+            .chain(9..13)
+            .chain(14..18)
+            .chain(19..23)
+            .chain(24..36);
+        for (i, pos) in positions.enumerate() {
+            let word = if i < 16 { hi } else { lo };
+            let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+            text[pos] = b"0123456789abcdef"[nibble as usize];
+        }
+        text
+    }
+
+    #[test]
+    fn uuid_text_matches_the_reference_layout() {
+        let mut x = 1u64;
+        for _ in 0..10_000 {
+            let hi = splitmix64(x);
+            let lo = splitmix64(hi);
+            x = lo;
+            assert_eq!(uuid_text(hi, lo), uuid_text_reference(hi, lo));
+        }
+        for (hi, lo) in [(0, 0), (u64::MAX, u64::MAX), (0x0123_4567_89ab_cdef, 1)] {
+            assert_eq!(uuid_text(hi, lo), uuid_text_reference(hi, lo));
+        }
+        assert_eq!(
+            &uuid_text(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210),
+            b"01234567-89ab-cdef-fedc-ba9876543210"
+        );
     }
 
     #[test]
