@@ -779,7 +779,16 @@ impl ProxyHttp for PalisadeProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream.insert_header("x-request-id", ctx.request_id.header_value())?;
+        // Behind the router the accepted id is usually the request's own, single X-Request-Id:
+        // inserting it again would change nothing but cost a name parse and two map writes.
+        let mut sent = upstream.headers.get_all(&X_REQUEST_ID).iter();
+        let unchanged = sent
+            .next()
+            .is_some_and(|v| v.as_bytes() == ctx.request_id.as_str().as_bytes())
+            && sent.next().is_none();
+        if !unchanged {
+            upstream.insert_header("x-request-id", ctx.request_id.header_value())?;
+        }
         // A TLS connection comes straight from the client (the router never speaks TLS to a dyno).
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         if !self.settings.behind_heroku_router || tls {

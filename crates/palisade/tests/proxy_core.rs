@@ -76,6 +76,24 @@ fn router_request_id_is_kept_and_bad_ones_replaced() {
             .as_bytes(),
     );
     assert_eq!(resp.header("x-request-id"), Some(good));
+    // The app sees the id exactly once, whether it was kept, replaced, or sent twice.
+    let app_ids = |resp: &Response| -> Vec<String> {
+        resp.json()["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("x-request-id"))
+            .map(|h| h[1].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(app_ids(&resp), vec![good.to_string()]);
+    let resp = request(
+        p.addr(),
+        format!("GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: {good}\r\nX-Request-Id: {good}-second\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(resp.header("x-request-id"), Some(good));
+    assert_eq!(app_ids(&resp), vec![good.to_string()]);
     let resp = request(
         p.addr(),
         b"GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: x\"}{inject\r\nConnection: close\r\n\r\n",
@@ -83,6 +101,7 @@ fn router_request_id_is_kept_and_bad_ones_replaced() {
     let rid = resp.header("x-request-id").unwrap();
     assert!(!rid.contains("inject"));
     assert_eq!(rid.len(), 36);
+    assert_eq!(app_ids(&resp), vec![rid.to_string()]);
 }
 
 #[test]
