@@ -562,14 +562,22 @@ impl ProxyHttp for PalisadeProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip())
         {
-            let xff: Vec<&[u8]> = session
+            let mut values = session
                 .req_header()
                 .headers
                 .get_all(&X_FORWARDED_FOR)
                 .iter()
-                .map(|v| v.as_bytes())
-                .collect();
-            let ip = self.access.identity().resolve(peer, &xff);
+                .map(|v| v.as_bytes());
+            // The router sends exactly one X-Forwarded-For: pass it without collecting a Vec
+            // (an allocation per request); several go through a Vec as before.
+            let ip = match (values.next(), values.next()) {
+                (None, _) => self.access.identity().resolve(peer, &[]),
+                (Some(only), None) => self.access.identity().resolve(peer, &[only]),
+                (Some(first), Some(second)) => {
+                    let xff: Vec<&[u8]> = [first, second].into_iter().chain(values).collect();
+                    self.access.identity().resolve(peer, &xff)
+                }
+            };
             ctx.client_ip = Some(ip);
             ctx.country = self.access.country(ip).map(|c| c.to_string());
         }

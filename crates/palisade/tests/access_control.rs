@@ -131,6 +131,37 @@ fn heroku_mode_holds_with_a_palisade_yml_that_does_not_set_the_client_ip_mode() 
     let ok = p.get_via("/x", "198.51.100.20, 173.245.48.9");
     assert_passed(&ok, "/x");
     assert_eq!(p.access_event_for(&ok)["client.ip"], "198.51.100.20");
+    // Several X-Forwarded-For fields read as one list, last field right-most: one, two and
+    // three fields take different paths in the proxy.
+    for fields in [
+        &["X-Forwarded-For: 198.51.100.21, 173.245.48.9"][..],
+        &[
+            "X-Forwarded-For: 198.51.100.21",
+            "X-Forwarded-For: 173.245.48.9",
+        ],
+        &[
+            "X-Forwarded-For: 203.0.113.7",
+            "X-Forwarded-For: 198.51.100.21",
+            "X-Forwarded-For: 173.245.48.9",
+        ],
+    ] {
+        let ok = p.send("GET", "/multi", fields);
+        assert_passed(&ok, "/multi");
+        assert_eq!(
+            p.access_event_for(&ok)["client.ip"],
+            "198.51.100.21",
+            "{fields:?}"
+        );
+    }
+    let resp = p.send(
+        "GET",
+        "/multi",
+        &[
+            "X-Forwarded-For: 198.51.100.21",
+            "X-Forwarded-For: 203.0.113.7, 173.245.48.9",
+        ],
+    );
+    assert_refused(&p, &resp, 403, "ip", "203.0.113.7");
 }
 
 fn ipv6_loopback_available() -> bool {
