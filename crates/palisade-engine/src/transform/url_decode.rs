@@ -32,45 +32,32 @@ pub fn url_decode_once(input: &[u8], plus_as_space: bool) -> Cow<'_, [u8]> {
     let Some(first) = first else {
         return Cow::Borrowed(input);
     };
-    // Decoding never lengthens a value (`%XX` → 1 byte, `%uHHHH` → at most 4, `+` → 1), so
-    // the output is written in place into a buffer of the input's length. Plain runs are found
-    // by a tight scan and copied whole; prose has a `+` every word, too often to pay for a
-    // vector search per run.
-    let special = |b: &u8| *b == b'%' || (plus_as_space && *b == b'+');
-    let mut out = vec![0u8; input.len()];
-    out[..first].copy_from_slice(&input[..first]);
-    let (mut i, mut o) = (first, first);
-    while let Some(&b) = input.get(i) {
-        let (used, wrote) = match b {
-            b'+' if plus_as_space => {
-                out[o] = b' ';
-                (1, 1)
-            }
-            b'%' => decode_escape(input, i, &mut out[o..]),
-            _ => {
-                let run = input[i..]
-                    .iter()
-                    .position(special)
-                    .unwrap_or(input.len() - i);
-                out[o..o + run].copy_from_slice(&input[i..i + run]);
-                (run, run)
-            }
-        };
-        i += used;
-        o += wrote;
+    // Plain segments between escapes are copied with `+` mapped to a space in one pass the
+    // compiler vectorises (prose has a `+` every word, too many for a search or a copy each);
+    // escapes are found with memchr.
+    let plus_to_space = |&b: &u8| if plus_as_space && b == b'+' { b' ' } else { b };
+    let mut out = Vec::with_capacity(input.len());
+    out.extend(input[..first].iter().map(plus_to_space));
+    let mut i = first;
+    while i < input.len() {
+        if input[i] == b'%' {
+            i += decode_escape(input, i, &mut out);
+            continue;
+        }
+        let segment = memchr::memchr(b'%', &input[i..]).unwrap_or(input.len() - i);
+        out.extend(input[i..i + segment].iter().map(plus_to_space));
+        i += segment;
     }
-    out.truncate(o);
     Cow::Owned(out)
 }
 
-/// Decodes the escape at `input[at] == b'%'` into the front of `out`, which has room for the
-/// rest of the input. Returns (input bytes used, output bytes written); an invalid escape stays
-/// literal.
-fn decode_escape(input: &[u8], at: usize, out: &mut [u8]) -> (usize, usize) {
+/// Decodes the escape at `input[at] == b'%'` onto `out`; returns how many input bytes it used
+/// (an invalid escape stays literal: one byte).
+fn decode_escape(input: &[u8], at: usize, out: &mut Vec<u8>) -> usize {
     let digit = |k: usize| input.get(at + k).copied().and_then(hex);
     if let (Some(h), Some(l)) = (digit(1), digit(2)) {
-        out[0] = h << 4 | l;
-        return (3, 1);
+        out.push(h << 4 | l);
+        return 3;
     }
     if matches!(input.get(at + 1), Some(b'u' | b'U')) {
         if let (Some(a), Some(b), Some(c), Some(d)) = (digit(2), digit(3), digit(4), digit(5)) {
@@ -78,13 +65,12 @@ fn decode_escape(input: &[u8], at: usize, out: &mut [u8]) -> (usize, usize) {
                 .iter()
                 .fold(0u32, |acc, &x| acc << 4 | u32::from(x));
             let mut buf = [0u8; 4];
-            let bytes = code_point_bytes(cp, &mut buf);
-            out[..bytes.len()].copy_from_slice(bytes);
-            return (6, bytes.len());
+            out.extend_from_slice(code_point_bytes(cp, &mut buf));
+            return 6;
         }
     }
-    out[0] = b'%';
-    (1, 1)
+    out.push(b'%');
+    1
 }
 
 /// The bytes a `%uHHHH` code point decodes to: its ASCII look-alike, its UTF-8, or (a lone
