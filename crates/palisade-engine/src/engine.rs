@@ -100,8 +100,8 @@ pub struct Engine {
     /// One automaton over the literals of two bytes or more of every rule (ASCII
     /// case-insensitive).
     ac: Option<AhoCorasick>,
-    /// Pattern id → (view index, rule index) of the rules that use the literal.
-    pattern_rules: Vec<Vec<(u16, u32)>>,
+    /// Pattern id → the rules that use the literal.
+    pattern_rules: Vec<Vec<PatternRule>>,
     /// Byte → (view index, rule index) of the rules with that byte as a one-byte literal (both
     /// cases of a letter). These stay out of the automaton: `/`, `:` or `(` occur many times in
     /// ordinary values (every URL), and each occurrence was an automaton match to walk.
@@ -198,7 +198,7 @@ impl Engine {
         let mut steps: Vec<Step> = Vec::new();
         let mut patterns: Vec<String> = Vec::new();
         let mut pattern_index: HashMap<String, usize> = HashMap::new();
-        let mut pattern_rules: Vec<Vec<(u16, u32)>> = Vec::new();
+        let mut pattern_rules: Vec<Vec<PatternRule>> = Vec::new();
         let mut byte_rules: Vec<Vec<(u16, u32)>> = vec![Vec::new(); 256];
         let mut trigger_bytes = ByteSet::default();
         let mut rule_views: Vec<u16> = vec![0; rules.len()];
@@ -273,6 +273,12 @@ impl Engine {
                     }
                     continue;
                 }
+                let entry = PatternRule {
+                    view: vi as u16,
+                    rule: idx,
+                    at_word_start: rule.literals_start_words
+                        && key.as_bytes().first().is_some_and(|&b| is_word_byte(b)),
+                };
                 let pid = *pattern_index.entry(key.clone()).or_insert_with(|| {
                     patterns.push(key);
                     pattern_rules.push(Vec::new());
@@ -511,6 +517,28 @@ struct Scratch {
     scan: Vec<(u16, u64)>,
     /// View → slot of its scanned value (or [`UNSET`] when the view does not apply).
     view_slot: Vec<u16>,
+}
+
+/// A rule that uses an automaton literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PatternRule {
+    view: u16,
+    rule: u32,
+    /// The literal counts only where it starts a word (`literals_start_words`, and the literal
+    /// begins with a word byte).
+    at_word_start: bool,
+}
+
+impl PatternRule {
+    /// Whether a hit of the literal at `start` of `v` selects the rule.
+    fn selects(&self, v: &[u8], start: usize) -> bool {
+        !self.at_word_start || start == 0 || !v.get(start - 1).is_some_and(|&b| is_word_byte(b))
+    }
+}
+
+/// ASCII letter, digit or `_` (what `\w` matches in the rules' byte-oriented regexes).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// Bit per rule: already a candidate for this leaf (cleared after each leaf).
@@ -989,9 +1017,12 @@ impl<'e> Transaction<'e> {
             let v = sc.value(value, slot);
             if let Some(ac) = &engine.ac {
                 for m in ac.find_overlapping_iter(v) {
-                    for &(vi, r) in &engine.pattern_rules[m.pattern().as_usize()] {
-                        if views_mask & (1u64 << vi) != 0 && seen.insert(r) {
-                            cands.push((r, slot, m.start()..m.end()));
+                    for pr in &engine.pattern_rules[m.pattern().as_usize()] {
+                        if views_mask & (1u64 << pr.view) != 0
+                            && pr.selects(v, m.start())
+                            && seen.insert(pr.rule)
+                        {
+                            cands.push((pr.rule, slot, m.start()..m.end()));
                         }
                     }
                 }
@@ -1086,10 +1117,12 @@ impl<'e> Transaction<'e> {
             let mut found = Vec::new();
             if let Some(ac) = &engine.ac {
                 for m in ac.find_overlapping_iter(v.as_ref()) {
-                    found.push((
-                        engine.pattern_rules[m.pattern().as_usize()].clone(),
-                        m.range(),
-                    ));
+                    let rules = engine.pattern_rules[m.pattern().as_usize()]
+                        .iter()
+                        .filter(|pr| pr.selects(v, m.start()))
+                        .map(|pr| (pr.view, pr.rule))
+                        .collect();
+                    found.push((rules, m.range()));
                 }
             }
             for (i, &b) in v.iter().enumerate() {
@@ -1454,6 +1487,54 @@ rules:
             ids(&run(&patched, b"/", &[("User-Agent", ua)], None)),
             vec![900002]
         );
+    }
+
+    #[test]
+    fn literals_that_start_words_count_only_at_a_word_start() {
+        // The same literal and regex, once counting everywhere and once only at word starts:
+        // the regex alone would match inside "monitoring"; the gated rule is not selected there.
+        let yaml = |gated: bool| {
+            format!(
+                "rules:\n  - id: 1\n    category: x\n    targets: [args]\n    literals: [\"on\", \"-xon\"]\n    literals_start_words: {gated}\n    regex: 'on'\n"
+            )
+        };
+        let compile = |gated| {
+            let src = [RuleSource::new("t.yml", yaml(gated))];
+            Engine::compile(&src, &UserRules::empty(), &EngineConfig::default()).unwrap()
+        };
+        let (plain, gated) = (compile(false), compile(true));
+        let fires = |e: &Engine, q: &[u8]| !ids(&run(e, q, &[], None)).is_empty();
+        for q in [&b"/?n=monitoring"[..], b"/?n=x_on", b"/?n=2on"] {
+            assert!(fires(&plain, q), "{q:?}");
+            assert!(
+                !fires(&gated, q),
+                "mid-word hit selected the gated rule: {q:?}"
+            );
+        }
+        for q in [
+            &b"/?n=on+call"[..],
+            b"/?n=x-onload",
+            b"/?n=%22on",
+            b"/?n=monitor+on",
+        ] {
+            assert!(fires(&gated, q), "{q:?}");
+        }
+        // A literal that does not begin with a word byte is never gated: "-xon" selects the
+        // rule after "a" (where its "on" is mid-word).
+        assert!(fires(&gated, b"/?n=a-xon"));
+        assert!(!fires(&gated, b"/?n=axon"));
+        // A later word-start hit still selects the rule after an earlier mid-word one.
+        assert!(fires(&gated, b"/?n=monitor+on+call"));
+    }
+
+    #[test]
+    fn literals_start_words_needs_literals() {
+        let src = [RuleSource::new(
+            "t.yml",
+            "rules:\n  - id: 1\n    category: x\n    targets: [args]\n    regex: a\n    literals_start_words: true\n",
+        )];
+        let err = Engine::compile(&src, &UserRules::empty(), &EngineConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("literals_start_words"), "{err}");
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct RuleDef {
     /// Literals (case-insensitive); any hit selects the rule as a candidate.
     #[serde(default)]
     pub literals: Option<Vec<String>>,
+    /// When true, a literal that begins with a word byte (ASCII letter, digit or `_`) counts
+    /// only where it starts a word: `or` in `' or 1=1` selects the rule, `or` in `reports`
+    /// does not. For rules whose regex only ever matches such literals at a word start.
+    #[serde(default)]
+    pub literals_start_words: Option<bool>,
     /// Confirmation regex (`regex` crate syntax; case-insensitive).
     #[serde(default)]
     pub regex: Option<String>,
@@ -141,6 +146,8 @@ pub(crate) struct Rule {
     pub transforms: Vec<Transform>,
     pub field_mask: u8,
     pub matcher: Matcher,
+    /// Literals that begin with a word byte count only at a word start (`literals_start_words`).
+    pub literals_start_words: bool,
 }
 
 /// Target names accepted in `targets:`.
@@ -351,6 +358,12 @@ pub(crate) fn validate(
                 })
             })
             .transpose()?;
+        if def.literals_start_words.is_some() && literals.is_empty() {
+            return Err(err(
+                "literals_start_words",
+                "applies to literals, and this rule has none".into(),
+            ));
+        }
         if literals.is_empty() && regex.is_none() && detector.is_none() {
             return Err(err(
                 "literals",
@@ -395,6 +408,10 @@ pub(crate) fn validate(
         transforms,
         field_mask,
         matcher,
+        literals_start_words: def
+            .literals_start_words
+            .or(defaults.literals_start_words)
+            .unwrap_or(false),
     })
 }
 
