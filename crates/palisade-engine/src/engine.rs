@@ -385,27 +385,12 @@ impl Engine {
 
     /// Starts inspecting one request.
     pub fn transaction(&self) -> Transaction<'_> {
-        let Buffers {
-            fired,
-            cands,
-            scratch,
-            seen,
-            active_exclusions,
-            detector_memo,
-            clean_values,
-        } = Buffers::take();
         Transaction {
             engine: self,
             verdict: Verdict::default(),
-            fired,
-            cands,
-            scratch,
-            seen,
-            active_exclusions,
+            buf: Buffers::take(),
             leaves: 0,
             signals_seen: 0,
-            detector_memo,
-            clean_values,
             #[cfg(test)]
             reference: false,
         }
@@ -417,12 +402,18 @@ impl Engine {
 /// small GET otherwise spent about a quarter of its inspection growing these from empty.
 #[derive(Debug, Default)]
 struct Buffers {
+    /// Rule indexes already scored.
     fired: Vec<u32>,
+    /// Candidate scratch: (rule index, value slot, literal match range).
     cands: Vec<(u32, u16, Range<usize>)>,
+    /// Per-leaf buffers, reused across leaves.
     scratch: Scratch,
+    /// Rules already candidates for the current leaf.
     seen: RuleBits,
     active_exclusions: Vec<usize>,
+    /// Detector results for values seen earlier in this request.
     detector_memo: detect::Memo,
+    /// (View group, value) pairs that confirmed no rule earlier in this request.
     clean_values: ValueMemo<()>,
 }
 
@@ -434,7 +425,7 @@ impl Buffers {
     /// This thread's spare buffers, or fresh ones.
     fn take() -> Buffers {
         SPARE_BUFFERS
-            .try_with(|spare| spare.borrow_mut().take())
+            .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.take()))
             .ok()
             .flatten()
             .unwrap_or_default()
@@ -460,16 +451,7 @@ impl Buffers {
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
-        Buffers {
-            fired: std::mem::take(&mut self.fired),
-            cands: std::mem::take(&mut self.cands),
-            scratch: std::mem::take(&mut self.scratch),
-            seen: std::mem::take(&mut self.seen),
-            active_exclusions: std::mem::take(&mut self.active_exclusions),
-            detector_memo: std::mem::take(&mut self.detector_memo),
-            clean_values: std::mem::take(&mut self.clean_values),
-        }
-        .give_back();
+        std::mem::take(&mut self.buf).give_back();
     }
 }
 
@@ -479,21 +461,10 @@ impl Drop for Transaction<'_> {
 pub struct Transaction<'e> {
     engine: &'e Engine,
     verdict: Verdict,
-    /// Rule indexes already scored.
-    fired: Vec<u32>,
-    /// Candidate scratch: (rule index, value slot, literal match range).
-    cands: Vec<(u32, u16, Range<usize>)>,
-    /// Per-leaf buffers, reused across leaves.
-    scratch: Scratch,
-    /// Rules already candidates for the current leaf.
-    seen: RuleBits,
-    active_exclusions: Vec<usize>,
+    /// Working buffers, taken from the thread's spare set and given back on drop.
+    buf: Buffers,
     leaves: usize,
     signals_seen: u64,
-    /// Detector results for values seen earlier in this request.
-    detector_memo: detect::Memo,
-    /// (View group, value) pairs that confirmed no rule earlier in this request.
-    clean_values: ValueMemo<()>,
     /// Tests: evaluate leaves the slow, obviously-correct way.
     #[cfg(test)]
     reference: bool,
@@ -728,7 +699,7 @@ impl<'e> Transaction<'e> {
         let (form, path, query) = split_target(head.target);
         if !self.engine.exclusions.is_empty() {
             let p = decoded_path(path);
-            self.active_exclusions = self
+            self.buf.active_exclusions = self
                 .engine
                 .exclusions
                 .iter()
@@ -878,7 +849,7 @@ impl<'e> Transaction<'e> {
     }
 
     fn excluded(&self, rule: &Rule, target: &str) -> bool {
-        self.active_exclusions.iter().any(|&i| {
+        self.buf.active_exclusions.iter().any(|&i| {
             let e = &self.engine.exclusions[i];
             e.covers_rule(rule.id, &rule.category) && e.covers_target(target)
         })
@@ -900,8 +871,8 @@ impl<'e> Transaction<'e> {
         if self.excluded(rule, &target) {
             return;
         }
-        if !self.fired.contains(&rule_idx) {
-            self.fired.push(rule_idx);
+        if !self.buf.fired.contains(&rule_idx) {
+            self.buf.fired.push(rule_idx);
             self.verdict.score = self.verdict.score.saturating_add(rule.score);
             self.verdict.blocked = self.verdict.score >= engine.config.anomaly_threshold;
         }
@@ -971,13 +942,13 @@ impl<'e> Transaction<'e> {
         let clean_key = if leaf.location == Location::Header {
             None
         } else {
-            match self.clean_values.get(group_id as u16, value) {
+            match self.buf.clean_values.get(group_id as u16, value) {
                 Lookup::Hit(()) => return,
                 Lookup::Miss(key) => Some(key),
                 Lookup::Skip => None,
             }
         };
-        let mut sc = std::mem::take(&mut self.scratch);
+        let mut sc = std::mem::take(&mut self.buf.scratch);
         sc.reset(engine.views.len());
         // One pass over the bytes decides which transforms may change the value.
         sc.raw_changes = crate::transform::may_change_mask(value);
@@ -1007,12 +978,12 @@ impl<'e> Transaction<'e> {
             }
         }
         if sc.scan.is_empty() {
-            self.scratch = sc;
+            self.buf.scratch = sc;
             return;
         }
-        let mut cands = std::mem::take(&mut self.cands);
+        let mut cands = std::mem::take(&mut self.buf.cands);
         cands.clear();
-        let mut seen = std::mem::take(&mut self.seen);
+        let mut seen = std::mem::take(&mut self.buf.seen);
         for &(slot, views_mask) in &sc.scan {
             let v = sc.value(value, slot);
             if let Some(ac) = &engine.ac {
@@ -1055,7 +1026,7 @@ impl<'e> Transaction<'e> {
         for &(r, _, _) in &cands {
             seen.remove(r);
         }
-        self.seen = seen;
+        self.buf.seen = seen;
         let mut confirmed = false;
         for (r, slot, lit_range) in cands.drain(..) {
             let rule = &engine.rules[r as usize];
@@ -1073,20 +1044,20 @@ impl<'e> Transaction<'e> {
             };
             let v = sc.value(value, slot);
             if let Some((range, fingerprint)) =
-                confirm(&rule.matcher, v, lit_range, &mut self.detector_memo)
+                confirm(&rule.matcher, v, lit_range, &mut self.buf.detector_memo)
             {
                 confirmed = true;
                 self.record(r, leaf, v, range, &view.names, fingerprint);
             }
         }
         if let (false, Some(key)) = (confirmed, clean_key) {
-            self.clean_values.insert(key, value, ());
+            self.buf.clean_values.insert(key, value, ());
         }
         if let (false, Some(k)) = (confirmed, clean_header) {
             crate::clean_headers::remember(k, engine.id, group_id as u16, leaf.name, value);
         }
-        self.cands = cands;
-        self.scratch = sc;
+        self.buf.cands = cands;
+        self.buf.scratch = sc;
     }
 
     /// The leaf evaluated the naive way: every view's full pipeline applied to the value, each
@@ -1772,9 +1743,9 @@ rules:
         };
         tx.eval_leaf(&leaf);
         // Every applicable view sees the raw value: one slot, one scan, nothing transformed.
-        assert_eq!(tx.scratch.scan.len(), 1);
-        assert_eq!(tx.scratch.scan[0].0, RAW_SLOT);
-        assert_eq!(tx.scratch.used, 0);
+        assert_eq!(tx.buf.scratch.scan.len(), 1);
+        assert_eq!(tx.buf.scratch.scan[0].0, RAW_SLOT);
+        assert_eq!(tx.buf.scratch.used, 0);
         // A User-Agent with ", " and " (" changes only under cmdline.
         let ua = Leaf {
             location: Location::Header,
@@ -1783,7 +1754,7 @@ rules:
             field: FieldKind::Generic,
         };
         tx.eval_leaf(&ua);
-        assert!(tx.scratch.used <= 1, "{} values", tx.scratch.used);
+        assert!(tx.buf.scratch.used <= 1, "{} values", tx.buf.scratch.used);
         assert!(tx.into_verdict().hits.is_empty());
     }
 
