@@ -8,6 +8,7 @@ pub mod app;
 pub mod app_pool;
 pub mod headers;
 pub mod inflight;
+pub mod lane;
 pub mod limits;
 pub mod pages;
 pub mod redirect;

@@ -30,6 +30,17 @@ impl RequestId {
         }
     }
 
+    /// [`Self::accept_or_generate`] for an id given as bytes (the HTTP/1 lane's parsed head).
+    pub fn accept_or_generate_bytes(incoming: Option<&[u8]>) -> RequestId {
+        match incoming.filter(|v| is_acceptable(v)) {
+            Some(v) => match HeaderValue::from_bytes(v) {
+                Ok(v) => RequestId(v),
+                Err(_) => generate(),
+            },
+            None => generate(),
+        }
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         // Both constructors admit ASCII only, so this never falls back.

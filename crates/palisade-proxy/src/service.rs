@@ -32,6 +32,9 @@ use crate::request_path::resolved_path;
 
 mod direct_relay;
 mod hardening;
+mod lane;
+
+pub(crate) use lane::{LaneBuffers, LaneEnd};
 
 /// Bodies up to this size are read before the app is contacted (Pingora's retry buffer replays
 /// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
@@ -93,7 +96,10 @@ impl EngineSource for FixedEngine {
     }
 }
 
-/// The proxy: one instance shared by every worker thread.
+/// The proxy: one instance shared by every worker thread. Cloning it is cheap and shares
+/// everything that changes (pool, counters, engine, access state): the HTTP/1 lane (`lane/`)
+/// holds a clone next to Pingora's.
+#[derive(Clone)]
 pub struct PalisadeProxy {
     settings: ProxySettings,
     app: Arc<AppTarget>,
@@ -102,8 +108,8 @@ pub struct PalisadeProxy {
     engine: Arc<dyn EngineSource>,
     access: Arc<AccessControl>,
     per_ip: Option<Arc<crate::shedding::PerIpConcurrency>>,
-    /// Idle app connections of the direct relay (`service/direct_relay.rs`).
-    app_pool: AppPool,
+    /// Idle app connections of the direct relay (`service/direct_relay.rs`) and the lane.
+    app_pool: Arc<AppPool>,
 }
 
 /// A body being held until it has been inspected.
@@ -128,6 +134,29 @@ pub struct RequestCtx {
     upstream_status: Option<u16>,
     guard: hardening::GuardState,
     _inflight: InflightGuard,
+}
+
+/// The status Palisade answers for a failed request: the status an error carries, 504 for an
+/// app that timed out, 502 for one that failed, 408/400 for a client's fault, 0 when the client
+/// is gone (nothing can be written).
+fn error_status(e: &Error) -> u16 {
+    match (e.esource(), e.etype()) {
+        (_, ErrorType::HTTPStatus(code)) => *code,
+        (ErrorSource::Upstream, ErrorType::ReadTimedout | ErrorType::WriteTimedout) => 504,
+        (ErrorSource::Upstream, _) => 502,
+        (ErrorSource::Downstream, ErrorType::ReadTimedout) => 408,
+        (
+            ErrorSource::Downstream,
+            ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed,
+        ) => 0,
+        (ErrorSource::Downstream, _) => 400,
+        (ErrorSource::Internal | ErrorSource::Unset, ErrorType::ConnectTimedout) => 504,
+        (
+            ErrorSource::Internal | ErrorSource::Unset,
+            ErrorType::ConnectRefused | ErrorType::ConnectError | ErrorType::ConnectNoRoute,
+        ) => 502,
+        _ => 500,
+    }
 }
 
 fn timeout_secs(d: Duration) -> u64 {
@@ -203,6 +232,43 @@ fn query_param_names(query: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What the audit events and the checks need to know about a request, whichever path read it:
+/// Pingora's session or the HTTP/1 lane's own parsed head (`lane/`).
+pub(crate) trait RequestFacts: Sync {
+    /// Method as sent.
+    fn method(&self) -> &str;
+    /// Path of the target, without the query.
+    fn path(&self) -> &str;
+    /// Query of the target, without the `?`.
+    fn query(&self) -> Option<&str>;
+    /// First value of a header.
+    fn first_header(&self, name: &HeaderName) -> Option<&[u8]>;
+}
+
+impl RequestFacts for Session {
+    fn method(&self) -> &str {
+        self.req_header().method.as_str()
+    }
+
+    fn path(&self) -> &str {
+        self.req_header().uri.path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.req_header().uri.query()
+    }
+
+    fn first_header(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.get_header(name).map(|v| v.as_bytes())
+    }
+}
+
+/// An access-control refusal: the status to answer and, for rate limits, when to come back.
+struct Refusal {
+    status: u16,
+    retry_after_secs: Option<u64>,
+}
+
 impl PalisadeProxy {
     /// Builds the proxy in front of `app`.
     pub fn new(
@@ -217,7 +283,10 @@ impl PalisadeProxy {
             .limits
             .max_concurrent_per_ip
             .map(crate::shedding::PerIpConcurrency::new);
-        let app_pool = AppPool::new(APP_IDLE_TIMEOUT, settings.upstream_connect_timeout);
+        let app_pool = Arc::new(AppPool::new(
+            APP_IDLE_TIMEOUT,
+            settings.upstream_connect_timeout,
+        ));
         PalisadeProxy {
             per_ip,
             app_pool,
@@ -230,31 +299,30 @@ impl PalisadeProxy {
         }
     }
 
-    fn request_info(&self, session: &Session, ctx: &RequestCtx) -> RequestInfo {
-        Self::request_info_with(session, ctx, ctx.country.clone())
+    fn request_info(&self, req: &impl RequestFacts, ctx: &RequestCtx) -> RequestInfo {
+        Self::request_info_with(req, ctx, ctx.country.clone())
     }
 
     /// [`Self::request_info`] with the country given (the access line, the request's last use
     /// of it, moves it out of the context instead of cloning it).
     fn request_info_with(
-        session: &Session,
+        req: &impl RequestFacts,
         ctx: &RequestCtx,
         country: Option<String>,
     ) -> RequestInfo {
-        let req = session.req_header();
         RequestInfo {
             time: Some(SystemTime::now() - ctx.started.elapsed()),
             client_ip: ctx.client_ip,
             country,
-            method: req.method.as_str().to_string(),
-            path: req.uri.path().to_string(),
-            query_param_names: query_param_names(req.uri.query()),
-            user_agent: session
-                .get_header(USER_AGENT)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            referrer: session
-                .get_header(REFERER)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            query_param_names: query_param_names(req.query()),
+            user_agent: req
+                .first_header(&USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            referrer: req
+                .first_header(&REFERER)
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
             request_id: Some(ctx.request_id.as_str().to_owned()),
         }
     }
@@ -262,7 +330,7 @@ impl PalisadeProxy {
     /// Records a security decision on the context and emits its security event.
     fn security(
         &self,
-        session: &Session,
+        session: &impl RequestFacts,
         ctx: &mut RequestCtx,
         action: Action,
         control: Control,
@@ -279,7 +347,7 @@ impl PalisadeProxy {
     }
 
     /// Counts a refusal towards a temporary ban and reports the ban when it starts.
-    fn count_block(&self, session: &Session, ctx: &mut RequestCtx) {
+    fn count_block(&self, session: &impl RequestFacts, ctx: &mut RequestCtx) {
         let Some(ip) = ctx.client_ip else { return };
         if let BlockRecord::Banned(d) = self.access.record_block(ip) {
             let mut ev = SecurityEvent::new(
@@ -292,6 +360,132 @@ impl PalisadeProxy {
             ev.hits = vec![access_hit(palisade_access::Control::Ban, "temporary-ban")];
             self.audit.security(ev);
         }
+    }
+
+    /// Resolves the client's address (the socket peer, or the trusted `X-Forwarded-For` chain)
+    /// and its country into the context: one answer for every control and the audit log.
+    fn identify<'a>(
+        &self,
+        peer: IpAddr,
+        mut xff: impl Iterator<Item = &'a [u8]>,
+        ctx: &mut RequestCtx,
+    ) {
+        // The router sends exactly one X-Forwarded-For: pass it without collecting a Vec
+        // (an allocation per request); several go through a Vec.
+        let ip = match (xff.next(), xff.next()) {
+            (None, _) => self.access.identity().resolve(peer, &[]),
+            (Some(only), None) => self.access.identity().resolve(peer, &[only]),
+            (Some(first), Some(second)) => {
+                let all: Vec<&[u8]> = [first, second].into_iter().chain(xff).collect();
+                self.access.identity().resolve(peer, &all)
+            }
+        };
+        ctx.client_ip = Some(ip);
+        ctx.country = self.access.country(ip).map(|c| c.to_string());
+    }
+
+    /// Access control (lists, geo, anonymous networks, bots, rate limits, bans). A refusal has
+    /// already emitted its security event and set the outcome; the caller writes the page.
+    async fn check_access(
+        &self,
+        req: &impl RequestFacts,
+        lookup: &(dyn HeaderLookup + Sync),
+        ctx: &mut RequestCtx,
+    ) -> Option<Refusal> {
+        let ip = ctx.client_ip?;
+        let decision = {
+            let path = resolved_path(req.path().as_bytes());
+            let areq = AccessRequest {
+                ip,
+                method: req.method(),
+                path: &path,
+                user_agent: req.first_header(&USER_AGENT),
+                headers: lookup,
+            };
+            if self.access.shared().is_some() {
+                self.access.check_shared(&areq).await
+            } else {
+                self.access.check(&areq)
+            }
+        };
+        if let Some(w) = self.access.take_shared_warning() {
+            tracing::warn!(warning = %w, "shared rate limits unavailable; using local limits");
+        }
+        match decision {
+            AccessDecision::Allow => None,
+            AccessDecision::Deny { status, reason } => {
+                let action = if matches!(reason, palisade_access::DenyReason::Banned { .. }) {
+                    Action::Ban
+                } else {
+                    Action::Deny
+                };
+                let control = access_control_kind(reason.control());
+                let text = format!("{} [{}]", reason, reason.rule());
+                ctx.hits = vec![access_hit(reason.control(), &reason.rule())];
+                self.security(req, ctx, action, control, text, Some(status));
+                if action != Action::Ban {
+                    self.count_block(req, ctx);
+                }
+                ctx.outcome = "denied";
+                Some(Refusal {
+                    status,
+                    retry_after_secs: None,
+                })
+            }
+            AccessDecision::Limit {
+                status,
+                retry_after_secs,
+                rule,
+            } => {
+                ctx.hits = vec![access_hit(palisade_access::Control::RateLimit, &rule)];
+                self.security(
+                    req,
+                    ctx,
+                    Action::Limit,
+                    Control::RateLimit,
+                    format!("rate limit {rule}"),
+                    Some(status),
+                );
+                // A client that keeps going past its 429s (credential stuffing) earns a ban.
+                self.count_block(req, ctx);
+                ctx.outcome = "rate_limited";
+                Some(Refusal {
+                    status,
+                    retry_after_secs: Some(retry_after_secs),
+                })
+            }
+        }
+    }
+
+    /// The request's one access event (`logging`, and the lane's end of a request).
+    fn emit_access(
+        &self,
+        req: &impl RequestFacts,
+        ctx: &mut RequestCtx,
+        status: u16,
+        failed: bool,
+        bytes_in: usize,
+        bytes_out: usize,
+    ) {
+        if failed && ctx.outcome == "success" {
+            ctx.outcome = "error";
+        }
+        let country = ctx.country.take();
+        let event = AccessEvent {
+            request: Self::request_info_with(req, ctx, country),
+            status,
+            action: ctx.action,
+            control: ctx.control,
+            anomaly_score: ctx.score,
+            hits: std::mem::take(&mut ctx.hits),
+            duration_us: u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            added_latency_us: None,
+            bytes_in: bytes_in as u64,
+            bytes_out: bytes_out as u64,
+            upstream_status: ctx.upstream_status,
+            tls: None,
+        };
+        self.audit.access(event);
     }
 
     /// Writes one of Palisade's own responses (with the security headers, which Pingora's
@@ -328,7 +522,7 @@ impl PalisadeProxy {
 
     /// Applies a verdict: 403 in block mode, a monitor event otherwise. Returns whether the
     /// request was refused.
-    fn judge(&self, session: &Session, ctx: &mut RequestCtx, verdict: &Verdict) -> bool {
+    fn judge(&self, session: &impl RequestFacts, ctx: &mut RequestCtx, verdict: &Verdict) -> bool {
         if verdict.hits.is_empty() {
             return false;
         }
@@ -562,24 +756,13 @@ impl ProxyHttp for PalisadeProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip())
         {
-            let mut values = session
+            let values = session
                 .req_header()
                 .headers
                 .get_all(&X_FORWARDED_FOR)
                 .iter()
                 .map(|v| v.as_bytes());
-            // The router sends exactly one X-Forwarded-For: pass it without collecting a Vec
-            // (an allocation per request); several go through a Vec as before.
-            let ip = match (values.next(), values.next()) {
-                (None, _) => self.access.identity().resolve(peer, &[]),
-                (Some(only), None) => self.access.identity().resolve(peer, &[only]),
-                (Some(first), Some(second)) => {
-                    let xff: Vec<&[u8]> = [first, second].into_iter().chain(values).collect();
-                    self.access.identity().resolve(peer, &xff)
-                }
-            };
-            ctx.client_ip = Some(ip);
-            ctx.country = self.access.country(ip).map(|c| c.to_string());
+            self.identify(peer, values, ctx);
         }
 
         // Limits, framing checks, concurrency caps and load shedding (issue #8).
@@ -593,73 +776,17 @@ impl ProxyHttp for PalisadeProxy {
         }
 
         // 3. Access control.
-        if let Some(ip) = ctx.client_ip {
-            let decision = {
-                let req = session.req_header();
-                let path = resolved_path(req.uri.path().as_bytes());
-                let lookup = Headers(req);
-                let areq = AccessRequest {
-                    ip,
-                    method: req.method.as_str(),
-                    path: &path,
-                    user_agent: req.headers.get(USER_AGENT).map(|v| v.as_bytes()),
-                    headers: &lookup,
-                };
-                if self.access.shared().is_some() {
-                    self.access.check_shared(&areq).await
-                } else {
-                    self.access.check(&areq)
-                }
-            };
-            if let Some(w) = self.access.take_shared_warning() {
-                tracing::warn!(warning = %w, "shared rate limits unavailable; using local limits");
-            }
-            match decision {
-                AccessDecision::Allow => {}
-                AccessDecision::Deny { status, reason } => {
-                    let action = if matches!(reason, palisade_access::DenyReason::Banned { .. }) {
-                        Action::Ban
-                    } else {
-                        Action::Deny
-                    };
-                    let control = access_control_kind(reason.control());
-                    let text = format!("{} [{}]", reason, reason.rule());
-                    ctx.hits = vec![access_hit(reason.control(), &reason.rule())];
-                    self.security(session, ctx, action, control, text, Some(status));
-                    if action != Action::Ban {
-                        self.count_block(session, ctx);
-                    }
-                    ctx.outcome = "denied";
-                    self.respond(session, ctx, status, &[]).await?;
-                    return Ok(true);
-                }
-                AccessDecision::Limit {
-                    status,
-                    retry_after_secs,
-                    rule,
-                } => {
-                    ctx.hits = vec![access_hit(palisade_access::Control::RateLimit, &rule)];
-                    self.security(
-                        session,
-                        ctx,
-                        Action::Limit,
-                        Control::RateLimit,
-                        format!("rate limit {rule}"),
-                        Some(status),
-                    );
-                    // A client that keeps going past its 429s (credential stuffing) earns a ban.
-                    self.count_block(session, ctx);
-                    ctx.outcome = "rate_limited";
-                    self.respond(
-                        session,
-                        ctx,
-                        status,
-                        &[("retry-after", retry_after_secs.to_string())],
-                    )
-                    .await?;
-                    return Ok(true);
-                }
-            }
+        let refusal = {
+            let lookup = Headers(session.req_header());
+            self.check_access(&*session, &lookup, ctx).await
+        };
+        if let Some(refusal) = refusal {
+            let extra: Vec<(&'static str, String)> = refusal
+                .retry_after_secs
+                .map(|s| vec![("retry-after", s.to_string())])
+                .unwrap_or_default();
+            self.respond(session, ctx, refusal.status, &extra).await?;
+            return Ok(true);
         }
 
         // 4. Inspection (head, and small bodies now).
@@ -840,23 +967,7 @@ impl ProxyHttp for PalisadeProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let code = match (e.esource(), e.etype()) {
-            (_, ErrorType::HTTPStatus(code)) => *code,
-            (ErrorSource::Upstream, ErrorType::ReadTimedout | ErrorType::WriteTimedout) => 504,
-            (ErrorSource::Upstream, _) => 502,
-            (ErrorSource::Downstream, ErrorType::ReadTimedout) => 408,
-            (
-                ErrorSource::Downstream,
-                ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed,
-            ) => 0,
-            (ErrorSource::Downstream, _) => 400,
-            (ErrorSource::Internal | ErrorSource::Unset, ErrorType::ConnectTimedout) => 504,
-            (
-                ErrorSource::Internal | ErrorSource::Unset,
-                ErrorType::ConnectRefused | ErrorType::ConnectError | ErrorType::ConnectNoRoute,
-            ) => 502,
-            _ => 500,
-        };
+        let code = error_status(e);
         if ctx.outcome == "success" {
             ctx.outcome = match code {
                 0 => "client_disconnect",
@@ -889,25 +1000,8 @@ impl ProxyHttp for PalisadeProxy {
             .map(|r| r.status.as_u16())
             .or(ctx.own_status)
             .unwrap_or(0);
-        if e.is_some() && ctx.outcome == "success" {
-            ctx.outcome = "error";
-        }
-        let country = ctx.country.take();
-        let event = AccessEvent {
-            request: Self::request_info_with(session, ctx, country),
-            status,
-            action: ctx.action,
-            control: ctx.control,
-            anomaly_score: ctx.score,
-            hits: std::mem::take(&mut ctx.hits),
-            duration_us: u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            added_latency_us: None,
-            bytes_in: session.body_bytes_read() as u64,
-            bytes_out: session.body_bytes_sent() as u64,
-            upstream_status: ctx.upstream_status,
-            tls: None,
-        };
-        self.audit.access(event);
+        let (bytes_in, bytes_out) = (session.body_bytes_read(), session.body_bytes_sent());
+        self.emit_access(&*session, ctx, status, e.is_some(), bytes_in, bytes_out);
     }
 }
 

@@ -330,11 +330,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         Arc::new(RulesEngine(rules)),
         access,
     );
-    // Every HTTP/1 connection's request heads get a total deadline (slow_client.rs).
+    // Every HTTP/1 connection's request heads get a total deadline (slow_client.rs); plain
+    // bodyless GET/HEAD requests take the HTTP/1 lane (lane/), everything else Pingora's proxy.
     let mut service = palisade_proxy::pingora::services::listening::Service::new(
         "Palisade".to_string(),
         palisade_proxy::slow_client::HeadDeadlineApp::new(
-            palisade_proxy::pingora::proxy::http_proxy(&server.configuration, proxy),
+            palisade_proxy::lane::H1Lane::new(
+                proxy.clone(),
+                palisade_proxy::pingora::proxy::http_proxy(&server.configuration, proxy),
+            ),
             policy.limits.header_timeout,
             audit.clone(),
         ),

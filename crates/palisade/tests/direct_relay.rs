@@ -1,5 +1,7 @@
-//! The direct relay (crates/palisade-proxy/src/service/direct_relay.rs): bodyless GET and HEAD
-//! requests go to the app over Palisade's own keep-alive pool. These tests put a scripted app
+//! The HTTP/1 lane (crates/palisade-proxy/src/lane/) and the direct relay
+//! (crates/palisade-proxy/src/service/direct_relay.rs): bodyless GET and HEAD requests go to the
+//! app over Palisade's own keep-alive pool — HTTP/1.1 ones through the lane, without Pingora's
+//! session, the rest (HTTP/1.0, TLS) through the relay on Pingora's path. These tests put a scripted app
 //! behind the real binary (proxy-only mode) to produce what well-behaved test apps never do on
 //! cue: closing idle connections mid-race, close-delimited bodies, interim responses, unasked
 //! upgrades. They also check that both paths give the app and the client the same thing.
@@ -297,5 +299,123 @@ fn both_paths_give_the_app_and_the_client_the_same_headers() {
     assert_eq!(ordinary.json()["version"], "HTTP/1.1");
     for r in [&direct, &ordinary] {
         assert_eq!(p.access_event_for(r)["url.path"], "/same");
+    }
+}
+
+#[test]
+fn lane_and_ordinary_requests_share_one_client_connection() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    // GET (lane), POST with a body (Pingora's path), GET (lane again), HEAD (lane).
+    let requests: [&[u8]; 4] = [
+        b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /two HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET /three HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"HEAD /four HTTP/1.1\r\nHost: t\r\n\r\n",
+    ];
+    let mut responses = Vec::new();
+    for (i, raw) in requests.iter().enumerate() {
+        s.write_all(raw).unwrap();
+        let resp = read_response(&mut r, i == 3).unwrap();
+        assert_eq!(resp.status, 200, "request {i}");
+        assert!(
+            resp.header("strict-transport-security").is_some(),
+            "request {i}"
+        );
+        responses.push(resp);
+    }
+    let paths: Vec<String> = app
+        .heads()
+        .iter()
+        .map(|(_, h)| h.split(' ').nth(1).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(paths, ["/one", "/two", "/three", "/four"]);
+    // One access line each, with the path and the method that came in.
+    for (resp, (method, path)) in responses.iter().zip([
+        ("GET", "/one"),
+        ("POST", "/two"),
+        ("GET", "/three"),
+        ("HEAD", "/four"),
+    ]) {
+        let event = p.access_event_for(resp);
+        assert_eq!(event["url.path"], path);
+        assert_eq!(event["http.request.method"], method);
+        assert_eq!(event["http.response.status_code"], 200);
+    }
+}
+
+#[test]
+fn pipelined_gets_are_answered_in_order() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..2 {
+        assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    }
+    let paths: Vec<String> = app
+        .heads()
+        .iter()
+        .map(|(_, h)| h.split(' ').nth(1).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(paths, ["/a", "/b"]);
+}
+
+#[test]
+fn the_lane_and_pingoras_path_give_the_app_and_the_client_the_same_headers() {
+    let p = Builder::new()
+        .app(&format!(
+            "python3 app.py marker-lane-{}-{}",
+            std::process::id(),
+            free_port()
+        ))
+        .start();
+    p.wait_app_ready();
+    let lane = request(
+        p.addr(),
+        b"GET /same?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n",
+    );
+    let ordinary = request(
+        p.addr(),
+        b"POST /same?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\nX-Forwarded-For: 203.0.113.7\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(lane.status, 200);
+    assert_eq!(ordinary.status, 200);
+    assert_eq!(header_names(&lane), header_names(&ordinary));
+    assert_eq!(lane.header("connection"), Some("close"));
+    let app_headers = |r: &Response| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = r.json()["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h[0].as_str().unwrap().to_ascii_lowercase(),
+                    h[1].as_str().unwrap().to_string(),
+                )
+            })
+            .filter(|(k, _)| k != "content-length" && k != "x-request-id")
+            .collect();
+        v.sort();
+        v
+    };
+    // Off Heroku the socket is the truth: the peer is appended to X-Forwarded-For and the
+    // scheme stated, on both paths alike.
+    assert_eq!(app_headers(&lane), app_headers(&ordinary));
+    assert!(app_headers(&lane).contains(&(
+        "x-forwarded-for".to_string(),
+        "203.0.113.7, 127.0.0.1".to_string()
+    )));
+    assert_eq!(lane.json()["version"], "HTTP/1.1");
+    for r in [&lane, &ordinary] {
+        let event = p.access_event_for(r);
+        assert_eq!(event["url.path"], "/same");
+        assert_eq!(event["http.response.status_code"], 200);
     }
 }

@@ -20,6 +20,14 @@ pub(super) struct GuardState {
     body: Option<BodyRate>,
 }
 
+impl GuardState {
+    /// Holds the request's slot in its client's concurrency cap (the HTTP/1 lane takes it
+    /// itself), released with the context.
+    pub(super) fn hold_ip_slot(&mut self, slot: IpSlot) {
+        self.ip_slot = Some(slot);
+    }
+}
+
 impl PalisadeProxy {
     /// Answers a refused request: one security event, then the page.
     #[allow(clippy::too_many_arguments)]
