@@ -991,6 +991,18 @@ impl ProxyHttp for PalisadeProxy {
         }
     }
 
+    /// What Pingora's own error lines ("Fail to proxy: …") say about the request. Its default
+    /// is the raw target with the query, which may hold PHI (`?name=…&dob=…`) and would reach
+    /// the log drain through stderr: the method, the path and the request id say enough.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        format!(
+            "{} {}, request id {}",
+            session.req_header().method,
+            session.req_header().uri.path(),
+            ctx.request_id.as_str()
+        )
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         if !self.settings.access_log {
             return;

@@ -419,3 +419,37 @@ fn the_lane_and_pingoras_path_give_the_app_and_the_client_the_same_headers() {
         assert_eq!(event["http.response.status_code"], 200);
     }
 }
+
+#[test]
+fn failure_lines_on_stderr_never_carry_the_query() {
+    // The app drops every request unanswered: each gets a 502 and a diagnostic line.
+    let app = ScriptedApp::start(|_, _| Reply::Close);
+    let p = proxy(&app);
+    let lane = request(
+        p.addr(),
+        b"GET /search?name=Jane-Doe-Lane HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let ordinary = request(
+        p.addr(),
+        b"POST /search?name=Jane-Doe-Ordinary HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+    );
+    assert_eq!(lane.status, 502);
+    assert_eq!(ordinary.status, 502);
+    // Both failures are logged (whatever the wording), then: no query value in any line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while p
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("/search"))
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            p.stderr_lines()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!p.stderr_contains("Jane-Doe"), "{:#?}", p.stderr_lines());
+}
