@@ -27,6 +27,10 @@ pub fn reference() -> Reference {
     let conf = ServerConf {
         threads,
         work_stealing: false,
+        // A benchmark reference stops when the script ends: Pingora's default grace period
+        // (300 s) kept ci/bench/proxy.sh waiting five minutes after its last measurement.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..Default::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
