@@ -7,7 +7,12 @@
 # the palisade/nginx ratios (the floor), palisade/pingora (what Palisade adds) and pingora/nginx
 # and core_h1/nginx (what the framework costs), plus palisade's idle RSS.
 #
-#   ci/bench/proxy.sh [--duration 10] [--connections 32] [--path /]
+#   ci/bench/proxy.sh [--duration 10] [--rounds 3] [--connections 32] [--path /]
+#
+# The five are measured in turn, round after round (--rounds, default 3), and each figure is
+# the median of its rounds: on a shared 2-core machine one measurement of each, taken a minute
+# apart, moved the palisade/nginx ratio by ±0.15 between runs; interleaving the rounds puts
+# every target under the same drift.
 #
 # Fairness: nginx runs one worker and palisade one worker thread; both write an access log line
 # per request (to /dev/null); both keep upstream connections alive. Everything binds loopback.
@@ -15,12 +20,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 DURATION=10
+ROUNDS=3
 CONNS=32
 REQ_PATH="/"
 THREADS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --path) REQ_PATH="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
@@ -78,7 +85,7 @@ IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PALISADE_PID/status")
 # wrk's --latency prints percentiles; convert them to milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 run() {
-  local name=$1 port=$2
+  local name=$1 port=$2 round=$3
   wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$REQ_PATH" >/dev/null 2>&1 # warm-up
   local out
   out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port$REQ_PATH")
@@ -87,17 +94,29 @@ run() {
   p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
   p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-  printf "%-10s %12s req/s   p50 %8s ms   p99 %8s ms   %s\n" "$name" "$rps" "$p50" "$p99" "$errs"
-  eval "${name}_rps=$rps; ${name}_p50=$p50; ${name}_p99=$p99"
+  printf "round %d  %-10s %12s req/s   p50 %8s ms   p99 %8s ms   %s\n" "$round" "$name" "$rps" "$p50" "$p99" "$errs"
+  echo "$name $rps $p50 $p99" >> "$WORK/results"
 }
 
-echo "proxy benchmark: wrk -t1 -c$CONNS -d${DURATION}s GET $REQ_PATH  (nginx 1 worker, palisade $THREADS thread(s)); $(nproc) cores"
-run direct "$BACKEND"
-run nginx "$NGINX"
-run pingora "$PINGORA"
-run core_h1 "$CORE"
-run palisade "$PALISADE"
-# shellcheck disable=SC2154 # set by eval in run()
+echo "proxy benchmark: wrk -t1 -c$CONNS -d${DURATION}s GET $REQ_PATH, $ROUNDS rounds  (nginx 1 worker, palisade $THREADS thread(s)); $(nproc) cores"
+for round in $(seq 1 "$ROUNDS"); do
+  run direct "$BACKEND" "$round"
+  run nginx "$NGINX" "$round"
+  run pingora "$PINGORA" "$round"
+  run core_h1 "$CORE" "$round"
+  run palisade "$PALISADE" "$round"
+done
+# Medians per target, then the ratios of the medians.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "median of $ROUNDS rounds:"
+for name in direct nginx pingora core_h1 palisade; do
+  rps=$(awk -v n="$name" '$1 == n {print $2}' "$WORK/results" | median)
+  p50=$(awk -v n="$name" '$1 == n {print $3}' "$WORK/results" | median)
+  p99=$(awk -v n="$name" '$1 == n {print $4}' "$WORK/results" | median)
+  printf "%-10s %12.0f req/s   p50 %8.3f ms   p99 %8.3f ms\n" "$name" "$rps" "$p50" "$p99"
+  eval "${name}_rps=$rps; ${name}_p50=$p50; ${name}_p99=$p99"
+done
+# shellcheck disable=SC2154 # set by eval above
 awk -v pr="$palisade_rps" -v nr="$nginx_rps" -v gr="$pingora_rps" -v pp="$palisade_p99" -v np="$nginx_p99" \
   -v gp="$pingora_p99" -v cr="$core_h1_rps" -v cp="$core_h1_p99" -v rss="$IDLE_RSS_KB" 'BEGIN {
   printf "ratio palisade/nginx: throughput %.2fx, p99 latency %.2fx; palisade idle RSS %.1f MB\n", pr / nr, pp / np, rss / 1024
