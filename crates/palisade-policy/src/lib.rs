@@ -172,6 +172,8 @@ pub struct Policy {
     pub upstream_read_timeout: Duration,
     /// Worker threads.
     pub threads: usize,
+    /// Plain HTTP/1.1 GET/HEAD requests take the HTTP/1 lane.
+    pub http1_lane: bool,
     /// Block or monitor.
     pub mode: Mode,
     /// Paranoia level 1-4.
@@ -392,6 +394,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
     let threads = r.get(s::THREADS, cpus, |t| {
         values::parse_int(t, 1, 256).map(|n| n as usize)
     })?;
+    let http1_lane = r.get(s::HTTP1_LANE, true, values::parse_bool)?;
     let mode = r.get(s::MODE, Mode::Block, |t| {
         values::parse_choice(t, &["block", "monitor"]).map(|i| {
             if i == 0 {
@@ -502,6 +505,7 @@ pub fn load(inputs: &Inputs) -> Result<Policy, ConfigError> {
         upstream_connect_timeout,
         upstream_read_timeout,
         threads,
+        http1_lane,
         mode,
         paranoia,
         anomaly_threshold,

@@ -75,6 +75,10 @@ settings! {
     THREADS = ("PALISADE_THREADS", "threads", "(CPU count)",
         "Proxy worker threads.",
         "2");
+    /// HTTP/1 lane on/off.
+    HTTP1_LANE = ("PALISADE_HTTP1_LANE", "http1_lane", "true",
+        "Serve plain HTTP/1.1 GET and HEAD requests through Palisade's own HTTP/1 lane (same checks, same logs, about half the CPU per request). `false` sends every request through Pingora's proxy instead: an escape hatch if you suspect the lane, not a security setting.",
+        "false");
     /// WAF mode.
     MODE = ("PALISADE_MODE", "mode", "block",
         "`block` answers 403 when the anomaly score reaches the threshold; `monitor` only logs what would have been blocked.",

@@ -331,13 +331,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         access,
     );
     // Every HTTP/1 connection's request heads get a total deadline (slow_client.rs); plain
-    // bodyless GET/HEAD requests take the HTTP/1 lane (lane/), everything else Pingora's proxy.
+    // bodyless GET/HEAD requests take the HTTP/1 lane (lane/) unless PALISADE_HTTP1_LANE=false,
+    // everything else Pingora's proxy.
     let mut service = palisade_proxy::pingora::services::listening::Service::new(
         "Palisade".to_string(),
         palisade_proxy::slow_client::HeadDeadlineApp::new(
             palisade_proxy::lane::H1Lane::new(
                 proxy.clone(),
                 palisade_proxy::pingora::proxy::http_proxy(&server.configuration, proxy),
+                policy.http1_lane,
             ),
             policy.limits.header_timeout,
             audit.clone(),
@@ -369,6 +371,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         mode = ?policy.mode,
         paranoia = policy.paranoia,
         threads = policy.threads,
+        http1_lane = policy.http1_lane,
         boot_timeout_s = policy.boot_timeout.as_secs(),
         drain_timeout_s = policy.drain_timeout.as_secs(),
         heroku = policy.dyno.is_some(),

@@ -453,3 +453,32 @@ fn failure_lines_on_stderr_never_carry_the_query() {
     }
     assert!(!p.stderr_contains("Jane-Doe"), "{:#?}", p.stderr_lines());
 }
+
+#[test]
+fn the_lane_can_be_switched_off() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = Builder::new()
+        .arg("--upstream")
+        .arg(&app.upstream())
+        .env("PALISADE_HTTP1_LANE", "false")
+        .start();
+    // Every request takes Pingora's path, with the same answers.
+    for r in gets_on_one_connection(&p, &["/a", "/b"]) {
+        assert_eq!(r.status, 200);
+        assert!(r.header("strict-transport-security").is_some());
+    }
+    let lines = p.stderr_lines();
+    let starting = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "palisade starting")
+        .unwrap_or_else(|| panic!("no startup line in {lines:?}"));
+    assert_eq!(starting["http1_lane"], false, "{starting}");
+    // A value that is not a boolean stops startup, naming the variable and the value.
+    let (code, _out, err) = palisade_tool(&["check"], &[("PALISADE_HTTP1_LANE", "maybe")]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("PALISADE_HTTP1_LANE") && err.contains("maybe"),
+        "{err}"
+    );
+}

@@ -47,15 +47,18 @@ const FIRST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 pub struct H1Lane {
     proxy: PalisadeProxy,
     ordinary: Arc<HttpProxy<PalisadeProxy>>,
+    enabled: bool,
 }
 
 impl H1Lane {
     /// The lane for `proxy`, with `ordinary` (Pingora's proxy around a clone of the same
-    /// `PalisadeProxy`) for everything the lane does not serve.
-    pub fn new(proxy: PalisadeProxy, ordinary: HttpProxy<PalisadeProxy>) -> H1Lane {
+    /// `PalisadeProxy`) for everything the lane does not serve. With `enabled` false
+    /// (`PALISADE_HTTP1_LANE=false`) every connection goes to `ordinary`.
+    pub fn new(proxy: PalisadeProxy, ordinary: HttpProxy<PalisadeProxy>, enabled: bool) -> H1Lane {
         H1Lane {
             proxy,
             ordinary: Arc::new(ordinary),
+            enabled,
         }
     }
 }
@@ -184,7 +187,7 @@ impl ServerApp for H1Lane {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         // TLS (and with it HTTP/2) stays on the ordinary path.
-        if stream.get_ssl().is_some() || stream.get_ssl_digest().is_some() {
+        if !self.enabled || stream.get_ssl().is_some() || stream.get_ssl_digest().is_some() {
             return self.ordinary.process_new(stream, shutdown).await;
         }
         let peer = stream
