@@ -159,6 +159,17 @@ fn error_status(e: &Error) -> u16 {
     }
 }
 
+/// The access line's outcome for a failure answered with `code` (0: the client is gone).
+fn failure_outcome(code: u16) -> &'static str {
+    match code {
+        0 => "client_disconnect",
+        502 => "app_error",
+        504 => "app_timeout",
+        408 | 400 => "bad_request",
+        _ => "error",
+    }
+}
+
 fn timeout_secs(d: Duration) -> u64 {
     d.as_secs().max(1)
 }
@@ -969,13 +980,7 @@ impl ProxyHttp for PalisadeProxy {
     ) -> FailToProxy {
         let code = error_status(e);
         if ctx.outcome == "success" {
-            ctx.outcome = match code {
-                0 => "client_disconnect",
-                502 => "app_error",
-                504 => "app_timeout",
-                408 | 400 => "bad_request",
-                _ => "error",
-            };
+            ctx.outcome = failure_outcome(code);
         }
         if code > 0 && session.response_written().is_none() {
             if let Err(write_err) = self.respond(session, ctx, code, &[]).await {

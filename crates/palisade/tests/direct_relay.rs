@@ -257,6 +257,24 @@ fn header_names(r: &Response) -> Vec<String> {
     names
 }
 
+/// The headers the echo app received (lower-cased name, value), sorted, without `skip`.
+fn app_headers(r: &Response, skip: &[&str]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r.json()["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h[0].as_str().unwrap().to_ascii_lowercase(),
+                h[1].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn both_paths_give_the_app_and_the_client_the_same_headers() {
     let p = Builder::new()
@@ -280,21 +298,16 @@ fn both_paths_give_the_app_and_the_client_the_same_headers() {
     assert_eq!(direct.status, 200);
     assert_eq!(ordinary.status, 200);
     assert_eq!(header_names(&direct), header_names(&ordinary));
-    let app_headers = |r: &Response| -> Vec<String> {
-        let mut v: Vec<String> = r.json()["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h[0].as_str().unwrap().to_ascii_lowercase())
-            .filter(|k| k != "content-length")
-            .collect();
-        v.sort();
-        v
+    let names = |r: &Response| -> Vec<String> {
+        app_headers(r, &["content-length"])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
     };
-    assert_eq!(app_headers(&direct), app_headers(&ordinary));
+    assert_eq!(names(&direct), names(&ordinary));
     // The client's Connection header is about its own connection: the app never sees it, and
     // the app is spoken to in HTTP/1.1 either way.
-    assert!(!app_headers(&direct).contains(&"connection".to_string()));
+    assert!(!names(&direct).contains(&"connection".to_string()));
     assert_eq!(direct.json()["version"], "HTTP/1.1");
     assert_eq!(ordinary.json()["version"], "HTTP/1.1");
     for r in [&direct, &ordinary] {
@@ -389,26 +402,11 @@ fn the_lane_and_pingoras_path_give_the_app_and_the_client_the_same_headers() {
     assert_eq!(ordinary.status, 200);
     assert_eq!(header_names(&lane), header_names(&ordinary));
     assert_eq!(lane.header("connection"), Some("close"));
-    let app_headers = |r: &Response| -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = r.json()["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                (
-                    h[0].as_str().unwrap().to_ascii_lowercase(),
-                    h[1].as_str().unwrap().to_string(),
-                )
-            })
-            .filter(|(k, _)| k != "content-length" && k != "x-request-id")
-            .collect();
-        v.sort();
-        v
-    };
     // Off Heroku the socket is the truth: the peer is appended to X-Forwarded-For and the
     // scheme stated, on both paths alike.
-    assert_eq!(app_headers(&lane), app_headers(&ordinary));
-    assert!(app_headers(&lane).contains(&(
+    let seen = |r: &Response| app_headers(r, &["content-length", "x-request-id"]);
+    assert_eq!(seen(&lane), seen(&ordinary));
+    assert!(seen(&lane).contains(&(
         "x-forwarded-for".to_string(),
         "203.0.113.7, 127.0.0.1".to_string()
     )));
@@ -467,12 +465,7 @@ fn the_lane_can_be_switched_off() {
         assert_eq!(r.status, 200);
         assert!(r.header("strict-transport-security").is_some());
     }
-    let lines = p.stderr_lines();
-    let starting = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "palisade starting")
-        .unwrap_or_else(|| panic!("no startup line in {lines:?}"));
+    let starting = p.startup_line();
     assert_eq!(starting["http1_lane"], false, "{starting}");
     // A value that is not a boolean stops startup, naming the variable and the value.
     let (code, _out, err) = palisade_tool(&["check"], &[("PALISADE_HTTP1_LANE", "maybe")]);

@@ -540,12 +540,7 @@ fn cli_verify_fetch_and_a_boot_bundle() {
     assert_eq!(p.get(CANARY).status, 403);
     assert_eq!(p.get("/ok").status, 200);
     // The startup line names the ruleset in force, not the embedded floor it replaced.
-    let lines = p.stderr_lines();
-    let starting = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "palisade starting")
-        .unwrap_or_else(|| panic!("no startup line in {lines:?}"));
+    let starting = p.startup_line();
     assert_eq!(starting["rules_version"], newer.as_str(), "{starting}");
     assert!(
         starting["rules_source"]

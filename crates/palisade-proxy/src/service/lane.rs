@@ -198,43 +198,35 @@ impl PalisadeProxy {
             Ok(c) => c,
             Err(e) => return self.lane_failure(client, ctx, head, &e).await,
         };
-        let mut result = response::relay(
-            &mut conn.stream,
-            client,
-            &bufs.upstream,
-            &rules,
-            read_timeout,
-            &mut bufs.from_app,
-            &mut bufs.to_client,
-        )
-        .await;
-        if let Err(RelayError::BeforeHead {
-            error,
-            nothing_received: true,
-        }) = &result
-        {
-            if conn.reused && *error.esource() == ErrorSource::Upstream {
-                // Most likely the app closed this idle connection just now; a bodyless GET or
-                // HEAD is safe to send again, once, on a fresh connection.
-                conn = match self.app_pool.connect(addr).await {
-                    Ok(stream) => crate::app_pool::AppConnection {
-                        stream,
-                        reused: false,
-                    },
-                    Err(e) => return self.lane_failure(client, ctx, head, &e).await,
-                };
-                result = response::relay(
-                    &mut conn.stream,
-                    client,
-                    &bufs.upstream,
-                    &rules,
-                    read_timeout,
-                    &mut bufs.from_app,
-                    &mut bufs.to_client,
-                )
-                .await;
+        let result = loop {
+            let result = response::relay(
+                &mut conn.stream,
+                client,
+                &bufs.upstream,
+                &rules,
+                read_timeout,
+                &mut bufs.from_app,
+                &mut bufs.to_client,
+            )
+            .await;
+            match &result {
+                Err(RelayError::BeforeHead {
+                    error,
+                    nothing_received: true,
+                }) if conn.reused && *error.esource() == ErrorSource::Upstream => {
+                    // Most likely the app closed this idle connection just now; a bodyless GET
+                    // or HEAD is safe to send again, once, on a fresh connection.
+                    conn = match self.app_pool.connect(addr).await {
+                        Ok(stream) => crate::app_pool::AppConnection {
+                            stream,
+                            reused: false,
+                        },
+                        Err(e) => return self.lane_failure(client, ctx, head, &e).await,
+                    };
+                }
+                _ => break result,
             }
-        }
+        };
         match result {
             Ok(r) => {
                 ctx.upstream_status = Some(r.status);
@@ -284,13 +276,7 @@ impl PalisadeProxy {
         error: &Error,
     ) -> (LaneEnd, u16, usize) {
         let code = error_status(error);
-        ctx.outcome = match code {
-            0 => "client_disconnect",
-            502 => "app_error",
-            504 => "app_timeout",
-            408 | 400 => "bad_request",
-            _ => "error",
-        };
+        ctx.outcome = failure_outcome(code);
         self.log_failure(error, code, ctx, head);
         if code == 0 {
             return (LaneEnd::Close, 0, 0);

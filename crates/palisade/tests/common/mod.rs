@@ -165,6 +165,15 @@ impl Palisade {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }
+    /// The "palisade starting" diagnostic line (stderr), parsed.
+    pub fn startup_line(&self) -> serde_json::Value {
+        let lines = self.stderr_lines();
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "palisade starting")
+            .unwrap_or_else(|| panic!("no startup line in {lines:?}"))
+    }
     pub fn stderr_contains(&self, s: &str) -> bool {
         self.stderr.lock().unwrap().iter().any(|l| l.contains(s))
     }
