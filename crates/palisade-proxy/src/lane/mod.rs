@@ -24,6 +24,7 @@ use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
 use tokio::io::AsyncReadExt;
 
+use crate::limits::check_raw_head;
 use crate::service::{LaneBuffers, LaneEnd, PalisadeProxy};
 
 pub(crate) mod chunked;
@@ -131,7 +132,7 @@ impl H1Lane {
             }
             // A head ended by bare line feeds never has CRLF CRLF: the ordinary path refuses
             // those (and the lane must not wait for an end that never comes).
-            if buf.len() > MAX_LANE_HEAD || has_bare_lf(buf) {
+            if buf.len() > MAX_LANE_HEAD || ordinary_partial_head(buf) {
                 return HeadRead::Ordinary;
             }
             searched = buf.len().saturating_sub(3);
@@ -174,9 +175,19 @@ impl H1Lane {
     }
 }
 
-/// Whether the bytes hold a line feed not preceded by a carriage return.
-fn has_bare_lf(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', bytes).any(|i| i == 0 || bytes.get(i - 1) != Some(&b'\r'))
+/// Whether the head read so far already shows what the ordinary path refuses (a bare LF, which
+/// also means the CRLF CRLF end the lane waits for may never come; bare CR; folding): the same
+/// check as for every complete head, on the complete lines read so far.
+fn ordinary_partial_head(bytes: &[u8]) -> bool {
+    check_raw_head(bytes, false).is_some()
+}
+
+/// Appends one header line (`name: value` CRLF) to a head being built.
+pub(crate) fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 #[async_trait]
@@ -208,9 +219,9 @@ mod tests {
 
     #[test]
     fn bare_line_feeds_are_found() {
-        assert!(!has_bare_lf(b"GET / HTTP/1.1\r\nHost: a\r\n"));
-        assert!(has_bare_lf(b"GET / HTTP/1.1\nHost: a"));
-        assert!(has_bare_lf(b"\nGET"));
-        assert!(!has_bare_lf(b""));
+        assert!(!ordinary_partial_head(b"GET / HTTP/1.1\r\nHost: a\r\n"));
+        assert!(ordinary_partial_head(b"GET / HTTP/1.1\nHost: a"));
+        assert!(ordinary_partial_head(b"\nGET"));
+        assert!(!ordinary_partial_head(b""));
     }
 }

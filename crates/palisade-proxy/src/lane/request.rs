@@ -12,6 +12,7 @@ use http::header::HeaderName;
 use palisade_access::HeaderLookup;
 use palisade_policy::LimitsPolicy;
 
+use super::push_field;
 use crate::limits::check_raw_head;
 use crate::service::RequestFacts;
 
@@ -153,13 +154,6 @@ impl<'h, 'b> LaneHead<'h, 'b> {
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
-fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
 
 /// An origin-form target within `max_uri_length` made only of the characters RFC 3986 allows
 /// in a path and query. Anything else (`<`, `"`, spaces, non-ASCII, a fragment) goes to Pingora,

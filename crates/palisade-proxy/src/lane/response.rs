@@ -28,6 +28,7 @@ use pingora::{Error, ErrorType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::chunked::ChunkedEnd;
+use super::push_field;
 use crate::headers::ResponseHeaderPolicy;
 
 /// Most header lines an app response head may have (as Pingora's own limit).
@@ -381,7 +382,7 @@ fn client_head(
                 .iter()
                 .any(|a| a.override_app && name.eq_ignore_ascii_case(a.name.as_bytes()));
         if !dropped {
-            push_header(out, name, h.value);
+            push_field(out, name, h.value);
         }
     }
     for a in &policy.add {
@@ -390,16 +391,16 @@ fn client_head(
                 .iter()
                 .any(|h| h.name.as_bytes().eq_ignore_ascii_case(a.name.as_bytes()))
         {
-            push_header(out, a.name.as_bytes(), a.value.as_bytes());
+            push_field(out, a.name.as_bytes(), a.value.as_bytes());
         }
     }
     if !has_request_id {
-        push_header(out, b"x-request-id", rules.request_id);
+        push_field(out, b"x-request-id", rules.request_id);
     }
     if body == Body::Rechunk {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
-    push_header(out, b"date", get_cached_date().as_bytes());
+    push_field(out, b"date", get_cached_date().as_bytes());
     out.extend_from_slice(if client_reusable {
         b"connection: keep-alive\r\n\r\n"
     } else {
@@ -412,14 +413,6 @@ fn client_head(
         app_keepalive,
         client_reusable,
     })
-}
-
-/// Appends one header line.
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// A `Content-Length` field's value: one decimal number, or a list of identical ones (RFC 9110

@@ -14,6 +14,7 @@ use palisade_policy::LimitsPolicy;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::*;
+use crate::lane::push_field;
 use crate::lane::request::{LaneHead, MAX_HEADERS};
 use crate::lane::response::{self, RelayError, ResponseRules};
 use crate::shedding;
@@ -146,15 +147,12 @@ impl PalisadeProxy {
         // Writing to a Vec cannot fail.
         let _ = write!(out, "HTTP/1.1 {status} {}\r\n", pages::reason(status));
         for (name, value) in header.headers.iter() {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            push_field(&mut out, name.as_str().as_bytes(), value.as_bytes());
         }
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
+        let date = pingora::protocols::http::date::get_cached_date();
+        push_field(&mut out, b"date", date.as_bytes());
         // A refused request's connection is closed, as on the ordinary path.
-        out.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+        out.extend_from_slice(b"connection: close\r\n\r\n");
         if with_body {
             out.extend_from_slice(&body);
         }
