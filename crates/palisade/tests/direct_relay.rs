@@ -1,7 +1,8 @@
 //! The HTTP/1 lane (crates/palisade-proxy/src/lane/) and the direct relay
 //! (crates/palisade-proxy/src/service/direct_relay.rs): bodyless GET and HEAD requests go to the
 //! app over Palisade's own keep-alive pool — HTTP/1.1 ones through the lane, without Pingora's
-//! session, the rest (HTTP/1.0, TLS) through the relay on Pingora's path. These tests put a scripted app
+//! session, the rest (HTTP/1.0, TLS) through the relay on Pingora's path. The lane also takes
+//! POST/PUT/PATCH bodies framed by one Content-Length that arrive promptly. These tests put a scripted app
 //! behind the real binary (proxy-only mode) to produce what well-behaved test apps never do on
 //! cue: closing idle connections mid-race, close-delimited bodies, interim responses, unasked
 //! upgrades. They also check that both paths give the app and the client the same thing.
@@ -26,8 +27,9 @@ enum Reply {
     Close,
 }
 
-/// A one-thread-per-connection app on loopback that answers each request head as `script`
-/// says, given (connection number, request number on that connection), and records the heads.
+/// A one-thread-per-connection app on loopback that answers each request as `script` says,
+/// given (connection number, request number on that connection), and records each head with
+/// the body after it (Content-Length or chunked framing, as received).
 struct ScriptedApp {
     port: u16,
     heads: Arc<Mutex<Vec<(usize, String)>>>,
@@ -78,6 +80,9 @@ fn serve(
                 break;
             }
         }
+        if read_body(&mut reader, &mut head).is_none() {
+            return;
+        }
         seen.lock().unwrap().push((conn_no, head));
         match script(conn_no, req_no) {
             Reply::Send(bytes) => {
@@ -92,6 +97,41 @@ fn serve(
             Reply::Close => return,
         }
     }
+}
+
+/// Reads the body `head` announces and appends it to `head` (chunked: the chunk data only).
+fn read_body<R: BufRead>(reader: &mut R, head: &mut String) -> Option<()> {
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            })
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mut body = Vec::new();
+    if field("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            if n == 0 {
+                let mut trailer = String::new();
+                while reader.read_line(&mut trailer).ok()? > 2 {
+                    trailer.clear();
+                }
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(n) = field("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    head.push_str(&String::from_utf8_lossy(&body));
+    Some(())
 }
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -322,17 +362,20 @@ fn lane_and_ordinary_requests_share_one_client_connection() {
     let mut s = TcpStream::connect(p.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    // GET (lane), POST with a body (Pingora's path), GET (lane again), HEAD (lane).
-    let requests: [&[u8]; 4] = [
+    // GET (lane), chunked POST (Pingora's path), GET (lane again), POST with a Content-Length
+    // body (lane), HEAD (lane; last, as this app wrongly sends a body with it, which makes
+    // its connection unfit for reuse).
+    let requests: [&[u8]; 5] = [
         b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n",
-        b"POST /two HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /two HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         b"GET /three HTTP/1.1\r\nHost: t\r\n\r\n",
-        b"HEAD /four HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /four HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nworld",
+        b"HEAD /five HTTP/1.1\r\nHost: t\r\n\r\n",
     ];
     let mut responses = Vec::new();
     for (i, raw) in requests.iter().enumerate() {
         s.write_all(raw).unwrap();
-        let resp = read_response(&mut r, i == 3).unwrap();
+        let resp = read_response(&mut r, i == 4).unwrap();
         assert_eq!(resp.status, 200, "request {i}");
         assert!(
             resp.header("strict-transport-security").is_some(),
@@ -345,13 +388,23 @@ fn lane_and_ordinary_requests_share_one_client_connection() {
         .iter()
         .map(|(_, h)| h.split(' ').nth(1).unwrap_or_default().to_string())
         .collect();
-    assert_eq!(paths, ["/one", "/two", "/three", "/four"]);
+    assert_eq!(paths, ["/one", "/two", "/three", "/four", "/five"]);
+    // The lane's requests share its pooled app connection, the chunked POST took Pingora's own;
+    // both bodies arrived whole.
+    let heads = app.heads();
+    let conn = |i: usize| heads[i].0;
+    assert_eq!([conn(2), conn(3), conn(4)], [conn(0); 3], "{heads:?}");
+    assert_ne!(conn(1), conn(0), "{heads:?}");
+    assert!(heads[1].1.ends_with("\r\n\r\nhello"), "{heads:?}");
+    assert!(heads[3].1.starts_with("POST /four "), "{heads:?}");
+    assert!(heads[3].1.ends_with("\r\n\r\nworld"), "{heads:?}");
     // One access line each, with the path and the method that came in.
     for (resp, (method, path)) in responses.iter().zip([
         ("GET", "/one"),
         ("POST", "/two"),
         ("GET", "/three"),
-        ("HEAD", "/four"),
+        ("POST", "/four"),
+        ("HEAD", "/five"),
     ]) {
         let event = p.access_event_for(resp);
         assert_eq!(event["url.path"], path);
@@ -396,7 +449,7 @@ fn the_lane_and_pingoras_path_give_the_app_and_the_client_the_same_headers() {
     );
     let ordinary = request(
         p.addr(),
-        b"POST /same?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\nX-Forwarded-For: 203.0.113.7\r\nContent-Length: 0\r\n\r\n",
+        b"POST /same?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nUser-Agent: test\r\nX-Forwarded-For: 203.0.113.7\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     );
     assert_eq!(lane.status, 200);
     assert_eq!(ordinary.status, 200);
@@ -404,7 +457,8 @@ fn the_lane_and_pingoras_path_give_the_app_and_the_client_the_same_headers() {
     assert_eq!(lane.header("connection"), Some("close"));
     // Off Heroku the socket is the truth: the peer is appended to X-Forwarded-For and the
     // scheme stated, on both paths alike.
-    let seen = |r: &Response| app_headers(r, &["content-length", "x-request-id"]);
+    let seen =
+        |r: &Response| app_headers(r, &["content-length", "transfer-encoding", "x-request-id"]);
     assert_eq!(seen(&lane), seen(&ordinary));
     assert!(seen(&lane).contains(&(
         "x-forwarded-for".to_string(),
@@ -429,7 +483,7 @@ fn failure_lines_on_stderr_never_carry_the_query() {
     );
     let ordinary = request(
         p.addr(),
-        b"POST /search?name=Jane-Doe-Ordinary HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+        b"POST /search?name=Jane-Doe-Ordinary HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
     );
     assert_eq!(lane.status, 502);
     assert_eq!(ordinary.status, 502);
@@ -474,4 +528,115 @@ fn the_lane_can_be_switched_off() {
         err.contains("PALISADE_HTTP1_LANE") && err.contains("maybe"),
         "{err}"
     );
+}
+
+#[test]
+fn lane_bodies_reach_the_app_whole_and_pipelined_requests_stay_in_order() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    // A form body in three writes (the lane reads until it has all of it), then a PUT and a GET
+    // pipelined behind it in one write.
+    let form = "note=".to_string() + &"Patient reports improved sleep. ".repeat(300);
+    let head = format!(
+        "POST /intake HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&form.as_bytes()[..4000]).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(&form.as_bytes()[4000..]).unwrap();
+    s.write_all(b"PUT /record/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let responses: Vec<Response> = (0..3)
+        .map(|_| read_response(&mut r, false).unwrap())
+        .collect();
+    assert!(responses.iter().all(|r| r.status == 200 && r.body == b"ok"));
+    let heads = app.heads();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads[0].1.starts_with("POST /intake "), "{heads:?}");
+    assert!(
+        heads[0].1.ends_with(&format!("\r\n\r\n{form}")),
+        "the whole form"
+    );
+    assert!(heads[1].1.starts_with("PUT /record/7 ") && heads[1].1.ends_with("\r\n\r\nabc"));
+    assert!(heads[2].1.starts_with("GET /after "), "{heads:?}");
+    // One app connection for all three: the lane's pool, not Pingora's.
+    assert!(heads.iter().all(|(c, _)| *c == heads[0].0), "{heads:?}");
+    let e = p.access_event_for(&responses[0]);
+    assert_eq!(e["http.request.method"], "POST");
+    assert_eq!(e["http.request.bytes"], form.len());
+}
+
+#[test]
+fn an_attack_in_a_lane_body_is_blocked_and_never_reaches_the_app() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let body = "patient=1%27%20union%20select%20password%20from%20users--";
+    let resp = request(
+        p.addr(),
+        format!(
+            "POST /search HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    let ev = p.security_event_for(&resp);
+    let rules: Vec<String> = ev["rule.id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        .collect();
+    assert!(
+        rules.iter().any(|id| id.starts_with("240")),
+        "an SQL injection rule fired: {ev}"
+    );
+    assert!(app.heads().is_empty(), "{:?}", app.heads());
+}
+
+#[test]
+fn a_slow_body_is_finished_by_the_ordinary_path() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
+    )
+    .unwrap();
+    // Longer than the lane waits for a body: the ordinary path takes the request with the
+    // bytes read so far and reads the rest itself.
+    std::thread::sleep(Duration::from_millis(1500));
+    s.write_all(b"world").unwrap();
+    let resp = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let heads = app.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].1.ends_with("\r\n\r\nhelloworld"), "{heads:?}");
+}
+
+#[test]
+fn a_body_over_the_inspection_limit_keeps_its_ordinary_treatment() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = Builder::new()
+        .arg("--upstream")
+        .arg(&app.upstream())
+        .env("PALISADE_MAX_INSPECT_BODY", "1KiB")
+        .start();
+    let body = "a".repeat(2048);
+    let resp = request(
+        p.addr(),
+        format!(
+            "POST /big HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert_eq!(p.security_event_for(&resp)["palisade.control"], "limits");
+    assert!(app.heads().is_empty(), "{:?}", app.heads());
 }

@@ -19,10 +19,11 @@ use crate::service::RequestFacts;
 /// Header fields the lane parses; a head with more goes the ordinary way.
 pub(crate) const MAX_HEADERS: usize = 64;
 
-/// A head the lane serves: a bodyless HTTP/1.1 `GET` or `HEAD` with an origin-form target.
+/// A head the lane serves: an HTTP/1.1 `GET` or `HEAD` without a body, or a `POST`, `PUT` or
+/// `PATCH` whose body is framed by one plain `Content-Length`, with an origin-form target.
 #[derive(Debug)]
 pub(crate) struct LaneHead<'h, 'b> {
-    /// `GET` or `HEAD`.
+    /// `GET`, `HEAD`, `POST`, `PUT` or `PATCH`.
     pub method: &'b str,
     /// The request-target as received.
     pub target: &'b str,
@@ -34,6 +35,8 @@ pub(crate) struct LaneHead<'h, 'b> {
     pub headers: &'h [httparse::Header<'b>],
     /// The client asked to close the connection after this response.
     pub close: bool,
+    /// The body's length (its `Content-Length`); 0 for `GET` and `HEAD`.
+    pub body_len: usize,
 }
 
 /// What parsing a complete head found.
@@ -47,11 +50,13 @@ pub(crate) enum Parsed<'h, 'b> {
 
 impl<'h, 'b> LaneHead<'h, 'b> {
     /// Parses `raw`, a complete head (request line to the empty line, nothing after it), and
-    /// decides whether the lane may serve it under `limits`.
+    /// decides whether the lane may serve it under `limits`, with a body of at most `max_body`
+    /// bytes (larger bodies are the ordinary path's: it streams, holds or refuses them).
     pub(crate) fn parse(
         raw: &'b [u8],
         headers: &'h mut [httparse::Header<'b>; MAX_HEADERS],
         limits: &LimitsPolicy,
+        max_body: usize,
     ) -> Parsed<'h, 'b> {
         let mut req = httparse::Request::new(headers);
         match req.parse(raw) {
@@ -62,12 +67,27 @@ impl<'h, 'b> LaneHead<'h, 'b> {
         let (Some(method), Some(target), Some(1)) = (req.method, req.path, req.version) else {
             return Parsed::Ordinary;
         };
-        if !matches!(method, "GET" | "HEAD") || !plain_origin_form(target, limits) {
+        let with_body = match method {
+            "GET" | "HEAD" => false,
+            "POST" | "PUT" | "PATCH" => true,
+            _ => return Parsed::Ordinary,
+        };
+        if !plain_origin_form(target, limits) {
             return Parsed::Ordinary;
         }
         let headers: &'h [httparse::Header<'b>] = req.headers;
-        let Some(close) = plain_fields(headers, limits) else {
+        let Some((close, content_length)) = plain_fields(headers, limits) else {
             return Parsed::Ordinary;
+        };
+        // A body only where the method has one, framed by exactly one Content-Length of plain
+        // digits (no sign, no list, no spaces): anything looser is for Pingora's parser to judge.
+        let body_len = match (with_body, content_length) {
+            (false, None) => 0,
+            (true, Some(v)) => match plain_length(v) {
+                Some(n) if n <= max_body => n,
+                _ => return Parsed::Ordinary,
+            },
+            _ => return Parsed::Ordinary,
         };
         // Line endings, folding and stray Content-Length lines: what the parsed view hides.
         if check_raw_head(raw, false).is_some() {
@@ -87,6 +107,7 @@ impl<'h, 'b> LaneHead<'h, 'b> {
             query,
             headers,
             close,
+            body_len,
         })
     }
 
@@ -177,16 +198,29 @@ static URI_BYTE: [bool; 256] = {
     t
 };
 
+/// A `Content-Length` value of 1 to 10 ASCII digits.
+fn plain_length(v: &[u8]) -> Option<usize> {
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// Checks the header fields: within the count and size limits, exactly one `Host` (without
-/// userinfo), no body or framing fields, no hop-by-hop fields but one plain `Connection`.
-/// Returns whether the client asked to close, or `None` when the lane must not serve the head.
-fn plain_fields(headers: &[httparse::Header<'_>], limits: &LimitsPolicy) -> Option<bool> {
+/// userinfo), at most one `Content-Length`, no other framing fields, no hop-by-hop fields but one
+/// plain `Connection`. Returns whether the client asked to close and the `Content-Length` value,
+/// or `None` when the lane must not serve the head.
+fn plain_fields<'b>(
+    headers: &[httparse::Header<'b>],
+    limits: &LimitsPolicy,
+) -> Option<(bool, Option<&'b [u8]>)> {
     if headers.len() > limits.max_header_count {
         return None;
     }
     let mut bytes = 0usize;
     let mut hosts = 0;
     let mut connection: Option<&[u8]> = None;
+    let mut content_length: Option<&'b [u8]> = None;
     for h in headers {
         bytes += h.name.len() + h.value.len();
         let name = h.name;
@@ -200,6 +234,11 @@ fn plain_fields(headers: &[httparse::Header<'_>], limits: &LimitsPolicy) -> Opti
                 return None;
             }
             connection = Some(h.value.trim_ascii());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if content_length.is_some() {
+                return None;
+            }
+            content_length = Some(h.value);
         } else if ORDINARY_PATH_FIELDS
             .iter()
             .any(|f| name.eq_ignore_ascii_case(f))
@@ -210,18 +249,18 @@ fn plain_fields(headers: &[httparse::Header<'_>], limits: &LimitsPolicy) -> Opti
     if hosts != 1 || bytes > limits.max_header_bytes {
         return None;
     }
-    match connection {
-        None => Some(false),
-        Some(v) if v.eq_ignore_ascii_case(b"keep-alive") => Some(false),
-        Some(v) if v.eq_ignore_ascii_case(b"close") => Some(true),
-        Some(_) => None,
-    }
+    let close = match connection {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case(b"keep-alive") => false,
+        Some(v) if v.eq_ignore_ascii_case(b"close") => true,
+        Some(_) => return None,
+    };
+    Some((close, content_length))
 }
 
 /// Fields whose handling (bodies, upgrades, hop-by-hop nominations, proxy credentials) is the
 /// ordinary path's.
 const ORDINARY_PATH_FIELDS: &[&str] = &[
-    "content-length",
     "transfer-encoding",
     "upgrade",
     "te",
@@ -270,9 +309,20 @@ mod tests {
         LimitsPolicy::default()
     }
 
+    /// The lane's body cap in these tests.
+    const MAX_BODY: usize = 1000;
+
     fn lane(raw: &[u8]) -> bool {
+        body_len(raw).is_some()
+    }
+
+    /// The body length of a head the lane serves.
+    fn body_len(raw: &[u8]) -> Option<usize> {
         let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        matches!(LaneHead::parse(raw, &mut h, &limits()), Parsed::Lane(_))
+        match LaneHead::parse(raw, &mut h, &limits(), MAX_BODY) {
+            Parsed::Lane(head) => Some(head.body_len),
+            Parsed::Ordinary => None,
+        }
     }
 
     #[test]
@@ -286,13 +336,43 @@ mod tests {
         ));
         // An empty line before the request line is ignored (RFC 9112 §2.2), as Pingora does.
         assert!(lane(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert_eq!(body_len(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), Some(0));
+    }
+
+    #[test]
+    fn bodies_framed_by_one_plain_content_length_take_the_lane() {
+        for (raw, n) in [
+            (&b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"[..], 5),
+            (b"PUT /f HTTP/1.1\r\nHost: a\r\ncontent-length: 0\r\n\r\n", 0),
+            (b"PATCH /f HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\nContent-Type: application/json\r\n\r\n", MAX_BODY),
+        ] {
+            assert_eq!(body_len(raw), Some(n), "{:?}", String::from_utf8_lossy(raw));
+        }
+        for raw in [
+            // Over the lane's cap: the ordinary path holds, streams or refuses it.
+            &b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n"[..],
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",
+            // No framing, or framing Pingora must judge.
+            b"POST /f HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n",
+            b"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            b"DELETE /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+            b"POST /f HTTP/1.0\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+        ] {
+            assert!(!lane(raw), "{:?}", String::from_utf8_lossy(raw));
+        }
     }
 
     #[test]
     fn everything_else_goes_the_ordinary_way() {
         for raw in [
-            &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"[..],
-            b"GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+            &b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"[..],
             b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /<script> HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -325,14 +405,20 @@ mod tests {
         l.max_args = 1;
         let ok = b"GET /a?b=1 HTTP/1.1\r\nHost: a\r\n\r\n";
         let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        assert!(matches!(LaneHead::parse(ok, &mut h, &l), Parsed::Lane(_)));
+        assert!(matches!(
+            LaneHead::parse(ok, &mut h, &l, MAX_BODY),
+            Parsed::Lane(_)
+        ));
         for raw in [
             &b"GET /abcdefghij HTTP/1.1\r\nHost: a\r\n\r\n"[..],
             b"GET /?a&b HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n",
         ] {
             let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            assert!(matches!(LaneHead::parse(raw, &mut h, &l), Parsed::Ordinary));
+            assert!(matches!(
+                LaneHead::parse(raw, &mut h, &l, MAX_BODY),
+                Parsed::Ordinary
+            ));
         }
         let many: String = (0..70).map(|i| format!("X-{i}: v\r\n")).collect();
         let raw = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
@@ -341,7 +427,7 @@ mod tests {
 
     fn upstream(raw: &[u8], id: &str, from_socket: Option<IpAddr>) -> String {
         let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let Parsed::Lane(head) = LaneHead::parse(raw, &mut h, &limits()) else {
+        let Parsed::Lane(head) = LaneHead::parse(raw, &mut h, &limits(), MAX_BODY) else {
             panic!("not a lane head");
         };
         let mut out = Vec::new();
@@ -375,7 +461,7 @@ mod tests {
     fn facts_and_lookups_see_the_fields() {
         let raw = b"GET /p?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\nX-Scanner: one\r\nx-scanner: two\r\n\r\n";
         let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let Parsed::Lane(head) = LaneHead::parse(raw, &mut h, &limits()) else {
+        let Parsed::Lane(head) = LaneHead::parse(raw, &mut h, &limits(), MAX_BODY) else {
             panic!("not a lane head");
         };
         assert_eq!(RequestFacts::path(&head), "/p");

@@ -30,6 +30,17 @@ pub(crate) struct LaneBuffers {
     to_client: Vec<u8>,
 }
 
+impl LaneBuffers {
+    /// Drops buffers a large request or response grew past `keep` bytes.
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        for b in [&mut self.upstream, &mut self.from_app, &mut self.to_client] {
+            if b.capacity() > keep {
+                *b = Vec::new();
+            }
+        }
+    }
+}
+
 /// What a served request leaves of the client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LaneEnd {
@@ -45,16 +56,29 @@ impl PalisadeProxy {
         &self.settings.limits
     }
 
+    /// The largest request body the lane may read itself: `cap`, narrowed by the bodies the
+    /// ordinary path would hold for inspection (`max_inspect_body`) and accept at all
+    /// (`max_body`), so every larger body keeps its one treatment there (413, or pass).
+    pub(crate) fn lane_max_body(&self, cap: usize) -> usize {
+        let max_body = self
+            .settings
+            .limits
+            .max_body
+            .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        cap.min(self.settings.max_inspect_body).min(max_body)
+    }
+
     /// How long an idle client connection is kept between requests.
     pub(crate) fn keepalive_timeout(&self) -> Duration {
         self.settings.keepalive_timeout
     }
 
-    /// Serves one request the lane parsed. `None`: nothing was done or written, the ordinary
-    /// path must take the request.
+    /// Serves one request the lane parsed, with its whole `body` (empty for `GET`/`HEAD`).
+    /// `None`: nothing was done or written, the ordinary path must take the request.
     pub(crate) async fn serve_lane<C: AsyncWrite + Unpin>(
         &self,
         head: &LaneHead<'_, '_>,
+        body: &[u8],
         client: &mut C,
         peer: Option<IpAddr>,
         bufs: &mut LaneBuffers,
@@ -85,20 +109,21 @@ impl PalisadeProxy {
                 let retry = refusal.retry_after_secs;
                 self.lane_page(client, &mut ctx, head, refusal.status, retry)
                     .await
-            } else if self.lane_inspect(head, &mut ctx) {
+            } else if self.lane_inspect(head, body, &mut ctx) {
                 self.lane_page(client, &mut ctx, head, 403, None).await
             } else {
-                self.lane_relay(head, client, peer, bufs, &mut ctx, shutting_down)
+                self.lane_relay(head, body, client, peer, bufs, &mut ctx, shutting_down)
                     .await
             };
         if self.settings.access_log {
-            self.emit_access(head, &mut ctx, status, false, 0, bytes_out);
+            self.emit_access(head, &mut ctx, status, false, body.len(), bytes_out);
         }
         Some(end)
     }
 
-    /// Inspects the head (there is no body); true when the verdict blocks.
-    fn lane_inspect(&self, head: &LaneHead<'_, '_>, ctx: &mut RequestCtx) -> bool {
+    /// Inspects the head and the body (when the engine reads its content type), in one
+    /// transaction as the ordinary path does; true when the verdict blocks.
+    fn lane_inspect(&self, head: &LaneHead<'_, '_>, body: &[u8], ctx: &mut RequestCtx) -> bool {
         let engine = self.engine.current();
         let mut fields: [(&str, &[u8]); MAX_HEADERS] = [("", &[]); MAX_HEADERS];
         for (slot, h) in fields.iter_mut().zip(head.headers) {
@@ -111,6 +136,12 @@ impl PalisadeProxy {
                 target: head.target.as_bytes(),
                 headers: fields.get(..head.headers.len()).unwrap_or_default(),
             });
+            if !body.is_empty() {
+                let content_type = head.first_header(&CONTENT_TYPE);
+                if engine.wants_body(content_type) {
+                    tx.inspect_body(content_type, body);
+                }
+            }
             tx.into_verdict()
         };
         if self.judge(head, ctx, &verdict) {
@@ -166,9 +197,11 @@ impl PalisadeProxy {
 
     /// Relays the request to the app over the pool and the response back. A failure before
     /// the client saw anything gets the ordinary path's 502/504 page.
+    #[allow(clippy::too_many_arguments)] // one request's parts, kept apart for the borrow checker
     async fn lane_relay<C: AsyncWrite + Unpin>(
         &self,
         head: &LaneHead<'_, '_>,
+        body: &[u8],
         client: &mut C,
         peer: Option<IpAddr>,
         bufs: &mut LaneBuffers,
@@ -183,6 +216,10 @@ impl PalisadeProxy {
             peer
         };
         head.write_upstream(&mut bufs.upstream, ctx.request_id.as_str(), from_socket);
+        bufs.upstream.extend_from_slice(body);
+        // Sent again after a race with the app's idle close only when repeating it is harmless
+        // (RFC 9110 §9.2.2), as Pingora's own retry policy.
+        let idempotent = matches!(head.method, "GET" | "HEAD" | "PUT");
         let keep_client = !head.close && !shutting_down;
         let rules = ResponseRules {
             policy: &self.settings.response_headers,
@@ -211,9 +248,9 @@ impl PalisadeProxy {
                 Err(RelayError::BeforeHead {
                     error,
                     nothing_received: true,
-                }) if conn.reused && *error.esource() == ErrorSource::Upstream => {
-                    // Most likely the app closed this idle connection just now; a bodyless GET
-                    // or HEAD is safe to send again, once, on a fresh connection.
+                }) if idempotent && conn.reused && *error.esource() == ErrorSource::Upstream => {
+                    // Most likely the app closed this idle connection just now; an idempotent
+                    // request is safe to send again, once, on a fresh connection.
                     conn = match self.app_pool.connect(addr).await {
                         Ok(stream) => crate::app_pool::AppConnection {
                             stream,
