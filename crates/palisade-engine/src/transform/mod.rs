@@ -183,20 +183,9 @@ pub fn may_change_mask(input: &[u8]) -> u16 {
     let mut m = 0u16;
     let mut prev = 0u8;
     for &b in input {
-        m |= BYTE_CHANGES[usize::from(b)];
-        // Two-byte sequences: blank runs, blank before `/` or `(`, `$IFS`-style, `/*`, path
-        // separators.
-        m |= match (prev, b) {
-            (b' ', b' ') => Transform::CompressWhitespace.bit() | Transform::Cmdline.bit(),
-            (b' ', b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0xa0) => {
-                Transform::CompressWhitespace.bit()
-            }
-            (b' ', b'/' | b'(') => Transform::Cmdline.bit(),
-            (b'$', b'i' | b'I' | b'{' | b'@' | b'*') => Transform::Cmdline.bit(),
-            (b'/', b'*') => Transform::RemoveComments.bit(),
-            (b'/', b'/' | b'.') | (b';', b'/') => Transform::NormalizePath.bit(),
-            _ => 0,
-        };
+        // Table lookups, no branches: this runs over every byte of every value inspected.
+        m |= BYTE_CHANGES[usize::from(b)]
+            | PAIR_CHANGES[usize::from(PAIR_LEAD[usize::from(prev)])][usize::from(b)];
         prev = b;
     }
     if m & NOT_BASE64 == 0
@@ -205,6 +194,63 @@ pub fn may_change_mask(input: &[u8]) -> u16 {
         m |= Transform::Base64Decode.bit();
     }
     m & !NOT_BASE64
+}
+
+/// The two-byte sequences [`may_change_mask`] looks for, as (first byte, second bytes, bits):
+/// blank runs, a blank before `/` or `(`, `$IFS`-style, `/*`, path separators.
+const PAIRS: &[(u8, &[u8], u16)] = &[
+    (
+        b' ',
+        b" ",
+        Transform::CompressWhitespace.bit() | Transform::Cmdline.bit(),
+    ),
+    (
+        b' ',
+        b"\t\r\n\x0b\x0c\xa0",
+        Transform::CompressWhitespace.bit(),
+    ),
+    (b' ', b"/(", Transform::Cmdline.bit()),
+    (b'$', b"iI{@*", Transform::Cmdline.bit()),
+    (b'/', b"*", Transform::RemoveComments.bit()),
+    (b'/', b"/.", Transform::NormalizePath.bit()),
+    (b';', b"/", Transform::NormalizePath.bit()),
+];
+
+/// Per byte: its row in [`PAIR_CHANGES`] when it begins one of [`PAIRS`], else 0.
+static PAIR_LEAD: [u8; 256] = pair_lead();
+/// Rows of second-byte bits, one per distinct first byte of [`PAIRS`] (row 0: none).
+static PAIR_CHANGES: [[u16; 256]; 5] = pair_changes();
+
+const fn pair_lead() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut row = 0u8;
+    let mut i = 0;
+    while i < PAIRS.len() {
+        let lead = PAIRS[i].0 as usize;
+        if t[lead] == 0 {
+            row += 1;
+            t[lead] = row;
+        }
+        i += 1;
+    }
+    t
+}
+
+const fn pair_changes() -> [[u16; 256]; 5] {
+    let lead = pair_lead();
+    let mut t = [[0u16; 256]; 5];
+    let mut i = 0;
+    while i < PAIRS.len() {
+        let (first, seconds, bits) = PAIRS[i];
+        let row = lead[first as usize] as usize;
+        let mut j = 0;
+        while j < seconds.len() {
+            t[row][seconds[j] as usize] |= bits;
+            j += 1;
+        }
+        i += 1;
+    }
+    t
 }
 
 /// Applies a pipeline, borrowing as long as no step changes anything.
