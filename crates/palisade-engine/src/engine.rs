@@ -108,6 +108,8 @@ pub struct Engine {
     byte_rules: Vec<Vec<(u16, u32)>>,
     /// The bytes that have entries in `byte_rules`.
     trigger_bytes: ByteSet,
+    /// `trigger_bytes` as one flag per byte value: the per-byte test of the trigger scan.
+    is_trigger: [bool; 256],
     /// Rule index → its view.
     rule_views: Vec<u16>,
     /// The transform trie shared by the views.
@@ -334,6 +336,7 @@ impl Engine {
             ac,
             pattern_rules,
             byte_rules,
+            is_trigger: std::array::from_fn(|b| trigger_bytes.contains(b as u8)),
             trigger_bytes,
             rule_views,
             always_views,
@@ -1001,7 +1004,7 @@ impl<'e> Transaction<'e> {
             // One-byte literals: each trigger byte's rules once, at its first occurrence.
             let mut found = ByteSet::default();
             for (i, &b) in v.iter().enumerate() {
-                if !engine.trigger_bytes.contains(b) || !found.insert(b) {
+                if !engine.is_trigger[usize::from(b)] || !found.insert(b) {
                     continue;
                 }
                 for &(vi, r) in &engine.byte_rules[usize::from(b)] {
