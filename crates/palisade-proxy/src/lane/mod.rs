@@ -48,9 +48,13 @@ const MAX_LANE_BODY: usize = 1024 * 1024;
 /// `min_body_rate` policy judges the rest of the upload from that moment.
 const LANE_BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A connection buffer grown past this by a body is replaced by a small one once the request
-/// is done, so idle keep-alive connections do not each keep a large body's memory.
+/// Buffers grown past this by a large request or response are given back once the connection
+/// has been idle for [`IDLE_SHRINK`], so idle keep-alive connections do not each keep a large
+/// body's memory (while a busy connection keeps reusing them).
 const KEEP_BUFFER: usize = 64 * 1024;
+
+/// How long a connection waits for its next request before giving back large buffers.
+const IDLE_SHRINK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Pingora's keep-alive setting for a fresh HTTP/1 session (its default), narrowed by
 /// `early_request_filter` to Palisade's own.
@@ -106,7 +110,10 @@ impl H1Lane {
         let mut bufs = LaneBuffers::default();
         let mut fresh = true;
         loop {
-            let head_len = match self.read_head(&mut stream, &mut buf, fresh).await {
+            let head_len = match self
+                .read_head(&mut stream, &mut buf, &mut bufs, fresh)
+                .await
+            {
                 HeadRead::Complete(n) => Some(n),
                 HeadRead::Ordinary => None,
                 HeadRead::Closed => return,
@@ -121,15 +128,7 @@ impl H1Lane {
                 None => None,
             };
             match served {
-                Some((LaneEnd::KeepOpen, n)) => {
-                    buf.advance(n);
-                    if buf.capacity() > KEEP_BUFFER && buf.len() <= 4096 {
-                        let mut small = BytesMut::with_capacity(4096);
-                        small.extend_from_slice(&buf);
-                        buf = small;
-                    }
-                    bufs.shrink(KEEP_BUFFER);
-                }
+                Some((LaneEnd::KeepOpen, n)) => buf.advance(n),
                 Some((LaneEnd::Close, _)) => return,
                 None => {
                     // The ordinary path reads this request from the bytes already here.
@@ -160,17 +159,26 @@ impl H1Lane {
         let body_len = {
             let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body) {
+                // Nearly always: no body, or all of it came with the head.
+                Parsed::Lane(head) if buf.len() >= head_len + head.body_len => {
+                    let total = head_len + head.body_len;
+                    let body = buf.get(head_len..total)?;
+                    return self
+                        .proxy
+                        .serve_lane(&head, body, stream, peer, bufs, shutting_down)
+                        .await
+                        .map(|end| (end, total));
+                }
                 Parsed::Lane(head) => head.body_len,
                 Parsed::Ordinary => return None,
             }
         };
         let total = head_len + body_len;
-        if buf.len() < total {
-            match self.read_body(stream, buf, total).await {
-                BodyRead::Complete => {}
-                BodyRead::Ordinary => return None,
-            }
+        match self.read_body(stream, buf, total).await {
+            BodyRead::Complete => {}
+            BodyRead::Ordinary => return None,
         }
+        // The head again, now that the buffer holds the body too (it may have moved).
         let raw = buf.get(..total)?;
         let (raw_head, body) = raw.split_at(head_len);
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -204,7 +212,13 @@ impl H1Lane {
 
     /// Reads until the buffer starts with a complete head (CRLF line endings), or decides the
     /// ordinary path must read it.
-    async fn read_head(&self, stream: &mut Stream, buf: &mut BytesMut, fresh: bool) -> HeadRead {
+    async fn read_head(
+        &self,
+        stream: &mut Stream,
+        buf: &mut BytesMut,
+        bufs: &mut LaneBuffers,
+        fresh: bool,
+    ) -> HeadRead {
         let mut searched = 0;
         loop {
             if let Some(end) =
@@ -220,11 +234,25 @@ impl H1Lane {
             searched = buf.len().saturating_sub(3);
             // Between requests the keep-alive timeout applies; within a head (or for a new
             // connection's first bytes) the read timeout, under the head deadline.
-            let wait = if buf.is_empty() && !fresh {
+            let idle = buf.is_empty() && !fresh;
+            let mut wait = if idle {
                 self.proxy.keepalive_timeout()
             } else {
                 FIRST_READ_TIMEOUT
             };
+            if idle && (buf.capacity() > KEEP_BUFFER || bufs.larger_than(KEEP_BUFFER)) {
+                // Large buffers are kept only while the next request follows soon.
+                let first = IDLE_SHRINK.min(wait);
+                match pingora::prelude::timeout(first, stream.read_buf(buf)).await {
+                    Ok(Ok(n)) if n > 0 => continue,
+                    Ok(_) => return HeadRead::Closed,
+                    Err(_) => {
+                        *buf = BytesMut::with_capacity(4096);
+                        bufs.shrink(KEEP_BUFFER);
+                        wait = wait.saturating_sub(first);
+                    }
+                }
+            }
             match pingora::prelude::timeout(wait, stream.read_buf(buf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return HeadRead::Closed,

@@ -122,7 +122,9 @@ struct Head {
     client_reusable: bool,
 }
 
-/// Sends `request_head` to the app and relays its response to `client`.
+/// Sends `request` (its parts in order: the head, then any body) to the app and relays its
+/// response to `client`. (A large body is written from where it was read rather than copied
+/// after the head: a 100 KB JSON body is one copy less.)
 ///
 /// `buf` receives what the app sends and `out` holds what goes to the client; both are the
 /// caller's per-connection scratch buffers, cleared here and grown as needed (never shrunk), so
@@ -132,7 +134,7 @@ struct Head {
 pub(crate) async fn relay<A, C>(
     app: &mut A,
     client: &mut C,
-    request_head: &[u8],
+    request: &[&[u8]],
     rules: &ResponseRules<'_>,
     read_timeout: Duration,
     buf: &mut Vec<u8>,
@@ -144,7 +146,7 @@ where
 {
     buf.clear();
     out.clear();
-    send_request(app, request_head, read_timeout).await?;
+    send_request(app, request, read_timeout).await?;
     let head = read_head(app, rules, read_timeout, buf, out).await?;
     relay_body(app, client, read_timeout, buf, out, head).await
 }
@@ -162,13 +164,19 @@ fn invalid(why: &'static str) -> Box<Error> {
     Error::explain(ErrorType::InvalidHTTPHeader, why).into_up()
 }
 
-/// Writes the request head to the app, within `read_timeout`.
-async fn send_request<A>(app: &mut A, head: &[u8], read_timeout: Duration) -> Result<(), RelayError>
+/// Writes the request's parts to the app, within `read_timeout`.
+async fn send_request<A>(
+    app: &mut A,
+    request: &[&[u8]],
+    read_timeout: Duration,
+) -> Result<(), RelayError>
 where
     A: AsyncWrite + Unpin,
 {
     let write = async {
-        app.write_all(head).await?;
+        for part in request.iter().filter(|p| !p.is_empty()) {
+            app.write_all(part).await?;
+        }
         app.flush().await
     };
     match timeout(read_timeout, write).await {
@@ -738,7 +746,7 @@ mod tests {
         let result = relay(
             &mut app,
             &mut client,
-            request,
+            &[request],
             &rules,
             read_timeout,
             &mut buf,
@@ -1275,7 +1283,7 @@ mod tests {
             let r = relay(
                 &mut app,
                 &mut client,
-                GET,
+                &[GET],
                 &rules(&p),
                 WAIT,
                 &mut buf,
@@ -1328,7 +1336,7 @@ mod tests {
         let result = relay(
             &mut app,
             &mut GoneClient,
-            GET,
+            &[GET],
             &rules(&p),
             WAIT,
             &mut buf,

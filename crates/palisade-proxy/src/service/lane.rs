@@ -19,6 +19,9 @@ use crate::lane::request::{LaneHead, MAX_HEADERS};
 use crate::lane::response::{self, RelayError, ResponseRules};
 use crate::shedding;
 
+/// Bodies up to this size are copied behind the head and written with it.
+const INLINE_BODY: usize = 16 * 1024;
+
 /// Buffers one client connection's lane requests reuse.
 #[derive(Debug, Default)]
 pub(crate) struct LaneBuffers {
@@ -31,6 +34,13 @@ pub(crate) struct LaneBuffers {
 }
 
 impl LaneBuffers {
+    /// Whether a large request or response grew any buffer past `keep` bytes.
+    pub(crate) fn larger_than(&self, keep: usize) -> bool {
+        [&self.upstream, &self.from_app, &self.to_client]
+            .iter()
+            .any(|b| b.capacity() > keep)
+    }
+
     /// Drops buffers a large request or response grew past `keep` bytes.
     pub(crate) fn shrink(&mut self, keep: usize) {
         for b in [&mut self.upstream, &mut self.from_app, &mut self.to_client] {
@@ -216,7 +226,14 @@ impl PalisadeProxy {
             peer
         };
         head.write_upstream(&mut bufs.upstream, ctx.request_id.as_str(), from_socket);
-        bufs.upstream.extend_from_slice(body);
+        // A small body goes out with the head in one write; a large one from the connection
+        // buffer it was read into, without a copy.
+        let body = if body.len() <= INLINE_BODY {
+            bufs.upstream.extend_from_slice(body);
+            &[][..]
+        } else {
+            body
+        };
         // Sent again after a race with the app's idle close only when repeating it is harmless
         // (RFC 9110 §9.2.2), as Pingora's own retry policy.
         let idempotent = matches!(head.method, "GET" | "HEAD" | "PUT");
@@ -237,7 +254,7 @@ impl PalisadeProxy {
             let result = response::relay(
                 &mut conn.stream,
                 client,
-                &bufs.upstream,
+                &[&bufs.upstream, body],
                 &rules,
                 read_timeout,
                 &mut bufs.from_app,
