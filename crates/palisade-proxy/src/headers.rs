@@ -83,10 +83,72 @@ impl ResponseHeaderPolicy {
     }
 }
 
+/// The field names an app response's `Connection` values nominate as hop-by-hop (RFC 9110
+/// §7.6.1), which a proxy must not forward: every listed option except `close`, `keep-alive`
+/// (about the connection itself, which Palisade states anew) and `upgrade` (a switch the proxy
+/// carries through), and except the framing fields, which Palisade frames the message by.
+pub(crate) fn nominated_fields<'v>(
+    connection_values: impl Iterator<Item = &'v [u8]>,
+) -> impl Iterator<Item = &'v [u8]> {
+    connection_values
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| {
+            !t.is_empty()
+                && ![
+                    &b"close"[..],
+                    b"keep-alive",
+                    b"upgrade",
+                    b"content-length",
+                    b"transfer-encoding",
+                ]
+                .iter()
+                .any(|k| t.eq_ignore_ascii_case(k))
+        })
+}
+
+/// Removes the fields an app response's `Connection` nominates ([`nominated_fields`]).
+pub fn strip_connection_nominated(resp: &mut ResponseHeader) {
+    let names: Vec<HeaderName> = nominated_fields(
+        resp.headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+    .filter_map(|t| HeaderName::from_bytes(t).ok())
+    .collect();
+    for name in &names {
+        resp.remove_header(name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn connection_nominated_fields_are_stripped_but_framing_and_upgrade_stay() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        for (n, v) in [
+            ("connection", "keep-alive, X-Internal-Token"),
+            ("connection", " upgrade ,x-trace,content-length"),
+            ("x-internal-token", "secret"),
+            ("x-trace", "t"),
+            ("upgrade", "websocket"),
+            ("content-length", "2"),
+            ("x-public", "yes"),
+        ] {
+            resp.append_header(n, v).unwrap();
+        }
+        strip_connection_nominated(&mut resp);
+        for gone in ["x-internal-token", "x-trace"] {
+            assert!(resp.headers.get(gone).is_none(), "{gone}");
+        }
+        for kept in ["upgrade", "content-length", "x-public", "connection"] {
+            assert!(resp.headers.get(kept).is_some(), "{kept}");
+        }
+    }
 
     fn policy() -> ResponseHeaderPolicy {
         ResponseHeaderPolicy {

@@ -963,6 +963,7 @@ impl ProxyHttp for PalisadeProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = Some(upstream_response.status.as_u16());
+        crate::headers::strip_connection_nominated(upstream_response);
         self.settings
             .response_headers
             .apply_to_app_response(upstream_response);

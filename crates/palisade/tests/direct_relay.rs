@@ -220,6 +220,10 @@ fn pooled_connections_are_reused_across_client_connections() {
     for i in 0..5 {
         let r = p.get(&format!("/r{i}"));
         assert_eq!(r.status, 200);
+        // The app connection goes back to the pool just after the client has its response: a
+        // next request arriving within those microseconds (likely on a loaded 2-core machine)
+        // rightly opens a second connection. A client pause keeps this test about reuse.
+        std::thread::sleep(Duration::from_millis(50));
     }
     let conns: std::collections::BTreeSet<usize> = app.heads().iter().map(|(c, _)| *c).collect();
     assert_eq!(
@@ -640,4 +644,28 @@ fn a_body_over_the_inspection_limit_keeps_its_ordinary_treatment() {
     assert_eq!(resp.status, 413, "{}", resp.text());
     assert_eq!(p.security_event_for(&resp)["palisade.control"], "limits");
     assert!(app.heads().is_empty(), "{:?}", app.heads());
+}
+
+#[test]
+fn fields_the_apps_connection_nominates_never_reach_the_client_on_either_path() {
+    let app = ScriptedApp::start(|_, _| {
+        Reply::Send(
+            b"HTTP/1.1 200 OK\r\nConnection: X-Internal-Token\r\nX-Internal-Token: secret\r\nX-Public: yes\r\nContent-Length: 2\r\n\r\nok",
+        )
+    });
+    let p = proxy(&app);
+    let lane = request(
+        p.addr(),
+        b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let ordinary = request(
+        p.addr(),
+        b"POST /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    for r in [&lane, &ordinary] {
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-internal-token"), None, "{:?}", r.headers);
+        assert_eq!(r.header("x-public"), Some("yes"));
+        assert_eq!(r.body, b"ok");
+    }
 }

@@ -5,10 +5,12 @@
 //! It does what the direct relay through Pingora's client session does (`service/direct_relay.rs`)
 //! and what Pingora's server session does to every final response head, without their types:
 //! - 1xx interim responses are read and dropped; a 101 nobody asked for is an error.
-//! - Hop-by-hop headers (`Connection`, `Keep-Alive`, `Proxy-Connection`) and the app's `Date` are
-//!   dropped; Palisade writes its cached `date` and `connection: keep-alive|close`.
+//! - Hop-by-hop headers (`Connection`, `Keep-Alive`, `Proxy-Connection`, and the fields the
+//!   app's `Connection` nominates, RFC 9110 §7.6.1) and the app's `Date` are dropped; Palisade
+//!   writes its cached `date` and `connection: keep-alive|close`. (Pingora's path drops the
+//!   nominated fields in `response_filter`, with the same [`nominated_fields`].)
 //! - The response-header policy is applied (removals, additions that override the app or respect
-//!   it) and `x-request-id` is added when the app sent none.
+//!   it) and `x-request-id` is added when none of the app's is forwarded.
 //! - A chunked body passes through byte for byte; a `Content-Length` body is copied exactly; a body
 //!   the app ends by closing is re-framed chunked so the client connection survives; a body in a
 //!   transfer coding Palisade does not frame is passed through raw and ends the client connection.
@@ -29,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::chunked::ChunkedEnd;
 use super::push_field;
-use crate::headers::ResponseHeaderPolicy;
+use crate::headers::{nominated_fields, ResponseHeaderPolicy};
 
 /// Most header lines an app response head may have (as Pingora's own limit).
 const MAX_HEADERS: usize = 128;
@@ -310,7 +312,7 @@ fn client_head(
     let mut transfer_encoding: Option<&[u8]> = None;
     let mut length: Option<u64> = None;
     let mut bad_length = false;
-    let mut has_request_id = false;
+    let mut nominates = false;
     for h in headers {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -328,8 +330,7 @@ fn client_head(
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case(b"x-request-id") {
-            has_request_id = true;
+            nominates |= nominated_fields(std::iter::once(h.value)).next().is_some();
         }
     }
     // `Content-Length` does not count next to `Transfer-Encoding` (it is dropped below), as in
@@ -374,9 +375,18 @@ fn client_head(
     out.extend_from_slice(resp.reason.unwrap_or_default().as_bytes());
     out.extend_from_slice(b"\r\n");
     let policy = rules.policy;
+    let connection_values = || {
+        headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+            .map(|h| h.value)
+    };
+    let mut has_request_id = false;
     for h in headers {
         let name = h.name.as_bytes();
         let dropped = name.eq_ignore_ascii_case(b"connection")
+            || (nominates
+                && nominated_fields(connection_values()).any(|t| name.eq_ignore_ascii_case(t)))
             || name.eq_ignore_ascii_case(b"keep-alive")
             || name.eq_ignore_ascii_case(b"proxy-connection")
             || name.eq_ignore_ascii_case(b"date")
@@ -391,6 +401,7 @@ fn client_head(
                 .any(|a| a.override_app && name.eq_ignore_ascii_case(a.name.as_bytes()));
         if !dropped {
             push_field(out, name, h.value);
+            has_request_id |= name.eq_ignore_ascii_case(b"x-request-id");
         }
     }
     for a in &policy.add {
@@ -841,6 +852,48 @@ mod tests {
              x-request-id: req-1\r\ndate: D\r\nconnection: keep-alive\r\n\r\n"
         );
         assert_eq!(body, b"hello");
+    }
+
+    #[tokio::test]
+    async fn fields_the_apps_connection_nominates_are_not_forwarded() {
+        let o = get(
+            &[
+                b"HTTP/1.1 200 OK\r\nConnection: X-Internal-Token, keep-alive\r\n\
+                X-Internal-Token: secret\r\nX-Public: yes\r\nContent-Length: 2\r\n\r\nok",
+            ],
+            Then::Hold,
+        )
+        .await;
+        let (head, body) = split(&o.client);
+        assert!(
+            !head.to_ascii_lowercase().contains("x-internal-token"),
+            "{head}"
+        );
+        assert!(
+            head.contains("X-Public: yes\r\nContent-Length: 2\r\n"),
+            "{head}"
+        );
+        assert_eq!(body, b"ok");
+        assert!(relayed(&o).app_reusable);
+    }
+
+    #[tokio::test]
+    async fn palisades_request_id_replaces_one_the_policy_removes() {
+        let mut p = policy();
+        p.remove.push(HeaderName::from_static("x-request-id"));
+        let o = run_with(
+            GET,
+            vec![
+                b"HTTP/1.1 200 OK\r\nX-Request-Id: app-id\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            ],
+            Then::Hold,
+            rules(&p),
+            WAIT,
+        )
+        .await;
+        let (head, _) = split(&o.client);
+        assert!(!head.contains("app-id"), "{head}");
+        assert!(head.contains("x-request-id: req-1\r\n"), "{head}");
     }
 
     #[tokio::test]
