@@ -107,7 +107,7 @@ pub(crate) fn nominated_fields<'v>(
         })
 }
 
-/// Removes the fields an app response's `Connection` nominates ([`nominated_fields`]).
+/// Removes the fields an app response's `Connection` nominates (see `nominated_fields`).
 pub fn strip_connection_nominated(resp: &mut ResponseHeader) {
     let names: Vec<HeaderName> = nominated_fields(
         resp.headers

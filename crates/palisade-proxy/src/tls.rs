@@ -582,7 +582,7 @@ fn probe_port(port: u16) -> Result<bool, TlsError> {
     }
 }
 
-/// Adds the TLS listeners `tls` asks for to `service` (on 0.0.0.0 and, with `ipv6`, on [::]),
+/// Adds the TLS listeners `tls` asks for to `service` (on 0.0.0.0 and, with `ipv6`, on `[::]`),
 /// after loading and checking every certificate, and starts reloading them on SIGHUP.
 ///
 /// `ipv6` is what the caller found for the public port; a separate TLS port is probed here.
