@@ -77,7 +77,7 @@ settings! {
         "2");
     /// HTTP/1 lane on/off.
     HTTP1_LANE = ("PALISADE_HTTP1_LANE", "http1_lane", "true",
-        "Serve plain HTTP/1.1 requests (GET and HEAD; POST, PUT and PATCH with a Content-Length body up to 1 MiB) through Palisade's own HTTP/1 lane (same checks, same logs, about half the CPU per small request). `false` sends every request through Pingora's proxy instead: an escape hatch if you suspect the lane, not a security setting.",
+        "Serve plain HTTP/1.1 requests (GET, HEAD, DELETE and OPTIONS without a body; POST, PUT and PATCH with a Content-Length body up to 1 MiB) through Palisade's own HTTP/1 lane (same checks, same logs, about half the CPU per small request). `false` sends every request through Pingora's proxy instead: an escape hatch if you suspect the lane, not a security setting.",
         "false");
     /// WAF mode.
     MODE = ("PALISADE_MODE", "mode", "block",

@@ -2,7 +2,8 @@
 //! (crates/palisade-proxy/src/service/direct_relay.rs): bodyless GET and HEAD requests go to the
 //! app over Palisade's own keep-alive pool — HTTP/1.1 ones through the lane, without Pingora's
 //! session, the rest (HTTP/1.0, TLS) through the relay on Pingora's path. The lane also takes
-//! POST/PUT/PATCH bodies framed by one Content-Length that arrive promptly. These tests put a scripted app
+//! bodyless DELETE and OPTIONS, and POST/PUT/PATCH bodies framed by one Content-Length that
+//! arrive promptly. These tests put a scripted app
 //! behind the real binary (proxy-only mode) to produce what well-behaved test apps never do on
 //! cue: closing idle connections mid-race, close-delimited bodies, interim responses, unasked
 //! upgrades. They also check that both paths give the app and the client the same thing.
@@ -541,8 +542,8 @@ fn lane_bodies_reach_the_app_whole_and_pipelined_requests_stay_in_order() {
     let mut s = TcpStream::connect(p.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    // A form body in three writes (the lane reads until it has all of it), then a PUT and a GET
-    // pipelined behind it in one write.
+    // A form body in three writes (the lane reads until it has all of it), then a PUT, a GET, a
+    // DELETE and a CORS preflight pipelined behind it in one write.
     // 22 KB: over the size the lane copies behind the head, so head and body go out apart.
     let form = "note=".to_string() + &"Patient reports improved sleep. ".repeat(700);
     let head = format!(
@@ -553,14 +554,16 @@ fn lane_bodies_reach_the_app_whole_and_pipelined_requests_stay_in_order() {
     s.write_all(&form.as_bytes()[..4000]).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     s.write_all(&form.as_bytes()[4000..]).unwrap();
-    s.write_all(b"PUT /record/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+    s.write_all(b"PUT /record/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /after HTTP/1.1\r\nHost: t\r\n\r\nDELETE /record/7 HTTP/1.1\r\nHost: t\r\n\r\nOPTIONS /record HTTP/1.1\r\nHost: t\r\nOrigin: https://portal.example\r\nAccess-Control-Request-Method: PUT\r\n\r\n")
         .unwrap();
-    let responses: Vec<Response> = (0..3)
+    let responses: Vec<Response> = (0..5)
         .map(|_| read_response(&mut r, false).unwrap())
         .collect();
     assert!(responses.iter().all(|r| r.status == 200 && r.body == b"ok"));
     let heads = app.heads();
-    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert_eq!(heads.len(), 5, "{heads:?}");
+    assert!(heads[3].1.starts_with("DELETE /record/7 "), "{heads:?}");
+    assert!(heads[4].1.starts_with("OPTIONS /record "), "{heads:?}");
     assert!(heads[0].1.starts_with("POST /intake "), "{heads:?}");
     assert!(
         heads[0].1.ends_with(&format!("\r\n\r\n{form}")),
@@ -568,7 +571,7 @@ fn lane_bodies_reach_the_app_whole_and_pipelined_requests_stay_in_order() {
     );
     assert!(heads[1].1.starts_with("PUT /record/7 ") && heads[1].1.ends_with("\r\n\r\nabc"));
     assert!(heads[2].1.starts_with("GET /after "), "{heads:?}");
-    // One app connection for all three: the lane's pool, not Pingora's.
+    // One app connection for all five: the lane's pool, not Pingora's.
     assert!(heads.iter().all(|(c, _)| *c == heads[0].0), "{heads:?}");
     let e = p.access_event_for(&responses[0]);
     assert_eq!(e["http.request.method"], "POST");

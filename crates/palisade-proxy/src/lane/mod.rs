@@ -1,6 +1,7 @@
-//! The HTTP/1 lane: plain-TCP HTTP/1.1 connections are read here first. A bodyless `GET` or
-//! `HEAD`, or a `POST`/`PUT`/`PATCH` whose body has one plain `Content-Length` within the lane's
-//! cap and arrives promptly — nearly all of an app's traffic — is parsed in place, checked and
+//! The HTTP/1 lane: plain-TCP HTTP/1.1 connections are read here first. A bodyless `GET`,
+//! `HEAD`, `DELETE` or `OPTIONS`, or a `POST`/`PUT`/`PATCH` whose body has one plain
+//! `Content-Length` within the lane's cap and arrives promptly — nearly all of an app's
+//! traffic — is parsed in place, checked and
 //! inspected by the same code as every other request (`service/lane.rs`), and relayed to the app
 //! over Palisade's own keep-alive pool, without Pingora's session machinery. Anything else
 //! (chunked or large bodies, slow uploads, upgrades, unusual heads, TLS, HTTP/2) is handed to

@@ -19,11 +19,12 @@ use crate::service::RequestFacts;
 /// Header fields the lane parses; a head with more goes the ordinary way.
 pub(crate) const MAX_HEADERS: usize = 64;
 
-/// A head the lane serves: an HTTP/1.1 `GET` or `HEAD` without a body, or a `POST`, `PUT` or
-/// `PATCH` whose body is framed by one plain `Content-Length`, with an origin-form target.
+/// A head the lane serves: an HTTP/1.1 `GET`, `HEAD`, `DELETE` or `OPTIONS` without a body, or
+/// a `POST`, `PUT` or `PATCH` whose body is framed by one plain `Content-Length`, with an
+/// origin-form target.
 #[derive(Debug)]
 pub(crate) struct LaneHead<'h, 'b> {
-    /// `GET`, `HEAD`, `POST`, `PUT` or `PATCH`.
+    /// `GET`, `HEAD`, `DELETE`, `OPTIONS`, `POST`, `PUT` or `PATCH`.
     pub method: &'b str,
     /// The request-target as received.
     pub target: &'b str,
@@ -35,7 +36,7 @@ pub(crate) struct LaneHead<'h, 'b> {
     pub headers: &'h [httparse::Header<'b>],
     /// The client asked to close the connection after this response.
     pub close: bool,
-    /// The body's length (its `Content-Length`); 0 for `GET` and `HEAD`.
+    /// The body's length (its `Content-Length`); 0 for the methods without a body.
     pub body_len: usize,
 }
 
@@ -68,7 +69,7 @@ impl<'h, 'b> LaneHead<'h, 'b> {
             return Parsed::Ordinary;
         };
         let with_body = match method {
-            "GET" | "HEAD" => false,
+            "GET" | "HEAD" | "DELETE" | "OPTIONS" => false,
             "POST" | "PUT" | "PATCH" => true,
             _ => return Parsed::Ordinary,
         };
@@ -337,6 +338,15 @@ mod tests {
         // An empty line before the request line is ignored (RFC 9112 §2.2), as Pingora does.
         assert!(lane(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"));
         assert_eq!(body_len(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), Some(0));
+        // REST deletes and CORS preflights, without a body.
+        assert_eq!(
+            body_len(b"DELETE /r/7 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Some(0)
+        );
+        assert_eq!(
+            body_len(b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nOrigin: https://b\r\nAccess-Control-Request-Method: PUT\r\n\r\n"),
+            Some(0)
+        );
     }
 
     #[test]
@@ -375,6 +385,8 @@ mod tests {
             &b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"[..],
             b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"OPTIONS /api HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+            b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /<script> HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET / HTTP/1.1\r\n\r\n",

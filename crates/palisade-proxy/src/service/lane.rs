@@ -83,7 +83,8 @@ impl PalisadeProxy {
         self.settings.keepalive_timeout
     }
 
-    /// Serves one request the lane parsed, with its whole `body` (empty for `GET`/`HEAD`).
+    /// Serves one request the lane parsed, with its whole `body` (empty for the methods without
+    /// one).
     /// `None`: nothing was done or written, the ordinary path must take the request.
     pub(crate) async fn serve_lane<C: AsyncWrite + Unpin>(
         &self,
@@ -236,7 +237,7 @@ impl PalisadeProxy {
         };
         // Sent again after a race with the app's idle close only when repeating it is harmless
         // (RFC 9110 §9.2.2), as Pingora's own retry policy.
-        let idempotent = matches!(head.method, "GET" | "HEAD" | "PUT");
+        let idempotent = matches!(head.method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
         let keep_client = !head.close && !shutting_down;
         let rules = ResponseRules {
             policy: &self.settings.response_headers,
