@@ -157,39 +157,31 @@ impl H1Lane {
     ) -> Option<(LaneEnd, usize)> {
         let limits = self.proxy.limits();
         let max_body = self.proxy.lane_max_body(MAX_LANE_BODY);
-        let body_len = {
-            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body) {
-                // Nearly always: no body, or all of it came with the head.
-                Parsed::Lane(head) if buf.len() >= head_len + head.body_len => {
-                    let total = head_len + head.body_len;
-                    let body = buf.get(head_len..total)?;
-                    return self
-                        .proxy
-                        .serve_lane(&head, body, stream, peer, bufs, shutting_down)
-                        .await
-                        .map(|end| (end, total));
+        // Nearly always one pass: no body, or all of it came with the head. Otherwise the body
+        // is read and the head parsed again (the buffer may have moved).
+        let mut body_read = false;
+        loop {
+            let body_len = {
+                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                match LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body) {
+                    Parsed::Lane(head) if buf.len() >= head_len + head.body_len => {
+                        let total = head_len + head.body_len;
+                        let body = buf.get(head_len..total)?;
+                        return self
+                            .proxy
+                            .serve_lane(&head, body, stream, peer, bufs, shutting_down)
+                            .await
+                            .map(|end| (end, total));
+                    }
+                    Parsed::Lane(head) if !body_read => head.body_len,
+                    _ => return None,
                 }
-                Parsed::Lane(head) => head.body_len,
-                Parsed::Ordinary => return None,
+            };
+            match self.read_body(stream, buf, head_len + body_len).await {
+                BodyRead::Complete => body_read = true,
+                BodyRead::Ordinary => return None,
             }
-        };
-        let total = head_len + body_len;
-        match self.read_body(stream, buf, total).await {
-            BodyRead::Complete => {}
-            BodyRead::Ordinary => return None,
         }
-        // The head again, now that the buffer holds the body too (it may have moved).
-        let raw = buf.get(..total)?;
-        let (raw_head, body) = raw.split_at(head_len);
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let Parsed::Lane(head) = LaneHead::parse(raw_head, &mut fields, limits, max_body) else {
-            return None;
-        };
-        self.proxy
-            .serve_lane(&head, body, stream, peer, bufs, shutting_down)
-            .await
-            .map(|end| (end, total))
     }
 
     /// Reads until the buffer holds `total` bytes (head and body), within [`LANE_BODY_WAIT`]
