@@ -34,7 +34,7 @@ mod direct_relay;
 mod hardening;
 mod lane;
 
-pub(crate) use lane::{LaneBuffers, LaneEnd};
+pub(crate) use lane::{Admission, BodyFailure, LaneBuffers, LaneEnd};
 
 /// Bodies up to this size are read before the app is contacted (Pingora's retry buffer replays
 /// them); larger ones are held chunk by chunk in `request_body_filter` and released only after
@@ -612,7 +612,19 @@ impl PalisadeProxy {
         if preread {
             // Pingora's retry buffer keeps what we read here and replays it to the app.
             session.enable_retry_buffering();
-            while let Some(chunk) = session.read_request_body().await? {
+            // Paced as `request_body_filter` paces a streamed body (which sees these bytes only
+            // when Pingora replays them to the app); a read that times out is the client's.
+            let limits = &self.settings.limits;
+            let mut pace = crate::slow_client::BodyRate::start();
+            while let Some(chunk) = session
+                .read_request_body()
+                .await
+                .map_err(|e| e.into_down())?
+            {
+                let min_rate = limits.min_body_rate.unwrap_or(0);
+                if !pace.record(chunk.len(), min_rate, limits.body_rate_grace) {
+                    return Err(self.refuse_body(session, ctx, false));
+                }
                 body.extend_from_slice(&chunk);
                 if body.len() > PREREAD_BODY_LIMIT {
                     break;

@@ -607,7 +607,7 @@ fn an_attack_in_a_lane_body_is_blocked_and_never_reaches_the_app() {
 }
 
 #[test]
-fn a_slow_body_is_finished_by_the_ordinary_path() {
+fn a_paused_body_is_read_whole_by_the_lane() {
     let app = ScriptedApp::start(|_, _| Reply::Send(OK));
     let p = proxy(&app);
     let mut s = TcpStream::connect(p.addr()).unwrap();
@@ -616,8 +616,7 @@ fn a_slow_body_is_finished_by_the_ordinary_path() {
         b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
     )
     .unwrap();
-    // Longer than the lane waits for a body: the ordinary path takes the request with the
-    // bytes read so far and reads the rest itself.
+    // A pause well within body_rate_grace (10 s by default) is no reason to refuse.
     std::thread::sleep(Duration::from_millis(1500));
     s.write_all(b"world").unwrap();
     let resp = read_response(&mut BufReader::new(s), false).unwrap();
@@ -625,6 +624,95 @@ fn a_slow_body_is_finished_by_the_ordinary_path() {
     let heads = app.heads();
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(heads[0].1.ends_with("\r\n\r\nhelloworld"), "{heads:?}");
+    assert_eq!(p.access_event_for(&resp)["http.request.bytes"], 10);
+}
+
+#[test]
+fn a_refused_client_is_answered_before_its_upload_is_read() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = Builder::new()
+        .arg("--upstream")
+        .arg(&app.upstream())
+        .env("PALISADE_IP_BLOCKLIST", "127.0.0.0/8")
+        .env("PALISADE_BODY_RATE_GRACE", "30s")
+        .start();
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    // A large upload's head and its first kilobyte; the rest never comes.
+    let mut first = b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 500000\r\n\r\n".to_vec();
+    first.extend_from_slice(&[b'a'; 1024]);
+    s.write_all(&first).unwrap();
+    let started = std::time::Instant::now();
+    let resp = read_response(&mut BufReader::new(s), false).unwrap();
+    // Answered from the head, not after waiting for (or giving up on) the body.
+    let waited = started.elapsed();
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    assert!(
+        waited < Duration::from_millis(900),
+        "answered after {waited:?}"
+    );
+    let ev = p.security_event_for(&resp);
+    assert_eq!(ev["palisade.control"], "ip", "{ev}");
+    let access = p.access_event_for(&resp);
+    assert_eq!(access["http.request.bytes"], 0, "{access}");
+    assert!(app.heads().is_empty(), "{:?}", app.heads());
+}
+
+/// Sends a 20 KB inspected body in `chunks` pieces of 100 bytes, one every 100 ms, and returns
+/// the response (the connection is then closed).
+fn trickle(p: &Palisade, chunks: usize) -> Response {
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(
+        b"POST /trickle HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 20000\r\n\r\n",
+    )
+    .unwrap();
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..chunks {
+                if s.write_all(&[b'x'; 100]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let resp = read_response(&mut BufReader::new(s.try_clone().unwrap()), false).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    writer.join().unwrap();
+    resp
+}
+
+#[test]
+fn slow_and_stalled_bodies_get_408_on_both_paths() {
+    for lane in ["true", "false"] {
+        let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+        let p = Builder::new()
+            .arg("--upstream")
+            .arg(&app.upstream())
+            .env("PALISADE_HTTP1_LANE", lane)
+            .env("PALISADE_MIN_BODY_RATE", "1KiB")
+            .env("PALISADE_BODY_RATE_GRACE", "1s")
+            .start();
+        // 1000 B/s, under the 1 KiB/s minimum once the grace has passed: a limits event.
+        let resp = trickle(&p, 200);
+        assert_eq!(resp.status, 408, "lane {lane}: {}", resp.text());
+        let ev = p.security_event_for(&resp);
+        assert_eq!(ev["palisade.control"], "limits", "lane {lane}: {ev}");
+        assert!(
+            ev["event.reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("min_body_rate")),
+            "lane {lane}: {ev}"
+        );
+        assert_eq!(p.access_event_for(&resp)["http.response.status_code"], 408);
+        // Three pieces, then nothing: the read timeout (the grace) ends it, a client fault
+        // (before, Pingora's path answered this pre-read body's timeout with a 500).
+        let resp = trickle(&p, 3);
+        assert_eq!(resp.status, 408, "lane {lane}: {}", resp.text());
+        assert!(app.heads().is_empty(), "lane {lane}: {:?}", app.heads());
+    }
 }
 
 #[test]

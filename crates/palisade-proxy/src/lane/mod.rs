@@ -1,10 +1,10 @@
 //! The HTTP/1 lane: plain-TCP HTTP/1.1 connections are read here first. A bodyless `GET`,
 //! `HEAD`, `DELETE` or `OPTIONS`, or a `POST`/`PUT`/`PATCH` whose body has one plain
-//! `Content-Length` within the lane's cap and arrives promptly — nearly all of an app's
-//! traffic — is parsed in place, checked and
-//! inspected by the same code as every other request (`service/lane.rs`), and relayed to the app
-//! over Palisade's own keep-alive pool, without Pingora's session machinery. Anything else
-//! (chunked or large bodies, slow uploads, upgrades, unusual heads, TLS, HTTP/2) is handed to
+//! `Content-Length` within the lane's cap — nearly all of an app's traffic — is parsed in place,
+//! checked (access control on the head before any body is read, the body paced as the ordinary
+//! path paces it) and inspected by the same code as every other request (`service/lane.rs`),
+//! and relayed to the app over Palisade's own keep-alive pool, without Pingora's session
+//! machinery. Anything else (chunked or large bodies, upgrades, unusual heads, TLS, HTTP/2) is handed to
 //! Pingora's `HttpProxy` with the bytes already read, one request at a time, and the lane takes
 //! the connection back afterwards.
 //!
@@ -29,7 +29,8 @@ use pingora::server::ShutdownWatch;
 use tokio::io::AsyncReadExt;
 
 use crate::limits::check_raw_head;
-use crate::service::{LaneBuffers, LaneEnd, PalisadeProxy};
+use crate::service::{Admission, BodyFailure, LaneBuffers, LaneEnd, PalisadeProxy};
+use crate::slow_client::BodyRate;
 
 pub(crate) mod chunked;
 pub(crate) mod request;
@@ -43,11 +44,6 @@ const MAX_LANE_HEAD: usize = 16 * 1024;
 /// Largest body the lane reads itself (also capped by `max_inspect_body` and `max_body`); larger
 /// ones are held or streamed by the ordinary path.
 const MAX_LANE_BODY: usize = 1024 * 1024;
-
-/// How long the lane waits for a body to arrive whole (at most `body_rate_grace`). A body still
-/// incomplete then is handed to the ordinary path with the bytes read so far, where the
-/// `min_body_rate` policy judges the rest of the upload from that moment.
-const LANE_BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Buffers grown past this by a large request or response are given back once the connection
 /// has been idle for [`IDLE_SHRINK`], so idle keep-alive connections do not each keep a large
@@ -93,15 +89,6 @@ enum HeadRead {
     Ordinary,
     /// The client closed, went idle past the keep-alive timeout, or failed: close.
     Closed,
-}
-
-/// How reading a request body ended.
-enum BodyRead {
-    /// The whole body is in the buffer.
-    Complete,
-    /// Not within [`LANE_BODY_WAIT`], or the client stopped sending: the ordinary path takes
-    /// the request with what was read (and answers a slow or cut-off body as it always has).
-    Ordinary,
 }
 
 impl H1Lane {
@@ -157,50 +144,93 @@ impl H1Lane {
     ) -> Option<(LaneEnd, usize)> {
         let limits = self.proxy.limits();
         let max_body = self.proxy.lane_max_body(MAX_LANE_BODY);
-        // Nearly always one pass: no body, or all of it came with the head. Otherwise the body
-        // is read and the head parsed again (the buffer may have moved).
-        let mut body_read = false;
+        // Nearly always one pass: no body, or all of it came with the head. Otherwise access
+        // control runs on the head, the body is read, and the head parsed again (the buffer may
+        // have moved); the same bytes parse the same.
+        let mut admitted = None;
         loop {
             let body_len = {
                 let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                match LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body) {
-                    Parsed::Lane(head) if buf.len() >= head_len + head.body_len => {
-                        let total = head_len + head.body_len;
-                        let body = buf.get(head_len..total)?;
-                        return self
-                            .proxy
-                            .serve_lane(&head, body, stream, peer, bufs, shutting_down)
-                            .await
-                            .map(|end| (end, total));
-                    }
-                    Parsed::Lane(head) if !body_read => head.body_len,
-                    _ => return None,
+                let Parsed::Lane(head) =
+                    LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body)
+                else {
+                    return None;
+                };
+                let total = head_len + head.body_len;
+                if let Some(body) = buf.get(head_len..total) {
+                    let end = match admitted.take() {
+                        Some(ctx) => {
+                            self.proxy
+                                .finish_lane(&head, body, stream, peer, bufs, ctx, shutting_down)
+                                .await
+                        }
+                        None => {
+                            self.proxy
+                                .serve_lane(&head, body, stream, peer, bufs, shutting_down)
+                                .await?
+                        }
+                    };
+                    return Some((end, total));
                 }
+                // A client access control refuses is answered before its upload is read.
+                match self.proxy.admit_lane(&head, stream, peer).await? {
+                    Admission::Answered(end) => return Some((end, head_len)),
+                    Admission::Admitted(ctx) => admitted = Some(ctx),
+                }
+                head.body_len
             };
-            match self.read_body(stream, buf, head_len + body_len).await {
-                BodyRead::Complete => body_read = true,
-                BodyRead::Ordinary => return None,
+            if let Err(failure) = self.read_body(stream, buf, head_len + body_len).await {
+                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let (Parsed::Lane(head), Some(ctx)) = (
+                    LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body),
+                    admitted.take(),
+                ) else {
+                    return Some((LaneEnd::Close, 0));
+                };
+                let read = buf.len().saturating_sub(head_len).min(body_len);
+                let end = self
+                    .proxy
+                    .lane_body_failed(&head, stream, ctx, failure, read)
+                    .await;
+                return Some((end, 0));
             }
         }
     }
 
-    /// Reads until the buffer holds `total` bytes (head and body), within [`LANE_BODY_WAIT`]
-    /// and `body_rate_grace`, whichever is shorter: a body that arrives in that time meets any
-    /// `min_body_rate`, since the rate is only judged after the grace.
-    async fn read_body(&self, stream: &mut Stream, buf: &mut BytesMut, total: usize) -> BodyRead {
-        let wait = LANE_BODY_WAIT.min(self.proxy.limits().body_rate_grace);
-        let deadline = tokio::time::Instant::now() + wait;
+    /// Reads until the buffer holds `total` bytes (head and body), judging the upload as the
+    /// ordinary path does: each read may wait at most `body_rate_grace` (Pingora's 60 s read
+    /// timeout without a `min_body_rate`), and once the grace has passed the average pace must
+    /// meet `min_body_rate`.
+    async fn read_body(
+        &self,
+        stream: &mut Stream,
+        buf: &mut BytesMut,
+        total: usize,
+    ) -> Result<(), BodyFailure> {
+        let limits = self.proxy.limits();
+        let min_rate = limits.min_body_rate;
+        let grace = limits.body_rate_grace;
+        let stall = if min_rate.is_some() {
+            grace
+        } else {
+            FIRST_READ_TIMEOUT
+        };
+        let mut pace = BodyRate::start();
         while buf.len() < total {
             // Room for what is still due, a piece at a time: a Content-Length is a claim, not
             // a reason to set memory aside before the bytes come.
             buf.reserve((total - buf.len()).min(KEEP_BUFFER));
-            let read = tokio::time::timeout_at(deadline, stream.read_buf(buf)).await;
-            match read {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return BodyRead::Ordinary,
+            match pingora::prelude::timeout(stall, stream.read_buf(buf)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    if !pace.record(n, min_rate.unwrap_or(0), grace) {
+                        return Err(BodyFailure::TooSlow);
+                    }
+                }
+                Ok(_) => return Err(BodyFailure::Closed),
+                Err(_) => return Err(BodyFailure::Stalled),
             }
         }
-        BodyRead::Complete
+        Ok(())
     }
 
     /// Reads until the buffer starts with a complete head (CRLF line endings), or decides the

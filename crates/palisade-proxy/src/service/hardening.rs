@@ -11,6 +11,9 @@ use crate::limits::{check_head, content_length};
 use crate::shedding::{self, IpSlot, PER_IP_RETRY_AFTER_SECS, SHED_RETRY_AFTER_SECS};
 use crate::slow_client::BodyRate;
 
+/// The reason in the security event for a body slower than `min_body_rate` (both paths).
+pub(super) const BODY_TOO_SLOW: &str = "request body slower than min_body_rate";
+
 /// Per-request state of these checks.
 #[derive(Debug, Default)]
 pub(super) struct GuardState {
@@ -163,26 +166,33 @@ impl PalisadeProxy {
         if too_big || !fast_enough {
             // Judged once: the error ends the request.
             ctx.guard.body = None;
-            let (status, reason, outcome) = if too_big {
-                (413, "request body over max_body", "body_too_large")
-            } else {
-                (
-                    408,
-                    "request body slower than min_body_rate",
-                    "body_too_slow",
-                )
-            };
-            self.security(
-                session,
-                ctx,
-                Action::Block,
-                Control::Limits,
-                reason.into(),
-                Some(status),
-            );
-            ctx.outcome = outcome;
-            return Error::e_explain(ErrorType::HTTPStatus(status), reason);
+            return Err(self.refuse_body(session, ctx, too_big));
         }
         Ok(())
+    }
+
+    /// The security event and the error for a body refused while it is read: over `max_body`
+    /// (413) when `too_big`, else slower than `min_body_rate` (408).
+    pub(super) fn refuse_body(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        too_big: bool,
+    ) -> Box<Error> {
+        let (status, reason, outcome) = if too_big {
+            (413, "request body over max_body", "body_too_large")
+        } else {
+            (408, BODY_TOO_SLOW, "body_too_slow")
+        };
+        self.security(
+            session,
+            ctx,
+            Action::Block,
+            Control::Limits,
+            reason.into(),
+            Some(status),
+        );
+        ctx.outcome = outcome;
+        Error::explain(ErrorType::HTTPStatus(status), reason)
     }
 }

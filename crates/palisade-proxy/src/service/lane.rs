@@ -17,6 +17,7 @@ use super::*;
 use crate::lane::push_field;
 use crate::lane::request::{LaneHead, MAX_HEADERS};
 use crate::lane::response::{self, RelayError, ResponseRules};
+use crate::service::hardening::BODY_TOO_SLOW;
 use crate::shedding;
 
 /// Bodies up to this size are copied behind the head and written with it.
@@ -60,6 +61,28 @@ pub(crate) enum LaneEnd {
     Close,
 }
 
+/// What the head alone decided for a lane request (`PalisadeProxy::admit_lane`).
+// Moved once per request; boxing the context would allocate on the hot path.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Admission {
+    /// Allowed by access control: inspection and the relay follow, once the body is read.
+    Admitted(RequestCtx),
+    /// Refused and answered (page written, access line emitted): the connection closes.
+    Answered(LaneEnd),
+}
+
+/// Why an admitted lane request's body did not arrive whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// Slower on average than `min_body_rate` once `body_rate_grace` had passed.
+    TooSlow,
+    /// No byte came within the read timeout (`body_rate_grace`, or Pingora's 60 s without a
+    /// `min_body_rate`).
+    Stalled,
+    /// The client closed the connection or failed mid-body.
+    Closed,
+}
+
 impl PalisadeProxy {
     /// Request-head limits, for the lane's acceptance check.
     pub(crate) fn limits(&self) -> &LimitsPolicy {
@@ -95,6 +118,24 @@ impl PalisadeProxy {
         bufs: &mut LaneBuffers,
         shutting_down: bool,
     ) -> Option<LaneEnd> {
+        match self.admit_lane(head, client, peer).await? {
+            Admission::Answered(end) => Some(end),
+            Admission::Admitted(ctx) => Some(
+                self.finish_lane(head, body, client, peer, bufs, ctx, shutting_down)
+                    .await,
+            ),
+        }
+    }
+
+    /// Everything that needs only the head: the checks that hand a request back to the
+    /// ordinary path (`None`, nothing written), then access control. A refusal is answered
+    /// here, before any of the body is read, as the ordinary path answers it.
+    pub(crate) async fn admit_lane<C: AsyncWrite + Unpin>(
+        &self,
+        head: &LaneHead<'_, '_>,
+        client: &mut C,
+        peer: Option<IpAddr>,
+    ) -> Option<Admission> {
         let plain_http = head
             .first_header(&X_FORWARDED_PROTO)
             .is_some_and(|v| v.eq_ignore_ascii_case(b"http"));
@@ -114,22 +155,84 @@ impl PalisadeProxy {
             // A client over its cap is answered (429) by the ordinary path.
             ctx.guard.hold_ip_slot(table.try_enter(ip)?);
         }
+        let Some(refusal) = self.check_access(head, head, &mut ctx).await else {
+            return Some(Admission::Admitted(ctx));
+        };
+        let retry = refusal.retry_after_secs;
+        let (end, status, bytes_out) = self
+            .lane_page(client, &mut ctx, head, refusal.status, retry)
+            .await;
+        if self.settings.access_log {
+            // The body, if any, was not read: the connection closes with the page.
+            self.emit_access(head, &mut ctx, status, false, 0, bytes_out);
+        }
+        Some(Admission::Answered(end))
+    }
 
-        let (end, status, bytes_out) =
-            if let Some(refusal) = self.check_access(head, head, &mut ctx).await {
-                let retry = refusal.retry_after_secs;
-                self.lane_page(client, &mut ctx, head, refusal.status, retry)
-                    .await
-            } else if self.lane_inspect(head, body, &mut ctx) {
-                self.lane_page(client, &mut ctx, head, 403, None).await
-            } else {
-                self.lane_relay(head, body, client, peer, bufs, &mut ctx, shutting_down)
-                    .await
-            };
+    /// Inspects an admitted request with its whole `body` and relays it (or answers 403), then
+    /// writes its access line.
+    #[allow(clippy::too_many_arguments)] // one request's parts, kept apart for the borrow checker
+    pub(crate) async fn finish_lane<C: AsyncWrite + Unpin>(
+        &self,
+        head: &LaneHead<'_, '_>,
+        body: &[u8],
+        client: &mut C,
+        peer: Option<IpAddr>,
+        bufs: &mut LaneBuffers,
+        mut ctx: RequestCtx,
+        shutting_down: bool,
+    ) -> LaneEnd {
+        let (end, status, bytes_out) = if self.lane_inspect(head, body, &mut ctx) {
+            self.lane_page(client, &mut ctx, head, 403, None).await
+        } else {
+            self.lane_relay(head, body, client, peer, bufs, &mut ctx, shutting_down)
+                .await
+        };
         if self.settings.access_log {
             self.emit_access(head, &mut ctx, status, false, body.len(), bytes_out);
         }
-        Some(end)
+        end
+    }
+
+    /// Answers an admitted request whose body did not arrive whole, as the ordinary path
+    /// answers the same upload: 408 for a body slower than `min_body_rate` (with its `limits`
+    /// event) or one that stalled, nothing for a client that left. `bytes_in`: body bytes read.
+    pub(crate) async fn lane_body_failed<C: AsyncWrite + Unpin>(
+        &self,
+        head: &LaneHead<'_, '_>,
+        client: &mut C,
+        mut ctx: RequestCtx,
+        failure: BodyFailure,
+        bytes_in: usize,
+    ) -> LaneEnd {
+        let (status, bytes_out) = match failure {
+            BodyFailure::TooSlow => {
+                self.security(
+                    head,
+                    &mut ctx,
+                    Action::Block,
+                    Control::Limits,
+                    BODY_TOO_SLOW.into(),
+                    Some(408),
+                );
+                ctx.outcome = "body_too_slow";
+                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, 408, None).await;
+                (status, bytes)
+            }
+            BodyFailure::Stalled => {
+                ctx.outcome = failure_outcome(408);
+                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, 408, None).await;
+                (status, bytes)
+            }
+            BodyFailure::Closed => {
+                ctx.outcome = failure_outcome(0);
+                (0, 0)
+            }
+        };
+        if self.settings.access_log {
+            self.emit_access(head, &mut ctx, status, false, bytes_in, bytes_out);
+        }
+        LaneEnd::Close
     }
 
     /// Inspects the head and the body (when the engine reads its content type), in one
