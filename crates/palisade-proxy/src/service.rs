@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::header::{
-    HeaderName, CONTENT_LENGTH, CONTENT_TYPE, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT,
+    HeaderName, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT,
 };
 use palisade_access::{AccessControl, AccessDecision, AccessRequest, BlockRecord, HeaderLookup};
 use palisade_audit::{AccessEvent, Action, AuditSink, Control, RequestInfo, SecurityEvent};
@@ -131,6 +131,9 @@ pub struct RequestCtx {
     hits: Vec<palisade_audit::RuleHit>,
     engine: Option<Arc<Engine>>,
     held: Option<HeldBody>,
+    /// Palisade answered the client's `Expect: 100-continue` itself (to read the body for
+    /// inspection first), so the app is not asked again.
+    continue_sent: bool,
     upstream_status: Option<u16>,
     guard: hardening::GuardState,
     _inflight: InflightGuard,
@@ -157,6 +160,16 @@ fn error_status(e: &Error) -> u16 {
         ) => 502,
         _ => 500,
     }
+}
+
+/// An HTTP/1.1 request waiting for `100 Continue` before it sends its body (an HTTP/1.0 client's
+/// expectation is ignored, RFC 9110 §10.1.1).
+fn expects_continue(req: &RequestHeader) -> bool {
+    req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// The access line's outcome for a failure answered with `code` (0: the client is gone).
@@ -610,6 +623,15 @@ impl PalisadeProxy {
         let preread = wants_body && !chunked && length.is_some_and(|n| n <= PREREAD_BODY_LIMIT);
         let mut body = BytesMut::new();
         if preread {
+            if expects_continue(session.req_header()) {
+                // The client sends the body only after a 100 (RFC 9110 §10.1.1), and the app,
+                // which would send it, is contacted only after the body has been inspected.
+                session
+                    .write_continue_response()
+                    .await
+                    .map_err(|e| e.into_down())?;
+                ctx.continue_sent = true;
+            }
             // Pingora's retry buffer keeps what we read here and replays it to the app.
             session.enable_retry_buffering();
             // Paced as `request_body_filter` paces a streamed body (which sees these bytes only
@@ -751,6 +773,7 @@ impl ProxyHttp for PalisadeProxy {
             hits: Vec::new(),
             engine: None,
             held: None,
+            continue_sent: false,
             upstream_status: None,
             guard: hardening::GuardState::default(),
             _inflight: self.inflight.enter(),
@@ -946,6 +969,10 @@ impl ProxyHttp for PalisadeProxy {
             && sent.next().is_none();
         if !unchanged {
             upstream.insert_header("x-request-id", ctx.request_id.header_value())?;
+        }
+        if ctx.continue_sent {
+            // The body is already read and follows the head at once.
+            upstream.remove_header(&EXPECT);
         }
         // A TLS connection comes straight from the client (the router never speaks TLS to a dyno).
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());

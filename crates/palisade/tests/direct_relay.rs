@@ -716,6 +716,36 @@ fn slow_and_stalled_bodies_get_408_on_both_paths() {
 }
 
 #[test]
+fn a_client_expecting_100_continue_gets_it_before_its_body_is_inspected() {
+    let app = ScriptedApp::start(|_, _| Reply::Send(OK));
+    let p = proxy(&app);
+    let mut s = TcpStream::connect(p.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    // The body is sent only once the 100 has come (before the fix: a 408 when the read
+    // timed out, since Palisade read the body before contacting the app that would send it).
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 100"), "{line:?}");
+    r.read_line(&mut line).unwrap();
+    s.write_all(b"hello").unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let heads = app.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].1.ends_with("\r\n\r\nhello"), "{heads:?}");
+    // Answered already: the app is not asked to send a second 100.
+    assert!(
+        !heads[0].1.to_ascii_lowercase().contains("expect:"),
+        "{heads:?}"
+    );
+}
+
+#[test]
 fn a_body_over_the_inspection_limit_keeps_its_ordinary_treatment() {
     let app = ScriptedApp::start(|_, _| Reply::Send(OK));
     let p = Builder::new()
