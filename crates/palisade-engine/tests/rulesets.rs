@@ -119,7 +119,27 @@ fn traversal_and_files() {
     assert_blocked_by(&get(&e, "/?p=..0x5c..0x5cwindows0x5csystem32"), 130160);
     assert_blocked_by(&get(&e, "/.git/config"), 120100);
     assert_blocked_by(&get(&e, "/backup/db.sql"), 120110);
+    assert_blocked_by(&get(&e, "/msadc/msadcs.dll"), 120130);
+    assert_blocked_by(&get(&e, "/_vti_bin/fpcount.exe"), 120130);
     assert_passes(&get(&e, "/.well-known/smart-configuration"));
+}
+
+#[test]
+fn nul_bytes_once_or_twice_encoded() {
+    let e = engine();
+    assert_blocked_by(&get(&e, "/pay?price=950%00&b=ok"), 100110);
+    // `%2500` is a NUL after the application's own second decode.
+    assert_blocked_by(&get(&e, "/pay?price=950%2500&b=ok"), 100110);
+    assert_blocked_by(
+        &post(
+            &e,
+            "/cart",
+            "application/x-www-form-urlencoded",
+            "b2=Empty+cart%2500",
+        ),
+        100110,
+    );
+    assert_passes(&get(&e, "/pay?discount=100%25&b=ok"));
 }
 
 #[test]

@@ -51,7 +51,9 @@ pub fn decode_form(input: &[u8], location: Location, sink: &mut dyn Sink) {
         if is_double_encoded(&value) {
             sink.signal(Signal::DoubleEncoding, location, &name);
         }
-        if memchr::memchr(0, &value).is_some() {
+        // A NUL once decoded, or twice (`%2500`: the application's own second decode, as CRS
+        // judges it, gives the path-truncating NUL all the same).
+        if memchr::memchr(0, &value).is_some() || memchr::memmem::find(&value, b"%00").is_some() {
             sink.signal(Signal::NullByte, location, &name);
         }
         sink.leaf(Leaf {
@@ -98,6 +100,26 @@ mod tests {
         assert!(s.signals.contains(&Signal::DoubleEncoding));
         assert!(s.signals.contains(&Signal::InvalidUrlEncoding));
         assert!(s.signals.contains(&Signal::NullByte));
+    }
+
+    #[test]
+    fn a_double_encoded_nul_is_a_nul_byte() {
+        for (input, nul) in [
+            (&b"cantidad=40%2500"[..], true),
+            (b"b=%2500", true),
+            (b"b=%00", true),
+            (b"price=100%25", false),
+            (b"b=%2530", false),
+        ] {
+            let mut s = CollectingSink::default();
+            decode_form(input, Location::Form, &mut s);
+            assert_eq!(
+                s.signals.contains(&Signal::NullByte),
+                nul,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]
