@@ -105,7 +105,7 @@ def print_ratios(rows, res, lat):
     for r in ratio_rows(rows, res):
         print(f"{r['workload']:<14}{fr(r['pal_ngx']):>16}{fr(r['pal_mod'], 1):>17}{fr(r['pl2_ngx']):>11}"
               f"{fr(r['cpu_pal_ngx'], 1):>19}{fr(r['cpu_mod_pal'], 1):>20}")
-    if lat:
+    if lat and "direct" in lat:
         print("small GET over 1 connection, added over direct (ms):  p50 / p99 / p99.9")
         for t in ("nginx", "modsec", "palisade", "palisade-pl2"):
             if t in lat:
