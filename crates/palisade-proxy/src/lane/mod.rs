@@ -154,7 +154,9 @@ impl H1Lane {
                 let Parsed::Lane(head) =
                     LaneHead::parse(buf.get(..head_len)?, &mut fields, limits, max_body)
                 else {
-                    return None;
+                    // (Never after admission; if it were, the ordinary path must not count the
+                    // request again.)
+                    return admitted.map(|_| (LaneEnd::Close, 0));
                 };
                 let total = head_len + head.body_len;
                 if let Some(body) = buf.get(head_len..total) {

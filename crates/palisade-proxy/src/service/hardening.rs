@@ -11,9 +11,6 @@ use crate::limits::{check_head, content_length};
 use crate::shedding::{self, IpSlot, PER_IP_RETRY_AFTER_SECS, SHED_RETRY_AFTER_SECS};
 use crate::slow_client::BodyRate;
 
-/// The reason in the security event for a body slower than `min_body_rate` (both paths).
-pub(super) const BODY_TOO_SLOW: &str = "request body slower than min_body_rate";
-
 /// Per-request state of these checks.
 #[derive(Debug, Default)]
 pub(super) struct GuardState {
@@ -179,13 +176,29 @@ impl PalisadeProxy {
         ctx: &mut RequestCtx,
         too_big: bool,
     ) -> Box<Error> {
+        let (status, reason) = self.record_body_refusal(session, ctx, too_big);
+        Error::explain(ErrorType::HTTPStatus(status), reason)
+    }
+
+    /// Records a body refused while it is read (security event, outcome) on either path;
+    /// returns the status to answer and the reason.
+    pub(super) fn record_body_refusal(
+        &self,
+        req: &impl RequestFacts,
+        ctx: &mut RequestCtx,
+        too_big: bool,
+    ) -> (u16, &'static str) {
         let (status, reason, outcome) = if too_big {
             (413, "request body over max_body", "body_too_large")
         } else {
-            (408, BODY_TOO_SLOW, "body_too_slow")
+            (
+                408,
+                "request body slower than min_body_rate",
+                "body_too_slow",
+            )
         };
         self.security(
-            session,
+            req,
             ctx,
             Action::Block,
             Control::Limits,
@@ -193,6 +206,6 @@ impl PalisadeProxy {
             Some(status),
         );
         ctx.outcome = outcome;
-        Error::explain(ErrorType::HTTPStatus(status), reason)
+        (status, reason)
     }
 }

@@ -17,7 +17,6 @@ use super::*;
 use crate::lane::push_field;
 use crate::lane::request::{LaneHead, MAX_HEADERS};
 use crate::lane::response::{self, RelayError, ResponseRules};
-use crate::service::hardening::BODY_TOO_SLOW;
 use crate::shedding;
 
 /// Bodies up to this size are copied behind the head and written with it.
@@ -207,16 +206,8 @@ impl PalisadeProxy {
     ) -> LaneEnd {
         let (status, bytes_out) = match failure {
             BodyFailure::TooSlow => {
-                self.security(
-                    head,
-                    &mut ctx,
-                    Action::Block,
-                    Control::Limits,
-                    BODY_TOO_SLOW.into(),
-                    Some(408),
-                );
-                ctx.outcome = "body_too_slow";
-                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, 408, None).await;
+                let (status, _) = self.record_body_refusal(head, &mut ctx, false);
+                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, status, None).await;
                 (status, bytes)
             }
             BodyFailure::Stalled => {
