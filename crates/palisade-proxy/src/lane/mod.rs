@@ -144,9 +144,9 @@ impl H1Lane {
     ) -> Option<(LaneEnd, usize)> {
         let limits = self.proxy.limits();
         let max_body = self.proxy.lane_max_body(MAX_LANE_BODY);
-        // Nearly always one pass: no body, or all of it came with the head. Otherwise access
-        // control runs on the head, the body is read, and the head parsed again (the buffer may
-        // have moved); the same bytes parse the same.
+        // Nearly always one pass: no body, or all of it came with the head. Otherwise the body
+        // is read after access control has passed the head, and the head parsed again (the
+        // buffer may have moved; the same bytes parse the same).
         let mut admitted = None;
         loop {
             let body_len = {
@@ -158,27 +158,23 @@ impl H1Lane {
                     // request again.)
                     return admitted.map(|_| (LaneEnd::Close, 0));
                 };
+                // A client access control refuses is answered before its body is read.
+                let ctx = match admitted.take() {
+                    Some(ctx) => ctx,
+                    None => match self.proxy.admit_lane(&head, stream, peer).await? {
+                        Admission::Answered(end) => return Some((end, head_len)),
+                        Admission::Admitted(ctx) => ctx,
+                    },
+                };
                 let total = head_len + head.body_len;
                 if let Some(body) = buf.get(head_len..total) {
-                    let end = match admitted.take() {
-                        Some(ctx) => {
-                            self.proxy
-                                .finish_lane(&head, body, stream, peer, bufs, ctx, shutting_down)
-                                .await
-                        }
-                        None => {
-                            self.proxy
-                                .serve_lane(&head, body, stream, peer, bufs, shutting_down)
-                                .await?
-                        }
-                    };
+                    let end = self
+                        .proxy
+                        .finish_lane(&head, body, stream, peer, bufs, ctx, shutting_down)
+                        .await;
                     return Some((end, total));
                 }
-                // A client access control refuses is answered before its upload is read.
-                match self.proxy.admit_lane(&head, stream, peer).await? {
-                    Admission::Answered(end) => return Some((end, head_len)),
-                    Admission::Admitted(ctx) => admitted = Some(ctx),
-                }
+                admitted = Some(ctx);
                 head.body_len
             };
             if let Err(failure) = self.read_body(stream, buf, head_len + body_len).await {

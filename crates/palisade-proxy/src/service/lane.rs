@@ -105,27 +105,6 @@ impl PalisadeProxy {
         self.settings.keepalive_timeout
     }
 
-    /// Serves one request the lane parsed, with its whole `body` (empty for the methods without
-    /// one).
-    /// `None`: nothing was done or written, the ordinary path must take the request.
-    pub(crate) async fn serve_lane<C: AsyncWrite + Unpin>(
-        &self,
-        head: &LaneHead<'_, '_>,
-        body: &[u8],
-        client: &mut C,
-        peer: Option<IpAddr>,
-        bufs: &mut LaneBuffers,
-        shutting_down: bool,
-    ) -> Option<LaneEnd> {
-        match self.admit_lane(head, client, peer).await? {
-            Admission::Answered(end) => Some(end),
-            Admission::Admitted(ctx) => Some(
-                self.finish_lane(head, body, client, peer, bufs, ctx, shutting_down)
-                    .await,
-            ),
-        }
-    }
-
     /// Everything that needs only the head: the checks that hand a request back to the
     /// ordinary path (`None`, nothing written), then access control. A refusal is answered
     /// here, before any of the body is read, as the ordinary path answers it.
