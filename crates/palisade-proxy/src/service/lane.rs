@@ -183,20 +183,20 @@ impl PalisadeProxy {
         failure: BodyFailure,
         bytes_in: usize,
     ) -> LaneEnd {
-        let (status, bytes_out) = match failure {
+        let (_, status, bytes_out) = match failure {
             BodyFailure::TooSlow => {
                 let (status, _) = self.record_body_refusal(head, &mut ctx, false);
-                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, status, None).await;
-                (status, bytes)
+                self.lane_page(client, &mut ctx, head, status, None).await
             }
-            BodyFailure::Stalled => {
-                ctx.outcome = failure_outcome(408);
-                let (_, status, bytes) = self.lane_page(client, &mut ctx, head, 408, None).await;
-                (status, bytes)
-            }
-            BodyFailure::Closed => {
-                ctx.outcome = failure_outcome(0);
-                (0, 0)
+            // The client's failures, answered as any other failure (408, or nothing).
+            BodyFailure::Stalled | BodyFailure::Closed => {
+                let kind = if failure == BodyFailure::Stalled {
+                    ErrorType::ReadTimedout
+                } else {
+                    ErrorType::ConnectionClosed
+                };
+                let error = Error::explain(kind, "reading the request body").into_down();
+                self.lane_failure(client, &mut ctx, head, &error).await
             }
         };
         if self.settings.access_log {
@@ -392,8 +392,8 @@ impl PalisadeProxy {
         }
     }
 
-    /// A failure before the client saw a response: the ordinary path's page (502, 504) and
-    /// outcome, or nothing when the client itself is gone.
+    /// A failure before the client saw a response: the ordinary path's page (502, 504, 408)
+    /// and outcome, or nothing when the client itself is gone.
     async fn lane_failure<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
@@ -422,7 +422,7 @@ impl PalisadeProxy {
             method = head.method,
             path = head.path,
             request_id = ctx.request_id.as_str(),
-            "request to the app failed"
+            "request failed"
         );
     }
 }
