@@ -1,5 +1,6 @@
 //! Engine benchmarks: a typical browser GET, a 10 KB FHIR JSON body, a 10 KB intake form,
-//! scaling from 1 KB to 1 MiB, and compiling every embedded ruleset.
+//! scaling from 1 KB to 1 MiB, 100 KB document uploads (multipart, FHIR attachment, C-CDA), and
+//! compiling every embedded ruleset.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -7,7 +8,10 @@ use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, User
 
 #[allow(dead_code)] // each target uses part of it
 mod fixtures;
-use fixtures::{clinical_text, fhir_bundle, intake_form, BROWSER_HEADERS, GET_TARGET};
+use fixtures::{
+    ccda_embedded_pdf, clinical_text, document_upload, fhir_bundle, fhir_document_reference,
+    intake_form, BROWSER_HEADERS, GET_TARGET, UPLOAD_BOUNDARY,
+};
 
 fn bench(c: &mut Criterion) {
     let engine = Engine::compile(
@@ -89,6 +93,40 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut tx = engine.transaction();
                 tx.inspect_body(Some(b"text/plain"), black_box(body.as_bytes()));
+                black_box(tx.verdict().blocked)
+            })
+        });
+    }
+    group.finish();
+
+    // A 100 KB document three ways: the file's bytes are most of the body, and only its name
+    // and the fields around it need rules (file contents are not inspected by default).
+    let mut group = c.benchmark_group("upload_100kb");
+    group.sample_size(20);
+    let multipart_type = format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}");
+    let uploads: [(&str, &[u8], Vec<u8>); 3] = [
+        (
+            "multipart_pdf",
+            multipart_type.as_bytes(),
+            document_upload(100 * 1024),
+        ),
+        (
+            "fhir_attachment",
+            b"application/fhir+json",
+            fhir_document_reference(100 * 1024).into_bytes(),
+        ),
+        (
+            "ccda_b64",
+            b"application/xml",
+            ccda_embedded_pdf(100 * 1024).into_bytes(),
+        ),
+    ];
+    for (name, content_type, body) in &uploads {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let mut tx = engine.transaction();
+                tx.inspect_body(Some(content_type), black_box(body));
                 black_box(tx.verdict().blocked)
             })
         });

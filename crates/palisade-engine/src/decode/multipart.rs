@@ -9,14 +9,13 @@ use crate::fields::classify_param;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
 
+/// First `needle` at or after `from`. A vectorised search: a file part is most of an upload's
+/// bytes, and a byte-by-byte window compare cost ~5 µs per KB of it.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if from > hay.len() || needle.is_empty() {
+    if needle.is_empty() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
 /// A `Content-Disposition` parameter (`name`, `filename`, `filename*`), unquoted.
