@@ -1184,6 +1184,27 @@ impl Sink for Transaction<'_> {
             }
             return;
         }
+        // A long base64 payload is a file in transit: its start only, unless file contents are
+        // inspected (`payload.rs` says why).
+        let leaf = if !self.engine.config.inspect_file_contents
+            && matches!(
+                leaf.location,
+                Location::Form
+                    | Location::Json
+                    | Location::Xml
+                    | Location::Multipart
+                    | Location::Hl7
+                    | Location::Body
+            )
+            && crate::payload::is_base64_file(leaf.value)
+        {
+            Leaf {
+                value: &leaf.value[..leaf.value.len().min(crate::payload::FILE_HEAD)],
+                ..leaf
+            }
+        } else {
+            leaf
+        };
         let markup = matches!(
             leaf.field,
             FieldKind::Generic | FieldKind::FreeText | FieldKind::Narrative

@@ -58,6 +58,7 @@ pub mod explain;
 pub mod fields;
 pub mod leaf;
 mod memo;
+mod payload;
 pub mod raw;
 pub mod request;
 mod rule;
