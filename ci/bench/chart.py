@@ -18,6 +18,7 @@ LABELS = {"direct": "backend direct", "nginx": "nginx proxy", "modsec": "nginx +
           "palisade": "Palisade (defaults, PL1)", "palisade-pl2": "Palisade PL2"}
 WORKLOAD_LABELS = {"small-get": ("small GET",), "browser-get": ("GET, 10 args", "+ browser headers"),
                    "form-post": ("POST 10 KB form",), "fhir-post": ("POST 100 KB", "FHIR JSON"),
+                   "upload-post": ("POST 100 KB", "upload"),
                    "attack-mix": ("GET mix,", "5% attacks")}
 
 

@@ -7,7 +7,7 @@
 #                       [--sample-per-set N] [--shared DIR] [--no-install] [--out-dir docs] [--no-docs]
 #                       [--keep DIR] [--no-profile]
 #                       [--targets direct,nginx,modsec,palisade,palisade-pl2]
-#                       [--workloads small-get,browser-get,form-post,fhir-post,attack-mix]
+#                       [--workloads small-get,browser-get,form-post,fhir-post,upload-post,attack-mix]
 # --no-docs prints the ratios without writing docs/ (ci/bench/quick.sh uses it). --shared names the
 # directory holding tools/waf-eval and corpus/ (default: ../shared, or ../../shared from a worktree).
 # --keep copies the raw figures (TSV, waf-eval JSON) and configurations to DIR; re-render with
@@ -56,7 +56,7 @@ KEEP=""
 PROFILE=1
 # PALISADE_THREADS=1 for the speed runs (one nginx worker); the detection runs use the default.
 PALISADE_THREADS_ENV=(PALISADE_THREADS=1)
-WORKLOADS=(small-get browser-get form-post fhir-post attack-mix)
+WORKLOADS=(small-get browser-get form-post fhir-post upload-post attack-mix)
 TARGETS=(direct nginx modsec palisade palisade-pl2)
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 # Splits a comma-separated list into the named array, checking each item against the allowed ones.

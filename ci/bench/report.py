@@ -32,6 +32,11 @@ WORKLOADS = {
                                      "clinical notes"),
     "fhir-post": ("POST 100 KB FHIR JSON", "`application/fhir+json` FHIR R4 transaction Bundle, 106 KB (Patient, "
                                            "Encounter, Observation, Condition, MedicationRequest)"),
+    "upload-post": ("POST 100 KB document upload", "`multipart/form-data` from a patient portal: two short fields "
+                                                  "and a 100 KB PDF (`filename=\"insurance-card.pdf\"`). Palisade "
+                                                  "inspects the fields and the file name, not the file's bytes "
+                                                  "(as every WAF here by default): this workload shows what relaying "
+                                                  "a body costs each proxy, with little inspection in it"),
     "attack-mix": ("GET mix, 5% attacks", "4 benign GETs in rotation; every 20th request an attack (SQLi, XSS, "
                                           "path traversal, command injection, Log4Shell, PHP wrapper), each from a new "
                                           "X-Forwarded-For address"),

@@ -14,6 +14,9 @@ Files written (all deterministic, the same bytes on every machine):
   binary.json         a 100 KB FHIR Binary resource (base64 data): the body compare.sh echoes
                       through every target to check that bodies arrive whole
   attack-mix.lua      benign GETs, every 20th request an attack (SQLi, XSS, traversal, RCE, ...)
+  upload.bin          a patient portal's document upload: multipart/form-data, two short fields and
+                      a 100 KB PDF (pseudo-random bytes behind a PDF header, as compressed content is)
+  upload-post.lua     POST upload.bin (multipart/form-data; boundary=UPLOAD_BOUNDARY)
 
 Every script sends X-Forwarded-Proto: https and X-Forwarded-For like the Heroku router does, and
 ends with a done() that prints one machine-readable RESULT line (latencies in microseconds,
@@ -191,13 +194,30 @@ ATTACKS = [
 ]
 
 
+UPLOAD_BOUNDARY = "----PortalUpload7MA4YWxkTrZu0gW"
+
+
+def upload_body(file_bytes):
+    """A document upload as a browser sends it: two fields, then the file part."""
+    b = UPLOAD_BOUNDARY
+    head = (f'--{b}\r\nContent-Disposition: form-data; name="document_type"\r\n\r\ninsurance-card\r\n'
+            f'--{b}\r\nContent-Disposition: form-data; name="description"\r\n\r\n'
+            'Front and back of my new insurance card (effective 2025-01-01).\r\n'
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="insurance-card.pdf"\r\n'
+            'Content-Type: application/pdf\r\n\r\n')
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + random.Random(13).randbytes(file_bytes)
+    return head.encode() + pdf + f"\r\n--{b}--\r\n".encode()
+
+
 def write_scripts(out):
     with open(os.path.join(out, "small-get.lua"), "w") as f:
         f.write('wrk.method = "GET"\nwrk.path = "/api/health"\n' + lua_headers(API) + LUA_DONE)
     with open(os.path.join(out, "browser-get.lua"), "w") as f:
         f.write(f'wrk.method = "GET"\nwrk.path = {json.dumps(BROWSER_PATH)}\n' + lua_headers(BROWSER) + LUA_DONE)
     for name, ctype, path, body in (("form-post", "application/x-www-form-urlencoded", "/portal/intake", "form.txt"),
-                                    ("fhir-post", "application/fhir+json", "/fhir/r4", "fhir.json")):
+                                    ("fhir-post", "application/fhir+json", "/fhir/r4", "fhir.json"),
+                                    ("upload-post", f"multipart/form-data; boundary={UPLOAD_BOUNDARY}",
+                                     "/portal/documents", "upload.bin")):
         hdrs = API + [("Content-Type", ctype)]
         if name == "fhir-post":
             hdrs = [(k, "application/fhir+json" if k == "Accept" else v) for k, v in hdrs]
@@ -242,6 +262,8 @@ def main():
         f.write(form_body(10 * 1024))
     with open(os.path.join(out, "fhir.json"), "w") as f:
         f.write(fhir_bundle(100 * 1024))
+    with open(os.path.join(out, "upload.bin"), "wb") as f:
+        f.write(upload_body(100 * 1024))
     with open(os.path.join(out, "binary.json"), "w") as f:
         data = base64.b64encode(random.Random(11).randbytes(75 * 1024)).decode()
         f.write(json.dumps({"resourceType": "Binary", "contentType": "application/pdf", "data": data}))
