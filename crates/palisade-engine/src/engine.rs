@@ -1186,7 +1186,9 @@ impl Sink for Transaction<'_> {
         }
         // A long base64 payload is a file in transit: its start only, unless file contents are
         // inspected (`payload.rs` says why).
-        let leaf = if !self.engine.config.inspect_file_contents
+        let mut leaf = leaf;
+        if leaf.value.len() >= crate::payload::MIN_FILE_LEN
+            && !self.engine.config.inspect_file_contents
             && matches!(
                 leaf.location,
                 Location::Form
@@ -1198,13 +1200,8 @@ impl Sink for Transaction<'_> {
             )
             && crate::payload::is_base64_file(leaf.value)
         {
-            Leaf {
-                value: &leaf.value[..leaf.value.len().min(crate::payload::FILE_HEAD)],
-                ..leaf
-            }
-        } else {
-            leaf
-        };
+            leaf.value = &leaf.value[..leaf.value.len().min(crate::payload::FILE_HEAD)];
+        }
         let markup = matches!(
             leaf.field,
             FieldKind::Generic | FieldKind::FreeText | FieldKind::Narrative

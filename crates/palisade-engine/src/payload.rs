@@ -32,6 +32,9 @@ pub(crate) const MIN_FILE_LEN: usize = 1024;
 /// first (a scheme, a host, a path) is there.
 pub(crate) const FILE_HEAD: usize = 256;
 
+/// Leading bytes checked before anything else (at most [`MIN_FILE_LEN`]).
+const PROBE: usize = 64;
+
 /// [`CLASS`] of a base64 letter or digit.
 const ALNUM: u8 = 0;
 /// [`CLASS`] of `+` and `/`: counted, since base64 has few of them.
@@ -72,6 +75,12 @@ fn well_formed(value: &[u8]) -> bool {
     if value.len() < MIN_FILE_LEN {
         return false;
     }
+    // Most long values are text (notes, narratives): its first words already give it away.
+    if value[..PROBE].iter().any(|&b| {
+        CLASS[usize::from(b)] == OTHER && !matches!(b, b'=' | b'\n' | b'\r' | b' ' | b'\t')
+    }) {
+        return false;
+    }
     let (mut chars, mut sparse, mut padding) = (0usize, 0usize, 0usize);
     let mut start = 0;
     // Line by line: whitespace only around line breaks, `=` only at the end of the last line.
@@ -86,17 +95,20 @@ fn well_formed(value: &[u8]) -> bool {
         }
         let data = without_padding(line);
         padding = line.len() - data.len();
-        let (mut classes, mut line_sparse) = (0u8, 0usize);
-        for &b in data {
-            let class = CLASS[usize::from(b)];
-            classes |= class;
-            line_sparse += usize::from(class & SPARSE);
-        }
-        if classes & OTHER != 0 {
-            return false;
+        // Without a branch per byte, but a block at a time, so text stops early.
+        for block in data.chunks(64) {
+            let (mut classes, mut block_sparse) = (0u8, 0usize);
+            for &b in block {
+                let class = CLASS[usize::from(b)];
+                classes |= class;
+                block_sparse += usize::from(class & SPARSE);
+            }
+            if classes & OTHER != 0 {
+                return false;
+            }
+            sparse += block_sparse;
         }
         chars += data.len();
-        sparse += line_sparse;
     }
     chars >= MIN_FILE_LEN && padding <= 2 && (chars + padding) % 4 == 0 && sparse * 8 <= chars
 }
