@@ -104,7 +104,11 @@ fn inspect_raw(body: &[u8], sink: &mut dyn Sink) {
 }
 
 fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
-    let (head_end, body_start) = match (find(part, b"\r\n\r\n", 0), find(part, b"\n\n", 0)) {
+    let crlf = find(part, b"\r\n\r\n", 0);
+    // A bare-LF blank line matters only before the CRLF one: searching past it would scan a
+    // file part's whole content.
+    let lf = find(&part[..crlf.map_or(part.len(), |a| a + 2)], b"\n\n", 0);
+    let (head_end, body_start) = match (crlf, lf) {
         (Some(a), Some(b)) if b < a => (b, b + 2),
         (Some(a), _) => (a, a + 4),
         (None, Some(b)) => (b, b + 2),
