@@ -4,6 +4,10 @@
 
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules, Verdict};
 
+#[allow(dead_code)] // the benchmarks' request fixtures; these tests use the upload ones
+#[path = "../benches/fixtures/mod.rs"]
+mod fixtures;
+
 fn engine() -> Engine {
     Engine::compile(
         embedded_rulesets(),
@@ -324,39 +328,6 @@ fn paranoia_four_compiles_more_rules() {
     assert!(p4 > p1);
 }
 
-/// Standard padded base64.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
-/// `len` pseudo-random bytes (a compressed file's content).
-fn file_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 fn document_reference(data: &str) -> String {
     format!(
         r#"{{"resourceType":"DocumentReference","status":"current","content":[{{"attachment":{{"contentType":"application/pdf","title":"card.pdf","data":"{data}"}}}}]}}"#
@@ -366,28 +337,19 @@ fn document_reference(data: &str) -> String {
 #[test]
 fn base64_attachments_are_files_but_encoded_payloads_are_still_read() {
     let e = engine();
-    // A scanned document inline in FHIR JSON and in a C-CDA (wrapped at 76): a file, no hits.
-    for seed in 1..=4 {
-        let pdf = [
-            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".as_slice(),
-            &file_bytes(100 * 1024, seed),
-        ]
-        .concat();
+    // Scanned documents inline in FHIR JSON and in a C-CDA (wrapped at 76): files, no hits.
+    let files = fixtures::binary_file(400 * 1024);
+    for pdf in files.chunks(100 * 1024) {
         let v = post(
             &e,
             "/fhir/r4/DocumentReference",
             "application/fhir+json",
-            &document_reference(&base64(&pdf)),
+            &document_reference(&fixtures::base64(pdf, 0)),
         );
         assert!(v.hits.is_empty(), "{v:#?}");
-        let wrapped: Vec<String> = base64(&pdf)
-            .as_bytes()
-            .chunks(76)
-            .map(|l| String::from_utf8(l.to_vec()).unwrap())
-            .collect();
         let ccda = format!(
             "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">\n{}\n</text></nonXMLBody></component></ClinicalDocument>",
-            wrapped.join("\r\n")
+            fixtures::base64(pdf, 76)
         );
         let v = post(&e, "/ccda", "application/xml", &ccda);
         assert!(v.hits.is_empty(), "{v:#?}");
@@ -396,14 +358,14 @@ fn base64_attachments_are_files_but_encoded_payloads_are_still_read() {
     // start, which is still inspected.
     let gadget = [
         b"\xac\xed\x00\x05sr\x00\x17java.util.PriorityQueue".as_slice(),
-        &file_bytes(3000, 9),
+        &files[..3000],
     ]
     .concat();
     let v = post(
         &e,
         "/fhir/r4/DocumentReference",
         "application/fhir+json",
-        &document_reference(&base64(&gadget)),
+        &document_reference(&fixtures::base64(&gadget, 0)),
     );
     assert!(fired(&v, 170160), "{v:#?}");
     // A node-serialize payload padded past the inspected start: text, decoded and read whole.
@@ -415,7 +377,7 @@ fn base64_attachments_are_files_but_encoded_payloads_are_still_read() {
         &e,
         "/api/profile",
         "application/json",
-        &format!(r#"{{"state":"{}"}}"#, base64(node.as_bytes())),
+        &format!(r#"{{"state":"{}"}}"#, fixtures::base64(node.as_bytes(), 0)),
     );
     assert_blocked_by(&v, 170175);
 }
