@@ -59,6 +59,12 @@ pub mod fields;
 pub mod leaf;
 mod memo;
 mod payload;
+
+/// The benchmarks' request fixtures (file content, base64), shared with the unit tests.
+#[cfg(test)]
+#[allow(dead_code, missing_docs, clippy::unwrap_used)]
+#[path = "../benches/fixtures/mod.rs"]
+mod bench_fixtures;
 pub mod raw;
 pub mod request;
 mod rule;

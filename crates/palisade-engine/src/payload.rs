@@ -123,46 +123,21 @@ fn without_padding(line: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    /// Base64 of `n` pseudo-random bytes, wrapped at `wrap` characters (0 = one line).
-    fn encoded(n: usize, wrap: usize, line_end: &str) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut x: u32 = 0x1234_5678;
-        let mut out = String::new();
-        for i in 0..n * 4 / 3 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            if wrap != 0 && i != 0 && i % wrap == 0 {
-                out.push_str(line_end);
-            }
-            out.push(char::from(ALPHABET[(x % 64) as usize]));
-        }
-        while out.replace(['\r', '\n'], "").len() % 4 != 0 {
-            out.push('=');
-        }
-        out
-    }
+    use crate::bench_fixtures::{base64, binary_file};
 
-    /// Standard padded base64 of `data`.
-    fn encode(data: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in data.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..4 {
-                out.push(if i <= chunk.len() {
-                    char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize])
-                } else {
-                    '='
-                });
-            }
+    /// Base64 of `n` bytes of file content, wrapped at `wrap` characters (0 = one line) with
+    /// `line_end`.
+    fn encoded(n: usize, wrap: usize, line_end: &str) -> String {
+        let one_line = base64(&binary_file(n), 0);
+        if wrap == 0 {
+            return one_line;
         }
-        out
+        let lines: Vec<&str> = one_line
+            .as_bytes()
+            .chunks(wrap)
+            .map(|l| std::str::from_utf8(l).unwrap_or_default())
+            .collect();
+        lines.join(line_end)
     }
 
     #[test]
@@ -201,7 +176,7 @@ mod tests {
             "{{\"pad\":\"{}\",\"rce\":\"_$$ND_FUNC$$_function(){{require('child_process').exec('id')}}()\"}}",
             "x".repeat(1500)
         );
-        let b64 = encode(text.as_bytes());
+        let b64 = base64(text.as_bytes(), 0);
         assert!(well_formed(b64.as_bytes()));
         assert!(!is_base64_file(b64.as_bytes()));
     }
