@@ -1,6 +1,7 @@
 //! Engine benchmarks: a typical browser GET, a 10 KB FHIR JSON body, a 10 KB intake form,
-//! scaling from 1 KB to 1 MiB, 100 KB document uploads (multipart, FHIR attachment, C-CDA), and
-//! compiling every embedded ruleset.
+//! scaling from 1 KB to 1 MiB, 100 KB document uploads (multipart, FHIR attachment, C-CDA),
+//! 256 KiB hostile bodies (what a client can make one request cost), and compiling every
+//! embedded ruleset.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -10,7 +11,7 @@ use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, User
 mod fixtures;
 use fixtures::{
     ccda_embedded_pdf, clinical_text, document_upload, fhir_bundle, fhir_document_reference,
-    intake_form, BROWSER_HEADERS, GET_TARGET, UPLOAD_BOUNDARY,
+    hostile_bodies, intake_form, BROWSER_HEADERS, GET_TARGET, UPLOAD_BOUNDARY,
 };
 
 fn bench(c: &mut Criterion) {
@@ -127,6 +128,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut tx = engine.transaction();
                 tx.inspect_body(Some(content_type), black_box(body));
+                black_box(tx.verdict().blocked)
+            })
+        });
+    }
+    group.finish();
+
+    // What one request can cost a dyno: bodies built to make inspection work hard. Compare
+    // with `scaling/plain_text/262144`-ish ordinary text; a quadratic step shows up here as a
+    // body hundreds of times slower than the rest.
+    let mut group = c.benchmark_group("hostile_256kb");
+    group.sample_size(10);
+    for (name, body) in hostile_bodies(256 * 1024) {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut tx = engine.transaction();
+                tx.inspect_body(Some(b"text/plain"), black_box(&body));
                 black_box(tx.verdict().blocked)
             })
         });

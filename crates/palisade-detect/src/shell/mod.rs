@@ -127,6 +127,9 @@ const BYTE_KINDS: [u8; 256] = {
 /// a value longer than a bare command.
 const CANDIDATE_SYNTAX: [bool; 256] = byte_table(b";|&\n`$(/\\-{%<>");
 
+/// Bytes that end a command's arguments ([`args`]).
+const ARGS_END: [bool; 256] = byte_table(b";|&\n`)");
+
 /// Bytes where [`scan`] may find a command position; every other byte is skipped.
 const POSITION_START: [bool; 256] = byte_table(b"|&;\n({`$<>");
 
@@ -285,7 +288,8 @@ fn looks_like_hl7(b: &[u8]) -> bool {
 
 /// Reads the command at every command position of the (normalised) text `t`.
 fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
-    if let Some(h) = command_at(t, 0, Sep::Start, brace) {
+    let mut ends = ArgsEnds::default();
+    if let Some(h) = command_at(t, 0, Sep::Start, brace, &mut ends) {
         return Some(h);
     }
     // Only `|` and `&` depend on it, so it is worked out at the first of those.
@@ -316,12 +320,34 @@ fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
                 continue;
             }
         };
-        if let Some(h) = command_at(t, i + len, sep, brace) {
+        if let Some(h) = command_at(t, i + len, sep, brace, &mut ends) {
             return Some((h.0, i, h.2));
         }
         i += len;
     }
     None
+}
+
+/// Where the arguments that start at an offset end: the next [`ARGS_END`] byte, remembered so
+/// that the command positions before it (`t(java t(java …`) do not each search for it again.
+#[derive(Debug, Default)]
+struct ArgsEnds {
+    /// The last search: it started at `.0` and found its end at `.1` (an `ARGS_END` byte or the
+    /// text's end), so no `ARGS_END` byte lies in `.0..1`.
+    last: Option<(usize, usize)>,
+}
+
+impl ArgsEnds {
+    fn next(&mut self, t: &[u8], from: usize) -> usize {
+        match self.last {
+            Some((start, end)) if (start..=end).contains(&from) => end,
+            _ => {
+                let end = position_in(&t[from..], &ARGS_END).map_or(t.len(), |p| from + p);
+                self.last = Some((from, end));
+                end
+            }
+        }
+    }
 }
 
 /// Facts about the arguments of one command.
@@ -345,8 +371,14 @@ struct Args {
     redirect_file: bool,
 }
 
-fn command_at(t: &[u8], from: usize, sep: Sep, brace: &[(usize, usize)]) -> Option<Hit> {
-    command_word(t, from, sep, brace, 0)
+fn command_at(
+    t: &[u8],
+    from: usize,
+    sep: Sep,
+    brace: &[(usize, usize)],
+    ends: &mut ArgsEnds,
+) -> Option<Hit> {
+    command_word(t, from, sep, brace, 0, ends)
 }
 
 /// Reads the command word at `from`; `depth` counts wrapper commands already skipped
@@ -357,6 +389,7 @@ fn command_word(
     sep: Sep,
     brace: &[(usize, usize)],
     depth: usize,
+    ends: &mut ArgsEnds,
 ) -> Option<Hit> {
     let n = t.len();
     let mut i = from;
@@ -415,7 +448,7 @@ fn command_word(
     if known.is_none() && !bin_prefix {
         return None;
     }
-    let args = args(t, end);
+    let args = args(t, end, ends);
     let fire = match known {
         // `/bin/anything args`, `/usr/local/bin/x`: a program path is a command line whatever
         // the program.
@@ -429,7 +462,7 @@ fn command_word(
             if depth < 2 && commands::is_wrapper(cmd) {
                 // `time sh -c id`, `nohup ifconfig`: judge the wrapped command instead.
                 let next_start = end;
-                if let Some(h) = command_word(t, next_start, sep, brace, depth + 1) {
+                if let Some(h) = command_word(t, next_start, sep, brace, depth + 1, ends) {
                     return Some((h.0, start, h.2));
                 }
             }
@@ -450,7 +483,9 @@ fn command_word(
                 && (from < 2
                     || t[from - 2].is_ascii_whitespace()
                     || t[from - 2].is_ascii_alphanumeric());
-            let closed = t[end..t.len().min(end + 512)].contains(&b'`');
+            // (Only looked for after a backtick: every command position would otherwise read
+            // the next 512 bytes.)
+            let closed = || t[end..t.len().min(end + 512)].contains(&b'`');
             let markdown_word = prose_backtick
                 && ((tier != Tier::Unique
                     && !probe
@@ -458,7 +493,7 @@ fn command_word(
                     && !(args.flag || args.sys_path || args.sensitive || args.redirect)
                     && !args.none)
                     || (tier == Tier::Word && args.none && !probe));
-            if (sep == Sep::Subst && !clean_end) || (backtick && !closed) || markdown_word {
+            if (sep == Sep::Subst && !clean_end) || (backtick && !closed()) || markdown_word {
                 false
             } else if bin_prefix || globbed || via_brace {
                 !args.plain_word_first || sep != Sep::Start || via_brace
@@ -648,24 +683,17 @@ fn glob_match(pat: &[u8], text: &[u8]) -> bool {
     pat[p..].iter().all(|&c| c == b'*')
 }
 
-fn args(t: &[u8], from: usize) -> Args {
+fn args(t: &[u8], from: usize, ends: &mut ArgsEnds) -> Args {
     let mut a = Args::default();
     // Arguments are read up to the next separator, and at most 512 bytes: enough for any
     // command line, and it keeps the scan linear however many command positions there are.
-    let limit = t.len().min(from + 512);
-    let stop = t[from..limit]
-        .iter()
-        .position(|&c| matches!(c, b';' | b'|' | b'&' | b'\n' | b'`' | b')'))
-        .map_or(limit, |p| from + p);
+    let stop = ends.next(t, from).min(from + 512);
     let seg = &t[from..stop];
     // Redirections: `>`/`<` attached to a file target or a descriptor (`> x.php`, `</etc/passwd`,
     // `2>&1`). A bare comparison in prose ("if < 2 voids", "BP > 140") is not one.
     let mut redirect = false;
     let mut redirect_file = false;
-    for (p, &c) in seg.iter().enumerate() {
-        if c != b'>' && c != b'<' {
-            continue;
-        }
+    for p in memchr::memchr2_iter(b'<', b'>', seg) {
         let descriptor_before = p > 0 && seg[p - 1].is_ascii_digit();
         let rest = &seg[p + 1..];
         let rest = rest
@@ -811,9 +839,16 @@ fn is_sensitive(arg: &[u8]) -> bool {
         b"c:\\windows",
         b"\\windows\\",
     ];
+    // Only two names lack a `/`, `.` or `\`: an argument without those (most words) is
+    // checked for them alone instead of for all nineteen.
+    let files: &[&[u8]] = if arg.iter().any(|c| matches!(c, b'/' | b'.' | b'\\')) {
+        FILES
+    } else {
+        &[b"system32", b"id_rsa"]
+    };
     arg == b"passwd"
         || arg == b"shadow"
-        || FILES.iter().any(|f| contains_ci(arg, f))
+        || files.iter().any(|f| contains_ci(arg, f))
         || (arg.iter().filter(|&&c| c == b'/').count() >= 2
             && arg.iter().any(|c| matches!(c, b'?' | b'*'))
             && arg.starts_with(b"/"))

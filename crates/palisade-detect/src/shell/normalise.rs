@@ -45,6 +45,8 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
     // only escapes the next character.
     let windows = input.windows(2).any(|w| w == b":\\" || w == b"\\\\");
     let mut next_close = 0usize;
+    // Bytes brace expansion has added so far (bounded by `MAX_EXPANSION`).
+    let mut expanded = 0usize;
     let mut i = 0;
     while i < n {
         let b = input[i];
@@ -77,7 +79,15 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                         i += 2;
                     }
                     Some(b'{') => {
-                        let close = input[i + 2..].iter().position(|&c| c == b'}');
+                        // The next `}` comes from the same cache as brace lists: a value full
+                        // of unclosed `${` must not rescan its rest for each one.
+                        if next_close < i + 2 {
+                            next_close = find_close(input, i + 2);
+                        }
+                        // Only short `${...}` forms are read: every `${` of a run like `${a${a${a…}`
+                        // would otherwise re-read the same long inside.
+                        let close = (next_close < n && next_close - (i + 2) <= MAX_WORD)
+                            .then(|| next_close - (i + 2));
                         match close {
                             Some(p) => {
                                 let inner = &input[i + 2..i + 2 + p];
@@ -151,61 +161,14 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                 // `c{a,oun}t` → ` cat count `, `{l,-lh}s` → ` ls -lhs `.
                 // The next `}` is cached so runs of `{` without one stay linear.
                 if next_close <= i {
-                    next_close = input[i + 1..]
-                        .iter()
-                        .position(|&c| c == b'}')
-                        .map_or(n, |p| i + 1 + p);
+                    next_close = find_close(input, i + 1);
                 }
                 let close =
                     (next_close < n && next_close - (i + 1) < 256).then(|| next_close - (i + 1));
-                let list = close.map(|p| &input[i + 1..i + 1 + p]);
-                match (close, list) {
-                    (Some(p), Some(list))
-                        if list.contains(&b',')
-                            && !list.iter().any(|c| c.is_ascii_whitespace() || *c == b'{') =>
-                    {
-                        // Prefix: what was emitted since the last blank or separator.
-                        let mut cut = out.text.len();
-                        while cut > 0 && !is_boundary(out.text[cut - 1]) {
-                            cut -= 1;
-                        }
-                        let prefix: Vec<(u8, usize)> = out.text[cut..]
-                            .iter()
-                            .copied()
-                            .zip(out.origin[cut..].iter().copied())
-                            .collect();
-                        out.text.truncate(cut);
-                        out.origin.truncate(cut);
-                        let suffix_start = i + 2 + p;
-                        let mut suffix_end = suffix_start;
-                        while suffix_end < n
-                            && !is_boundary(input[suffix_end])
-                            && input[suffix_end] != b'{'
-                        {
-                            suffix_end += 1;
-                        }
-                        let range_start = out.text.len();
-                        out.push(b' ', i);
-                        let mut offset = i + 1;
-                        for alt in list.split(|&c| c == b',') {
-                            for &(c, at) in &prefix {
-                                out.push(c, at);
-                            }
-                            for (k, &c) in alt.iter().enumerate() {
-                                if !matches!(c, b'\'' | b'"') {
-                                    out.push(c, offset + k);
-                                }
-                            }
-                            for (k, &c) in input[suffix_start..suffix_end].iter().enumerate() {
-                                out.push(c, suffix_start + k);
-                            }
-                            out.push(b' ', offset + alt.len());
-                            offset += alt.len() + 1;
-                        }
-                        out.brace.push((range_start, out.text.len()));
-                        i = suffix_end;
-                    }
-                    _ => {
+                let expansion = close.and_then(|p| expand_braces(input, i, p, out, &mut expanded));
+                match expansion {
+                    Some(next) => i = next,
+                    None => {
                         out.push(b, i);
                         i += 1;
                     }
@@ -228,6 +191,92 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
             }
         }
     }
+}
+
+/// Longest `${...}` inside, brace-expansion prefix or suffix that is read. Evasions are short
+/// (`${HOME:0:1}`, `c{a,oun}t`); a bound keeps a long value's cost linear.
+const MAX_WORD: usize = 64;
+/// Most bytes brace expansion may add to one value. Each list repeats its prefix and suffix per
+/// alternative, so without a bound a value of `{,,,,…}` lists would grow a hundredfold.
+const MAX_EXPANSION: usize = 16 * 1024;
+
+/// Expands the brace list `{…}` at `open` whose `}` is `len` bytes further (`c{a,oun}t` →
+/// ` cat count `), adding to `expanded`. Returns where reading resumes, or `None` when the list
+/// is not one the shell would expand or is over the bounds (the `{` is then a plain byte).
+fn expand_braces(
+    input: &[u8],
+    open: usize,
+    len: usize,
+    out: &mut Normalised,
+    expanded: &mut usize,
+) -> Option<usize> {
+    let list = &input[open + 1..open + 1 + len];
+    if len >= 256
+        || !list.contains(&b',')
+        || list.iter().any(|c| c.is_ascii_whitespace() || *c == b'{')
+    {
+        return None;
+    }
+    // Prefix: what was emitted since the last blank or separator.
+    let mut cut = out.text.len();
+    while cut > 0 && !is_boundary(out.text[cut - 1]) {
+        if out.text.len() - cut == MAX_WORD {
+            return None;
+        }
+        cut -= 1;
+    }
+    let suffix_start = open + 2 + len;
+    let suffix_len = input[suffix_start..]
+        .iter()
+        .take(MAX_WORD + 1)
+        .position(|&c| is_boundary(c) || c == b'{')
+        .unwrap_or(input.len() - suffix_start);
+    if suffix_len > MAX_WORD {
+        return None;
+    }
+    let suffix_end = suffix_start + suffix_len;
+    let alternatives = list.iter().filter(|&&c| c == b',').count() + 1;
+    let prefix_len = out.text.len() - cut;
+    let cost = alternatives * (prefix_len + suffix_len + 1) + len;
+    if *expanded + cost > MAX_EXPANSION {
+        return None;
+    }
+    *expanded += cost;
+    let prefix: Vec<(u8, usize)> = out.text[cut..]
+        .iter()
+        .copied()
+        .zip(out.origin[cut..].iter().copied())
+        .collect();
+    out.text.truncate(cut);
+    out.origin.truncate(cut);
+    let range_start = out.text.len();
+    out.push(b' ', open);
+    let mut offset = open + 1;
+    for alt in list.split(|&c| c == b',') {
+        for &(c, at) in &prefix {
+            out.push(c, at);
+        }
+        for (k, &c) in alt.iter().enumerate() {
+            if !matches!(c, b'\'' | b'"') {
+                out.push(c, offset + k);
+            }
+        }
+        for (k, &c) in input[suffix_start..suffix_end].iter().enumerate() {
+            out.push(c, suffix_start + k);
+        }
+        out.push(b' ', offset + alt.len());
+        offset += alt.len() + 1;
+    }
+    out.brace.push((range_start, out.text.len()));
+    Some(suffix_end)
+}
+
+/// Offset of the first `}` at or after `from`, or the input length when there is none.
+fn find_close(input: &[u8], from: usize) -> usize {
+    input
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'}', rest))
+        .map_or(input.len(), |p| from + p)
 }
 
 /// Bytes with an arm of their own in [`normalise`]; every other byte is copied as it is.
@@ -275,6 +324,43 @@ mod tests {
         assert_eq!(norm("c%COMSPEC:~0,0%md"), "cmd");
         assert_eq!(norm("$(id)"), "$(id)");
         assert_eq!(norm("90% to 100%"), "90% to 100%");
+    }
+
+    #[test]
+    fn long_or_unclosed_dollar_braces_are_plain_bytes() {
+        let long = format!("${{{}}}", "a".repeat(MAX_WORD + 1));
+        assert_eq!(norm(&long), long);
+        assert_eq!(norm("${ifs ${ifs ${ifs"), "${ifs ${ifs ${ifs");
+        // The run is still read after long ones.
+        assert_eq!(
+            norm(&format!("{long} cat${{IFS}}/etc/passwd")),
+            format!("{long} cat /etc/passwd")
+        );
+    }
+
+    #[test]
+    fn brace_expansion_is_bounded() {
+        // Prefix and suffix of at most MAX_WORD bytes are expanded, longer ones are not.
+        let word = "a".repeat(MAX_WORD);
+        assert_eq!(
+            norm(&format!("{word}{{b,c}}")),
+            format!(" {word}b {word}c ")
+        );
+        assert_eq!(norm(&format!("x{word}{{b,c}}")), format!("x{word}{{b,c}}"));
+        assert_eq!(
+            norm(&format!("{{b,c}}{word}")),
+            format!(" b{word} c{word} ")
+        );
+        assert_eq!(norm(&format!("{{b,c}}x{word}")), format!("{{b,c}}x{word}"));
+        // However many lists a value holds, expansion adds at most MAX_EXPANSION bytes (a
+        // small bound), and the first lists are still expanded.
+        const { assert!(MAX_EXPANSION <= 64 * 1024) };
+        let lists = "{a,b}".repeat(20_000);
+        let out = norm(&lists);
+        assert!(out.len() <= lists.len() + MAX_EXPANSION, "{}", out.len());
+        assert!(out.starts_with(" a b  a b "), "{}", &out[..20]);
+        let wide = format!("x{{{}}}", ",".repeat(200)).repeat(1000);
+        assert!(norm(&wide).len() <= wide.len() + MAX_EXPANSION);
     }
 
     #[test]

@@ -166,3 +166,24 @@ fn glob_matching() {
     assert!(!glob_match(b"??t", b"nc"));
     assert!(glob_match(b"w*i", b"whoami"));
 }
+
+#[test]
+fn args_ends_are_reused_only_inside_the_last_search() {
+    let t = b"id a;b c|d";
+    let mut ends = ArgsEnds::default();
+    assert_eq!(ends.next(t, 0), 4);
+    assert_eq!(ends.next(t, 2), 4);
+    assert_eq!(ends.next(t, 5), 8);
+    // Before the last search's start: searched again, not taken from it.
+    assert_eq!(ends.next(t, 0), 4);
+    // No end left: the text's end.
+    assert_eq!(ends.next(t, 9), 10);
+    assert_eq!(ends.next(t, 10), 10);
+}
+
+#[test]
+fn repeated_command_positions_still_find_the_attack_after_them() {
+    // Many command positions that share one argument end (`ArgsEnds` remembers it).
+    let decoys = "t(java ".repeat(2000);
+    attack(&format!("{decoys}; cat /etc/passwd"), "shell:command");
+}

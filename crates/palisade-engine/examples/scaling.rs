@@ -1,0 +1,157 @@
+//! Looks for inputs whose inspection cost grows faster than their length (a CPU-exhaustion risk:
+//! one request that costs a dyno seconds). Each probe is a "token soup": one token repeated to
+//! fill a body, with and without a blank between repeats. Tokens are every rule literal of the
+//! embedded rulesets, every ASCII punctuation byte and every pair of them; a run-together soup
+//! is also tried with one closing byte (`}`, `)`, `*/`, …) at its end. Each soup is timed at two
+//! sizes; when the larger costs much more than its share, the token is printed.
+//!
+//! ```text
+//! cargo run --release -p palisade-engine --example scaling -- [SMALL_KIB] [FACTOR] [LIMIT] [TYPE]
+//! ```
+//! Defaults: 16 KiB and 8× (so linear cost reads ~8×), printing soups whose ratio exceeds 20 or
+//! that cost more than LIMIT µs per KiB (default 100) at the larger size. TYPE is the bodies'
+//! content type (default `text/plain`; `application/xml`, `application/json`, … exercise
+//! those decoders on the same soups).
+#![allow(clippy::unwrap_used, missing_docs)]
+use std::time::Instant;
+
+use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules};
+
+fn cost(engine: &Engine, body: &[u8], content_type: &[u8]) -> f64 {
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("Host", b"portal.example-health.org"),
+        ("Content-Type", content_type),
+    ];
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut tx = engine.transaction();
+        tx.inspect_head(&RequestHead {
+            method: "POST",
+            target: b"/notes",
+            headers: &headers,
+        });
+        tx.inspect_body(Some(content_type), std::hint::black_box(body));
+        std::hint::black_box(tx.verdict());
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// Closing bytes appended once to a run-together soup.
+const CLOSERS: [&str; 8] = ["}", ")", "]", "'", "\"", "*/", "-->", "`"];
+
+fn soup(token: &[u8], sep: &[u8], len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + token.len() + sep.len());
+    while v.len() < len {
+        v.extend_from_slice(token);
+        v.extend_from_slice(sep);
+    }
+    v.truncate(len);
+    v
+}
+
+/// Every quoted string inside a `literals: [...]` list of the embedded rulesets.
+fn rule_literals() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for source in embedded_rulesets() {
+        for line in source.yaml.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("literals:") else {
+                continue;
+            };
+            let mut in_str = false;
+            let mut cur = Vec::new();
+            let mut escaped = false;
+            for &b in rest.as_bytes() {
+                match (in_str, b) {
+                    (true, _) if escaped => {
+                        cur.push(b);
+                        escaped = false;
+                    }
+                    (true, b'\\') => escaped = true,
+                    (true, b'"') => {
+                        out.push(std::mem::take(&mut cur));
+                        in_str = false;
+                    }
+                    (true, _) => cur.push(b),
+                    (false, b'"') => in_str = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let small: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16) * 1024;
+    let factor: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let limit: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100.0);
+    let content_type = args.next().unwrap_or_else(|| "text/plain".to_owned());
+    let engine = Engine::compile(
+        embedded_rulesets(),
+        &UserRules::empty(),
+        &EngineConfig::default(),
+    )
+    .unwrap();
+    let punct: Vec<u8> = (0x21u8..0x7f)
+        .filter(|b| !b.is_ascii_alphanumeric())
+        .collect();
+    let mut tokens: Vec<Vec<u8>> = rule_literals();
+    tokens.extend(punct.iter().map(|&b| vec![b]));
+    for &a in &punct {
+        for &b in &punct {
+            tokens.push(vec![a, b]);
+        }
+    }
+    let large = small * factor;
+    let mut all: Vec<(f64, f64, String)> = Vec::new();
+    let t0 = Instant::now();
+    for token in &tokens {
+        // Blank-separated, run together, and run together with one closing byte at the end
+        // (a scan for the closer from each opener is quadratic only when one exists).
+        let shapes: [(&[u8], &[u8], &str); 2 + CLOSERS.len()] = {
+            let mut shapes: [(&[u8], &[u8], &str); 2 + CLOSERS.len()] =
+                [(b"", b"", ""); 2 + CLOSERS.len()];
+            shapes[0] = (b" ", b"", " +blank");
+            shapes[1] = (b"", b"", "");
+            for (k, closer) in CLOSERS.iter().enumerate() {
+                shapes[2 + k] = (b"", closer.as_bytes(), closer);
+            }
+            shapes
+        };
+        for (sep, closer, label) in shapes {
+            let mut small_body = soup(token, sep, small);
+            let mut big = soup(token, sep, large);
+            small_body.extend_from_slice(closer);
+            big.extend_from_slice(closer);
+            let a = cost(&engine, &small_body, content_type.as_bytes());
+            let b = cost(&engine, &big, content_type.as_bytes());
+            let ratio = b / a;
+            let per_kib = b * 1e6 / (large as f64 / 1024.0);
+            let name = format!("{:?} {label}", String::from_utf8_lossy(token));
+            all.push((per_kib, ratio, name));
+        }
+    }
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut flagged = 0;
+    for (i, (per_kib, ratio, name)) in all.iter().enumerate() {
+        let bad = *ratio > 20.0 || *per_kib > limit;
+        flagged += usize::from(bad);
+        if bad || i < 10 {
+            let mark = if bad { "!" } else { " " };
+            println!(
+                "{mark} {name:<40} {ratio:6.1}x  {per_kib:8.1} µs/KiB at {} KiB",
+                large / 1024
+            );
+        }
+    }
+    println!(
+        "{} soups, {flagged} flagged (ratio over 20 or over {limit} µs/KiB), {:.0} s",
+        all.len(),
+        t0.elapsed().as_secs_f64()
+    );
+}
