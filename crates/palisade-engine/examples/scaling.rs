@@ -6,32 +6,60 @@
 //! sizes; when the larger costs much more than its share, the token is printed.
 //!
 //! ```text
-//! cargo run --release -p palisade-engine --example scaling -- [SMALL_KIB] [FACTOR] [LIMIT] [TYPE]
+//! cargo run --release -p palisade-engine --example scaling -- [SMALL_KIB] [FACTOR] [LIMIT] [PLACE]
 //! ```
 //! Defaults: 16 KiB and 8× (so linear cost reads ~8×), printing soups whose ratio exceeds 20 or
-//! that cost more than LIMIT µs per KiB (default 100) at the larger size. TYPE is the bodies'
-//! content type (default `text/plain`; `application/xml`, `application/json`, … exercise
-//! those decoders on the same soups).
+//! that cost more than LIMIT µs per KiB (default 100) at the larger size. PLACE is where the
+//! soup goes: a body's content type (default `text/plain`; `application/xml`,
+//! `application/json`, … exercise those decoders on the same soups), or `query` (one argument,
+//! percent-encoded), `cookie` or `header` (`User-Agent`) for the request head, whose limits
+//! (8 KiB URI, 32 KiB of headers) call for smaller sizes, e.g. `1 8`.
 #![allow(clippy::unwrap_used, missing_docs)]
 use std::time::Instant;
 
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules};
 
-fn cost(engine: &Engine, body: &[u8], content_type: &[u8]) -> f64 {
-    let headers: Vec<(&str, &[u8])> = vec![
-        ("Host", b"portal.example-health.org"),
-        ("Content-Type", content_type),
-    ];
+/// Where the soup goes: a body of this content type, or one place in the request head.
+enum Place {
+    Body(Vec<u8>),
+    /// One query argument's value, percent-encoded.
+    Query,
+    /// A `Cookie` value.
+    Cookie,
+    /// A `User-Agent` value.
+    Header,
+}
+
+fn cost(engine: &Engine, soup: &[u8], place: &Place) -> f64 {
+    let mut target = b"/notes".to_vec();
+    let mut headers: Vec<(&str, &[u8])> = vec![("Host", b"portal.example-health.org")];
+    match place {
+        Place::Body(content_type) => headers.push(("Content-Type", content_type)),
+        Place::Query => {
+            target.extend_from_slice(b"?q=");
+            for &b in soup {
+                if b.is_ascii_alphanumeric() {
+                    target.push(b);
+                } else {
+                    target.extend_from_slice(format!("%{b:02X}").as_bytes());
+                }
+            }
+        }
+        Place::Cookie => headers.push(("Cookie", soup)),
+        Place::Header => headers.push(("User-Agent", soup)),
+    }
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
         let mut tx = engine.transaction();
         tx.inspect_head(&RequestHead {
             method: "POST",
-            target: b"/notes",
+            target: &target,
             headers: &headers,
         });
-        tx.inspect_body(Some(content_type), std::hint::black_box(body));
+        if let Place::Body(content_type) = place {
+            tx.inspect_body(Some(content_type), std::hint::black_box(soup));
+        }
         std::hint::black_box(tx.verdict());
         best = best.min(t.elapsed().as_secs_f64());
     }
@@ -90,7 +118,13 @@ fn main() {
     let small: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16) * 1024;
     let factor: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
     let limit: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100.0);
-    let content_type = args.next().unwrap_or_else(|| "text/plain".to_owned());
+    let place = match args.next().as_deref() {
+        None => Place::Body(b"text/plain".to_vec()),
+        Some("query") => Place::Query,
+        Some("cookie") => Place::Cookie,
+        Some("header") => Place::Header,
+        Some(content_type) => Place::Body(content_type.as_bytes().to_vec()),
+    };
     let engine = Engine::compile(
         embedded_rulesets(),
         &UserRules::empty(),
@@ -128,8 +162,8 @@ fn main() {
             let mut big = soup(token, sep, large);
             small_body.extend_from_slice(closer);
             big.extend_from_slice(closer);
-            let a = cost(&engine, &small_body, content_type.as_bytes());
-            let b = cost(&engine, &big, content_type.as_bytes());
+            let a = cost(&engine, &small_body, &place);
+            let b = cost(&engine, &big, &place);
             let ratio = b / a;
             let per_kib = b * 1e6 / (large as f64 / 1024.0);
             let name = format!("{:?} {label}", String::from_utf8_lossy(token));
