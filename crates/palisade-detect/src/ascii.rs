@@ -61,6 +61,38 @@ pub(crate) fn position_in(hay: &[u8], table: &[bool; 256]) -> Option<usize> {
     None
 }
 
+/// The next byte of a table at or after an offset, remembered between questions: a scan that
+/// asks from many nearby offsets (every command position of `t(java t(java …`) searches each
+/// stretch once instead of once per offset.
+#[derive(Debug)]
+pub(crate) struct NextIn {
+    table: &'static [bool; 256],
+    /// The last search: it started at `.0` and stopped at `.1` (a table byte, or the text's
+    /// end), so no table byte lies in `.0..1`.
+    last: Option<(usize, usize)>,
+}
+
+impl NextIn {
+    /// Answers for bytes in `table`.
+    pub(crate) fn new(table: &'static [bool; 256]) -> NextIn {
+        NextIn { table, last: None }
+    }
+
+    /// Offset of the first byte of `t` at or after `from` that is in the table, or `t.len()`.
+    /// `t` must be the same text for every question.
+    pub(crate) fn next(&mut self, t: &[u8], from: usize) -> usize {
+        match self.last {
+            Some((start, end)) if (start..=end).contains(&from) => end,
+            _ => {
+                let rest = t.get(from..).unwrap_or_default();
+                let end = position_in(rest, self.table).map_or(t.len(), |p| from + p);
+                self.last = Some((from, end));
+                end
+            }
+        }
+    }
+}
+
 /// Widens `start..end` outwards to the nearest `char` boundaries of `s` and clamps it to the
 /// string, so a [`crate::Detection`] span can always be used to slice the input.
 pub(crate) fn char_span(s: &str, start: usize, end: usize) -> std::ops::Range<usize> {
@@ -87,6 +119,21 @@ pub(crate) fn lower_into<'a>(word: &[u8], buf: &'a mut [u8]) -> Option<&'a [u8]>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_in_reuses_a_search_only_inside_it() {
+        static SEPARATORS: [bool; 256] = byte_table(b";|");
+        let t = b"id a;b c|d";
+        let mut next = NextIn::new(&SEPARATORS);
+        assert_eq!(next.next(t, 0), 4);
+        assert_eq!(next.next(t, 2), 4);
+        assert_eq!(next.next(t, 5), 8);
+        // Before the last search's start: searched again, not taken from it.
+        assert_eq!(next.next(t, 0), 4);
+        // None left: the text's end.
+        assert_eq!(next.next(t, 9), 10);
+        assert_eq!(next.next(t, 10), 10);
+    }
 
     #[test]
     fn case_insensitive_search() {

@@ -79,31 +79,17 @@ fn soup(token: &[u8], sep: &[u8], len: usize) -> Vec<u8> {
     v
 }
 
-/// Every quoted string inside a `literals: [...]` list of the embedded rulesets.
+/// Every literal of every rule in the embedded rulesets.
 fn rule_literals() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for source in embedded_rulesets() {
-        for line in source.yaml.lines() {
-            let Some(rest) = line.trim_start().strip_prefix("literals:") else {
-                continue;
-            };
-            let mut in_str = false;
-            let mut cur = Vec::new();
-            let mut escaped = false;
-            for &b in rest.as_bytes() {
-                match (in_str, b) {
-                    (true, _) if escaped => {
-                        cur.push(b);
-                        escaped = false;
-                    }
-                    (true, b'\\') => escaped = true,
-                    (true, b'"') => {
-                        out.push(std::mem::take(&mut cur));
-                        in_str = false;
-                    }
-                    (true, _) => cur.push(b),
-                    (false, b'"') => in_str = true,
-                    _ => {}
+        let doc: serde_yaml::Value = serde_yaml::from_str(&source.yaml).unwrap();
+        let rules = doc.get("rules").and_then(|r| r.as_sequence());
+        for rule in rules.into_iter().flatten() {
+            let literals = rule.get("literals").and_then(|l| l.as_sequence());
+            for literal in literals.into_iter().flatten() {
+                if let Some(text) = literal.as_str() {
+                    out.push(text.as_bytes().to_vec());
                 }
             }
         }

@@ -12,7 +12,7 @@ mod commands;
 mod normalise;
 mod syntax;
 
-use crate::ascii::{byte_table, char_span, position_in};
+use crate::ascii::{byte_table, char_span, position_in, NextIn};
 use crate::{Detection, DetectorKind};
 use commands::Tier;
 use normalise::{normalise, Normalised};
@@ -288,7 +288,8 @@ fn looks_like_hl7(b: &[u8]) -> bool {
 
 /// Reads the command at every command position of the (normalised) text `t`.
 fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
-    let mut ends = ArgsEnds::default();
+    // Where the arguments from each command position end, remembered across positions.
+    let mut ends = NextIn::new(&ARGS_END);
     if let Some(h) = command_at(t, 0, Sep::Start, brace, &mut ends) {
         return Some(h);
     }
@@ -328,28 +329,6 @@ fn scan(t: &[u8], brace: &[(usize, usize)]) -> Option<Hit> {
     None
 }
 
-/// Where the arguments that start at an offset end: the next [`ARGS_END`] byte, remembered so
-/// that the command positions before it (`t(java t(java …`) do not each search for it again.
-#[derive(Debug, Default)]
-struct ArgsEnds {
-    /// The last search: it started at `.0` and found its end at `.1` (an `ARGS_END` byte or the
-    /// text's end), so no `ARGS_END` byte lies in `.0..1`.
-    last: Option<(usize, usize)>,
-}
-
-impl ArgsEnds {
-    fn next(&mut self, t: &[u8], from: usize) -> usize {
-        match self.last {
-            Some((start, end)) if (start..=end).contains(&from) => end,
-            _ => {
-                let end = position_in(&t[from..], &ARGS_END).map_or(t.len(), |p| from + p);
-                self.last = Some((from, end));
-                end
-            }
-        }
-    }
-}
-
 /// Facts about the arguments of one command.
 #[derive(Debug, Default)]
 struct Args {
@@ -376,7 +355,7 @@ fn command_at(
     from: usize,
     sep: Sep,
     brace: &[(usize, usize)],
-    ends: &mut ArgsEnds,
+    ends: &mut NextIn,
 ) -> Option<Hit> {
     command_word(t, from, sep, brace, 0, ends)
 }
@@ -389,7 +368,7 @@ fn command_word(
     sep: Sep,
     brace: &[(usize, usize)],
     depth: usize,
-    ends: &mut ArgsEnds,
+    ends: &mut NextIn,
 ) -> Option<Hit> {
     let n = t.len();
     let mut i = from;
@@ -683,7 +662,7 @@ fn glob_match(pat: &[u8], text: &[u8]) -> bool {
     pat[p..].iter().all(|&c| c == b'*')
 }
 
-fn args(t: &[u8], from: usize, ends: &mut ArgsEnds) -> Args {
+fn args(t: &[u8], from: usize, ends: &mut NextIn) -> Args {
     let mut a = Args::default();
     // Arguments are read up to the next separator, and at most 512 bytes: enough for any
     // command line, and it keeps the scan linear however many command positions there are.

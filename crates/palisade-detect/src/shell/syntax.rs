@@ -3,7 +3,7 @@
 //! control syntax.
 
 use super::Present;
-use crate::ascii::starts_with_ci;
+use crate::ascii::{byte_table, position_in, starts_with_ci, NextIn};
 
 pub(crate) const ARITHMETIC: &str = "shell:arithmetic";
 pub(crate) const EXEC_FUNCTION: &str = "shell:exec-function";
@@ -131,13 +131,15 @@ fn batch(b: &[u8], separators: bool) -> Option<Hit> {
     // Command positions are the start and the byte after each `& | ( ; \n \r`; only those are
     // visited (two vectorised searches), not every word. A hit is the leftmost one, so the
     // first hit of each search is enough and the earlier of the two wins.
-    if let Some(hit) = batch_at(b, 0) {
+    let mut blanks = NextIn::new(&BLANK);
+    if let Some(hit) = batch_at(b, 0, &mut blanks) {
         return Some(hit);
     }
     if !separators {
         return None;
     }
-    let first_after = |mut found: memchr::Memchr3<'_>| found.find_map(|p| batch_at(b, p + 1));
+    let mut first_after =
+        |mut found: memchr::Memchr3<'_>| found.find_map(|p| batch_at(b, p + 1, &mut blanks));
     let grouping = first_after(memchr::memchr3_iter(b'&', b'|', b'(', b));
     let line = first_after(memchr::memchr3_iter(b';', b'\n', b'\r', b));
     match (grouping, line) {
@@ -147,7 +149,7 @@ fn batch(b: &[u8], separators: bool) -> Option<Hit> {
 }
 
 /// `FOR`/`IF` batch syntax in the command at command position `from` (after blanks and `@`).
-fn batch_at(b: &[u8], from: usize) -> Option<Hit> {
+fn batch_at(b: &[u8], from: usize, blanks: &mut NextIn) -> Option<Hit> {
     let n = b.len();
     let lead = b.get(from..)?;
     let i = from
@@ -160,19 +162,38 @@ fn batch_at(b: &[u8], from: usize) -> Option<Hit> {
         .position(|c| !c.is_ascii_alphabetic())
         .unwrap_or(n - i);
     let word = &b[i..word_end];
+    let is_for = word.eq_ignore_ascii_case(b"for");
+    if !is_for && !word.eq_ignore_ascii_case(b"if") {
+        return None;
+    }
     // A batch line is short; looking at most 512 bytes ahead keeps this linear.
     let rest = &b[word_end..n.min(word_end + 512)];
-    let found = if word.eq_ignore_ascii_case(b"for") {
+    // Every form of `FOR` and `IF` has at least two arguments, so needs a blank after the
+    // first: without one in reach there is nothing to tokenize (`if(if(if(…` would otherwise
+    // tokenize 512 bytes at each `(`; the next blank is remembered across positions).
+    let first_arg = rest
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map_or(n, |p| word_end + p);
+    if blanks.next(b, first_arg) >= word_end + rest.len() {
+        return None;
+    }
+    let found = if is_for {
         batch_for(rest)
-    } else if word.eq_ignore_ascii_case(b"if") {
-        batch_if(rest)
     } else {
-        false
+        batch_if(rest)
     };
     found.then_some((CMD_BATCH, i, word_end))
 }
 
-/// Splits batch arguments at whitespace outside `"…"`.
+/// ASCII whitespace as `u8::is_ascii_whitespace` has it (what splits batch arguments).
+const BLANK: [bool; 256] = byte_table(b" \t\n\x0c\r");
+
+/// What ends an unquoted run of a batch token: ASCII whitespace, or a `"` that opens a quote.
+const TOKEN_BREAK: [bool; 256] = byte_table(b" \t\n\x0c\r\"");
+
+/// Splits batch arguments at whitespace outside `"…"`. Runs are found by vectorised searches:
+/// every `FOR`/`IF` position reads up to 512 bytes ahead, and a value can hold many of them.
 fn batch_tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -183,12 +204,14 @@ fn batch_tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
             return None;
         }
         let start = i;
-        let mut quoted = false;
-        while i < s.len() && (quoted || !s[i].is_ascii_whitespace()) {
-            if s[i] == b'"' {
-                quoted = !quoted;
+        loop {
+            i += position_in(&s[i..], &TOKEN_BREAK).unwrap_or(s.len() - i);
+            if s.get(i) != Some(&b'"') {
+                break;
             }
+            // Inside quotes, whitespace does not split; an unclosed quote runs to the end.
             i += 1;
+            i += memchr::memchr(b'"', &s[i..]).map_or(s.len() - i, |p| p + 1);
         }
         Some(&s[start..i])
     })
@@ -227,7 +250,13 @@ fn batch_for(rest: &[u8]) -> bool {
 }
 
 fn batch_if(rest: &[u8]) -> bool {
-    let tokens: Vec<&[u8]> = batch_tokens(rest).take(8).collect();
+    let mut held: [&[u8]; 8] = [&[]; 8];
+    let mut count = 0;
+    for (slot, token) in held.iter_mut().zip(batch_tokens(rest)) {
+        *slot = token;
+        count += 1;
+    }
+    let tokens = &held[..count];
     let mut k = 0;
     if tokens.get(k).is_some_and(|t| t.eq_ignore_ascii_case(b"/i")) {
         k += 1;
@@ -279,7 +308,7 @@ fn batch_if(rest: &[u8]) -> bool {
     // `a==b cmd`, `"a" == "b" cmd`, `a EQU b cmd`.
     if let Some(eq) = tokens[k..]
         .iter()
-        .position(|t| t.windows(2).any(|w| w == b"=="))
+        .position(|t| memchr::memmem::find(t, b"==").is_some())
     {
         let idx = k + eq;
         let t = tokens[idx];

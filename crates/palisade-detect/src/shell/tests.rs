@@ -168,22 +168,20 @@ fn glob_matching() {
 }
 
 #[test]
-fn args_ends_are_reused_only_inside_the_last_search() {
-    let t = b"id a;b c|d";
-    let mut ends = ArgsEnds::default();
-    assert_eq!(ends.next(t, 0), 4);
-    assert_eq!(ends.next(t, 2), 4);
-    assert_eq!(ends.next(t, 5), 8);
-    // Before the last search's start: searched again, not taken from it.
-    assert_eq!(ends.next(t, 0), 4);
-    // No end left: the text's end.
-    assert_eq!(ends.next(t, 9), 10);
-    assert_eq!(ends.next(t, 10), 10);
-}
-
-#[test]
 fn repeated_command_positions_still_find_the_attack_after_them() {
     // Many command positions that share one argument end (`ArgsEnds` remembers it).
     let decoys = "t(java ".repeat(2000);
     attack(&format!("{decoys}; cat /etc/passwd"), "shell:command");
+}
+
+#[test]
+fn batch_syntax_after_many_bare_if_positions_is_still_found() {
+    // Each `(` is a position whose `if` has no argument (no blank in reach); the next blank
+    // is remembered across them (`NextIn`), and the real batch line after them is still read.
+    let decoys = "if(".repeat(2000);
+    attack(
+        &format!("{decoys}& IF EXIST C:\\pagefile.sys CMD"),
+        "shell:cmd-batch",
+    );
+    benign(&decoys);
 }
