@@ -163,8 +163,7 @@ pub(crate) fn normalise(input: &[u8], out: &mut Normalised) {
                 if next_close <= i {
                     next_close = find_close(input, i + 1);
                 }
-                let close =
-                    (next_close < n && next_close - (i + 1) < 256).then(|| next_close - (i + 1));
+                let close = (next_close < n).then(|| next_close - (i + 1));
                 let expansion = close.and_then(|p| expand_braces(input, i, p, out, &mut expanded));
                 match expansion {
                     Some(next) => i = next,
@@ -202,7 +201,8 @@ const MAX_EXPANSION: usize = 16 * 1024;
 
 /// Expands the brace list `{…}` at `open` whose `}` is `len` bytes further (`c{a,oun}t` →
 /// ` cat count `), adding to `expanded`. Returns where reading resumes, or `None` when the list
-/// is not one the shell would expand or is over the bounds (the `{` is then a plain byte).
+/// is not one the shell would expand or is over the bounds (a list of 256 bytes or more, a
+/// prefix or suffix over `MAX_WORD`, `MAX_EXPANSION` reached): the `{` is then a plain byte.
 fn expand_braces(
     input: &[u8],
     open: usize,
