@@ -94,8 +94,6 @@ fn rule_literals() -> Vec<Vec<u8>> {
             }
         }
     }
-    out.sort();
-    out.dedup();
     out
 }
 
@@ -127,23 +125,17 @@ fn main() {
             tokens.push(vec![a, b]);
         }
     }
+    tokens.sort();
+    tokens.dedup();
+    // Blank-separated, run together, and run together with one closing byte at the end (a scan
+    // for the closer from each opener is quadratic only when one exists).
+    let mut shapes: Vec<(&[u8], &[u8], &str)> = vec![(b" ", b"", "+blank"), (b"", b"", "")];
+    shapes.extend(CLOSERS.iter().map(|c| (&b""[..], c.as_bytes(), *c)));
     let large = small * factor;
     let mut all: Vec<(f64, f64, String)> = Vec::new();
     let t0 = Instant::now();
     for token in &tokens {
-        // Blank-separated, run together, and run together with one closing byte at the end
-        // (a scan for the closer from each opener is quadratic only when one exists).
-        let shapes: [(&[u8], &[u8], &str); 2 + CLOSERS.len()] = {
-            let mut shapes: [(&[u8], &[u8], &str); 2 + CLOSERS.len()] =
-                [(b"", b"", ""); 2 + CLOSERS.len()];
-            shapes[0] = (b" ", b"", " +blank");
-            shapes[1] = (b"", b"", "");
-            for (k, closer) in CLOSERS.iter().enumerate() {
-                shapes[2 + k] = (b"", closer.as_bytes(), closer);
-            }
-            shapes
-        };
-        for (sep, closer, label) in shapes {
+        for &(sep, closer, label) in &shapes {
             let mut small_body = soup(token, sep, small);
             let mut big = soup(token, sep, large);
             small_body.extend_from_slice(closer);
