@@ -19,6 +19,10 @@ use std::time::Instant;
 
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules};
 
+#[allow(dead_code)] // the probe uses only the soup generator
+#[path = "../benches/fixtures/mod.rs"]
+mod fixtures;
+
 /// Where the soup goes: a body of this content type, or one place in the request head.
 enum Place {
     Body(Vec<u8>),
@@ -68,16 +72,6 @@ fn cost(engine: &Engine, soup: &[u8], place: &Place) -> f64 {
 
 /// Closing bytes appended once to a run-together soup.
 const CLOSERS: [&str; 8] = ["}", ")", "]", "'", "\"", "*/", "-->", "`"];
-
-fn soup(token: &[u8], sep: &[u8], len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + token.len() + sep.len());
-    while v.len() < len {
-        v.extend_from_slice(token);
-        v.extend_from_slice(sep);
-    }
-    v.truncate(len);
-    v
-}
 
 /// Every literal of every rule in the embedded rulesets.
 fn rule_literals() -> Vec<Vec<u8>> {
@@ -136,8 +130,9 @@ fn main() {
     let t0 = Instant::now();
     for token in &tokens {
         for &(sep, closer, label) in &shapes {
-            let mut small_body = soup(token, sep, small);
-            let mut big = soup(token, sep, large);
+            let unit = [&token[..], sep].concat();
+            let mut small_body = fixtures::repeated(&unit, small);
+            let mut big = fixtures::repeated(&unit, large);
             small_body.extend_from_slice(closer);
             big.extend_from_slice(closer);
             let a = cost(&engine, &small_body, &place);
