@@ -17,6 +17,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::config::{EngineConfig, MAX_HITS};
+use crate::decode::content_coding::{self, ContentCoding, Inflated};
 use crate::decode::{self, Limits, Sink};
 use crate::detect;
 use crate::error::RuleError;
@@ -394,6 +395,7 @@ impl Engine {
             buf: Buffers::take(),
             leaves: 0,
             signals_seen: 0,
+            content_coding: ContentCoding::Identity,
             #[cfg(test)]
             reference: false,
         }
@@ -468,6 +470,8 @@ pub struct Transaction<'e> {
     buf: Buffers,
     leaves: usize,
     signals_seen: u64,
+    /// What the head's `Content-Encoding` fields say was done to the body.
+    content_coding: ContentCoding,
     /// Tests: evaluate leaves the slow, obviously-correct way.
     #[cfg(test)]
     reference: bool,
@@ -765,6 +769,7 @@ impl<'e> Transaction<'e> {
                     content_lengths = Some(value);
                 }
                 "transfer-encoding" => transfer_encoding = true,
+                "content-encoding" => self.content_coding = self.content_coding.and_field(value),
                 // Upload helpers send the file name in a header; it is a file name to the rules.
                 "x-filename" | "x-file-name" | "x_filename" | "x.filename"
                 | "x-upload-filename" | "x_file_name" | "x.file_name" => {
@@ -827,13 +832,40 @@ impl<'e> Transaction<'e> {
         }
     }
 
-    /// Inspects a buffered body (up to `max_inspect_body` bytes), decoded by its content type.
+    /// Inspects a buffered body (up to `max_inspect_body` bytes), decoded by its content type,
+    /// after undoing the `Content-Encoding` [`Transaction::inspect_head`] saw (the app will).
     pub fn inspect_body(&mut self, content_type: Option<&[u8]>, body: &[u8]) {
-        let body = &body[..body.len().min(self.engine.config.max_inspect_body)];
+        let limit = self.engine.config.max_inspect_body;
+        let body = &body[..body.len().min(limit)];
         if body.is_empty() {
             return;
         }
         let kind = decode::body_kind(content_type);
+        let inflated;
+        let body = match self.content_coding {
+            ContentCoding::Identity => body,
+            // Binary media is not inspected as text, compressed or not.
+            _ if kind == decode::BodyKind::Binary => body,
+            ContentCoding::Unsupported => {
+                // Its content cannot be seen: the signal is all there is to judge.
+                self.signal(Signal::UnsupportedContentEncoding, Location::Body, "");
+                return;
+            }
+            coding => {
+                let mut out = Vec::new();
+                match content_coding::inflate(coding, body, limit, &mut out) {
+                    Inflated::Whole => {}
+                    Inflated::Malformed => {
+                        self.signal(Signal::ContentEncodingMalformed, Location::Body, "")
+                    }
+                    Inflated::TooLarge => {
+                        self.signal(Signal::ContentEncodingTooLarge, Location::Body, "")
+                    }
+                }
+                inflated = out;
+                &inflated[..]
+            }
+        };
         let limits = Limits {
             max_depth: self.engine.config.max_depth,
             inspect_file_contents: self.engine.config.inspect_file_contents,

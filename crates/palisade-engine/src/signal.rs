@@ -50,6 +50,12 @@ pub enum Signal {
     /// A body on a method that never has one (GET/HEAD) or a `Content-Length` that is not a
     /// number.
     InvalidContentLength,
+    /// A body compressed with a coding the engine does not undo (`br`, `zstd`, two codings).
+    UnsupportedContentEncoding,
+    /// A `gzip` / `deflate` body that does not inflate whole (corrupt, truncated, trailing bytes).
+    ContentEncodingMalformed,
+    /// A `gzip` / `deflate` body that inflates past `max_inspect_body`.
+    ContentEncodingTooLarge,
 }
 
 impl Signal {
@@ -77,6 +83,9 @@ impl Signal {
         Signal::UnsupportedCharset,
         Signal::AmbiguousLength,
         Signal::InvalidContentLength,
+        Signal::UnsupportedContentEncoding,
+        Signal::ContentEncodingMalformed,
+        Signal::ContentEncodingTooLarge,
     ];
 
     /// YAML name.
@@ -104,6 +113,9 @@ impl Signal {
             Signal::UnsupportedCharset => "unsupported_charset",
             Signal::AmbiguousLength => "ambiguous_length",
             Signal::InvalidContentLength => "invalid_content_length",
+            Signal::UnsupportedContentEncoding => "unsupported_content_encoding",
+            Signal::ContentEncodingMalformed => "content_encoding_malformed",
+            Signal::ContentEncodingTooLarge => "content_encoding_too_large",
         }
     }
 

@@ -93,7 +93,7 @@ settings! {
         "10");
     /// Body inspection limit.
     MAX_INSPECT_BODY = ("PALISADE_MAX_INSPECT_BODY", "max_inspect_body", "1MiB",
-        "Request bodies up to this size are buffered and inspected before the app sees a byte.",
+        "Request bodies up to this size are buffered and inspected before the app sees a byte. A gzip or deflate body is inflated for inspection up to this size too (past it: rule 100370).",
         "4MiB");
     /// What to do with bodies over the inspection limit.
     OVERSIZE_BODY = ("PALISADE_OVERSIZE_BODY", "oversize_body", "reject",

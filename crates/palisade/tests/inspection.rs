@@ -230,3 +230,150 @@ fn explain_names_the_rule_and_the_verdict() {
     assert!(text.contains("target: args:id"), "{text}");
     assert!(text.contains("BLOCK"), "{text}");
 }
+
+/// A compressed-body case: what is sent, and the rule that must fire.
+struct Encoded {
+    case: &'static str,
+    path: &'static str,
+    ct: &'static str,
+    coding: &'static str,
+    body: Vec<u8>,
+    chunked: bool,
+    rule: u32,
+}
+
+/// A POST of raw body bytes sent with `Content-Encoding: coding`; chunked when asked.
+fn post_encoded(
+    path: &str,
+    ct: &str,
+    coding: &str,
+    body: &[u8],
+    chunked: bool,
+    rid: &str,
+) -> Vec<u8> {
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let mut raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {ct}\r\nContent-Encoding: {coding}\r\n{framing}\r\nX-Request-Id: {rid}\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    if chunked {
+        raw.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        raw.extend_from_slice(body);
+        raw.extend_from_slice(b"\r\n0\r\n\r\n");
+    } else {
+        raw.extend_from_slice(body);
+    }
+    raw
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn compressed_bodies_are_inspected_as_the_app_will_inflate_them() {
+    let p = start(&[]);
+    let form = "application/x-www-form-urlencoded";
+    let sqli = gzip(b"name=x&id=1%20UNION%20ALL%20SELECT%20NULL,version()--");
+    let cases = [
+        Encoded {
+            case: "gzip form",
+            path: "/gz-form",
+            ct: form,
+            coding: "gzip",
+            body: sqli.clone(),
+            chunked: false,
+            rule: 240100,
+        },
+        Encoded {
+            case: "gzip form, chunked",
+            path: "/gz-chunked",
+            ct: form,
+            coding: "gzip",
+            body: sqli,
+            chunked: true,
+            rule: 240100,
+        },
+        Encoded {
+            case: "brotli",
+            path: "/br",
+            ct: form,
+            coding: "br",
+            body: b"\x1b\x03\x00".to_vec(),
+            chunked: false,
+            rule: 100350,
+        },
+        Encoded {
+            case: "not gzip at all",
+            path: "/gz-fake",
+            ct: form,
+            coding: "gzip",
+            body: b"id=1".to_vec(),
+            chunked: false,
+            rule: 100360,
+        },
+        Encoded {
+            case: "bomb",
+            path: "/gz-bomb",
+            ct: "text/plain",
+            coding: "gzip",
+            body: gzip(&vec![b'a'; 4 << 20]),
+            chunked: false,
+            rule: 100370,
+        },
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let id = rid(600 + i as u32);
+        let resp = request(
+            p.addr(),
+            &post_encoded(c.path, c.ct, c.coding, &c.body, c.chunked, &id),
+        );
+        let case = c.case;
+        assert_eq!(resp.status, 403, "{case}: {}", resp.text());
+        let ev = security_event(&p, &id).unwrap_or_else(|| panic!("{case}: no security event"));
+        let rule = c.rule.to_string();
+        let fired = ev["rule.id"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(&rule)));
+        assert!(fired, "{case}: rule {rule} not in {ev}");
+        assert!(
+            !app_saw(&p, c.path),
+            "{case}: the app saw the blocked request"
+        );
+    }
+    // Clinical JSON, compressed, passes; the app gets the compressed bytes as sent.
+    let note = br#"{"resourceType":"Observation","status":"final","note":[{"text":"Patient reports 2-3 episodes/week; BP 128/82 (left arm). Select a follow-up slot."}]}"#;
+    let body = gzip(note);
+    let resp = request(
+        p.addr(),
+        &post_encoded(
+            "/gz-fhir",
+            "application/fhir+json",
+            "gzip",
+            &body,
+            false,
+            &rid(650),
+        ),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let seen = resp.json();
+    assert_eq!(seen["body_sha256"], sha256_hex(&body), "{seen}");
+    let coding = seen["headers"]
+        .as_array()
+        .and_then(|h| {
+            h.iter().find(|kv| {
+                kv[0]
+                    .as_str()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("content-encoding"))
+            })
+        })
+        .map(|kv| kv[1].clone());
+    assert_eq!(coding, Some(serde_json::json!("gzip")), "{seen}");
+}

@@ -5,6 +5,7 @@
 use crate::leaf::{Leaf, Location};
 use crate::signal::Signal;
 
+pub mod content_coding;
 pub mod form;
 pub mod hl7;
 pub mod json;

@@ -651,3 +651,21 @@ pub fn self_signed_localhost_cert(dir: &std::path::Path) -> Option<(PathBuf, Pat
         .is_ok_and(|s| s.success());
     made.then_some((cert, key))
 }
+
+/// SHA-256 of `data`, hex, by `sha256sum` (as the echo app reports `body_sha256`).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
