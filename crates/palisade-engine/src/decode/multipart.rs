@@ -9,6 +9,10 @@ use crate::fields::classify_param;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
 
+/// `Content-Transfer-Encoding` values that leave a part's bytes as they are (Apache HttpClient's
+/// strict mode sends `binary` / `8bit` on every part).
+const IDENTITY_TRANSFER_ENCODINGS: &[&[u8]] = &[b"7bit", b"8bit", b"binary"];
+
 /// First `needle` at or after `from`. A vectorised search: a file part is most of an upload's
 /// bytes, and a byte-by-byte window compare cost ~5 µs per KB of it.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -135,6 +139,14 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
             disposition = Some(hv);
         } else if hn.eq_ignore_ascii_case(b"content-type") {
             part_type = Some(hv);
+        } else if hn.eq_ignore_ascii_case(b"content-transfer-encoding")
+            && !IDENTITY_TRANSFER_ENCODINGS
+                .iter()
+                .any(|e| hv.eq_ignore_ascii_case(e))
+        {
+            // RFC 7578 §4.7 deprecates it, browsers never send it, and a parser that honours
+            // `base64` or `quoted-printable` reads content other than the bytes inspected here.
+            sink.signal(Signal::MultipartAmbiguous, Location::Multipart, "");
         }
     }
     let Some(disp) = disposition else {
@@ -239,6 +251,21 @@ mod tests {
         assert!(run(CT, nodisp, false)
             .signals
             .contains(&Signal::MultipartMalformed));
+    }
+
+    #[test]
+    fn transfer_encodings_that_change_the_bytes_are_ambiguous() {
+        let part = |cte: &str| {
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Transfer-Encoding: {cte}\r\n\r\nMScgb3IgMT0xLS0=\r\n--XyZ--")
+        };
+        for cte in ["base64", "Quoted-Printable", "x-uuencode"] {
+            let s = run(CT, part(cte).as_bytes(), false);
+            assert_eq!(s.signals, vec![Signal::MultipartAmbiguous], "{cte}");
+        }
+        for cte in ["binary", "8bit", "7BIT"] {
+            let s = run(CT, part(cte).as_bytes(), false);
+            assert!(s.signals.is_empty(), "{cte}: {:?}", s.signals);
+        }
     }
 
     #[test]
