@@ -6,6 +6,13 @@
 //! frameworks route `/Login/` or `//login` to `/login` and a control that is easy to step around
 //! is worse than one that matches a little more. The path must already be percent-decoded and normalised
 //! (dot segments removed) by the caller.
+//!
+//! For the same reason each path segment is matched as app servers route it ([`routed`]): up to
+//! a `;` (servlet containers and Spring drop path parameters: `/admin;jsessionid=1` is
+//! `/admin`) or a NUL, without trailing dots or blanks; and a literal segment also matches
+//! itself with one format suffix (`/login.json` is `/login` to Rails and to Spring's suffix
+//! matching). Every use of a pattern restricts (allowlists, blocklists, countries, rate limits,
+//! probe paths), so matching such variants only closes ways around a rule.
 
 use std::fmt;
 use std::str::FromStr;
@@ -95,7 +102,11 @@ impl PathPattern {
             &[]
         } else {
             let mut overflow = false;
-            for s in body.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+            for s in body
+                .split(|&b| b == b'/')
+                .map(routed)
+                .filter(|s| !s.is_empty())
+            {
                 if count < buf.len() {
                     buf[count] = s;
                     count += 1;
@@ -107,6 +118,7 @@ impl PathPattern {
             if overflow {
                 heap = body
                     .split(|&b| b == b'/')
+                    .map(routed)
                     .filter(|s| !s.is_empty())
                     .collect();
                 &heap[..]
@@ -148,9 +160,31 @@ fn match_segments(pattern: &[Segment], path: &[&[u8]]) -> bool {
     pattern[p..].iter().all(|seg| *seg == Segment::AnySegments)
 }
 
+/// A path segment as a server may route it: cut at a `;` (path parameters) or a NUL, without
+/// trailing dots, spaces or tabs.
+fn routed(segment: &[u8]) -> &[u8] {
+    let end = segment
+        .iter()
+        .position(|&b| b == b';' || b == 0)
+        .unwrap_or(segment.len());
+    let mut s = &segment[..end];
+    while let [rest @ .., b'.' | b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
 fn segment_matches(seg: &Segment, text: &[u8]) -> bool {
     match seg {
-        Segment::Literal(lit) => lit.eq_ignore_ascii_case(text),
+        // `login` also matches `login.json` (a format suffix without further dots).
+        Segment::Literal(lit) => {
+            lit.eq_ignore_ascii_case(text)
+                || text.len() > lit.len() + 1
+                    && text[lit.len()] == b'.'
+                    && !text[lit.len() + 1..].contains(&b'.')
+                    && !lit.contains(&b'.')
+                    && lit.eq_ignore_ascii_case(&text[..lit.len()])
+        }
         Segment::Glob(glob) => glob_matches(glob, text),
         Segment::AnySegments => true,
     }
@@ -241,6 +275,40 @@ mod tests {
         assert!(m("/admin/**", "/admin//users"));
         assert!(m("/login", "//login//"));
         assert!(m("/a//b", "/a/b"));
+    }
+
+    #[test]
+    fn segments_match_as_servers_route_them() {
+        for path in [
+            "/admin;jsessionid=1",
+            "/admin;/users",
+            "/;x/admin/users",
+            "/admin./users",
+            "/admin ",
+            "/admin\t",
+            "/admin\0.jpg",
+            "/admin.json",
+            "/ADMIN.html/x",
+        ] {
+            assert!(m("/admin/**", path), "{path:?}");
+        }
+        assert!(m("/login", "/login.json"));
+        assert!(m("/login", "/login;a=b"));
+        assert!(m("/login", "/login."));
+        assert!(m("/files/*.php", "/files/shell.php;.jpg"));
+        assert!(m("/files/*.php", "/files/shell.php."));
+        for path in [
+            "/administrator",
+            "/adminx.json",
+            "/admin-panel",
+            "/public/admin.json",
+        ] {
+            assert!(!m("/admin/**", path), "{path:?}");
+        }
+        // One suffix only, and not on a literal that has a dot of its own.
+        assert!(!m("/login", "/login.json.bak"));
+        assert!(!m("/v1.2", "/v1.2.json"));
+        assert!(!m("/login", "/login.json/x"));
     }
 
     #[test]

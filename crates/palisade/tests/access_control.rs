@@ -227,6 +227,15 @@ fn admin_paths_are_allowlisted_from_palisade_yml() {
         "/ADMIN/x",
         "/admin/",
         "/public/..%2fadmin/x",
+        // As servlet containers, Spring and Rails route them: path parameters, a NUL, trailing
+        // dots or blanks, a format suffix.
+        "/admin;jsessionid=1",
+        "/admin;/x",
+        "/admin%00",
+        "/admin.",
+        "/admin%20",
+        "/admin%09/x",
+        "/admin.json",
     ] {
         let resp = p.get_via(path, other);
         let ev = assert_refused(&p, &resp, 403, "ip", other);
@@ -392,6 +401,19 @@ fn login_rate_limit_answers_429_with_retry_after() {
     assert_passed(&p.send("POST", "/other", &[a]), "/other");
     let resp = p.send("POST", "/login", &["X-Forwarded-For: 198.51.100.2"]);
     assert_passed(&resp, "/login");
+    // The ways a server may route to /login count against the same limit.
+    let c = "X-Forwarded-For: 198.51.100.3";
+    for path in [
+        "/login.json",
+        "/login;jsessionid=1",
+        "/LOGIN/",
+        "/login.",
+        "/login%20",
+    ] {
+        assert_passed(&p.send("POST", path, &[c]), path);
+    }
+    let resp = p.send("POST", "/login.json", &[c]);
+    assert_refused(&p, &resp, 429, "ratelimit", "198.51.100.3");
 }
 
 #[test]
