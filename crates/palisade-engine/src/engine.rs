@@ -23,7 +23,9 @@ use crate::detect;
 use crate::error::RuleError;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::memo::{Lookup, ValueMemo};
-use crate::request::{decoded_path, host_is_ip, split_target, RequestHead, TargetForm};
+use crate::request::{
+    decoded_path, host_is_ip, resolved_path, split_target, RequestHead, TargetForm,
+};
 use crate::rule::{parse_source, Matcher, Rule, RuleSource};
 use crate::signal::Signal;
 #[cfg(test)]
@@ -705,13 +707,21 @@ impl<'e> Transaction<'e> {
     pub fn inspect_head(&mut self, head: &RequestHead<'_>) {
         let (form, path, query) = split_target(head.target);
         if !self.engine.exclusions.is_empty() {
-            let p = decoded_path(path);
+            // An exclusion loosens inspection, so it applies only where the path is in its scope
+            // both as sent and as resolved: `/fhir/../search` is not under `/fhir/*` to an app
+            // that resolves it.
+            let sent = decoded_path(path);
+            let resolved = resolved_path(path);
+            let resolved = String::from_utf8_lossy(&resolved);
             self.buf.active_exclusions = self
                 .engine
                 .exclusions
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.applies_to_request(head.method, &p))
+                .filter(|(_, e)| {
+                    e.applies_to_request(head.method, &sent)
+                        && e.applies_to_request(head.method, &resolved)
+                })
                 .map(|(i, _)| i)
                 .collect();
         }
@@ -1454,6 +1464,28 @@ rules:
             ids(&run(&e, b"/elsewhere?q=union%20select", &[], None)),
             vec![1]
         );
+    }
+
+    #[test]
+    fn exclusions_hold_only_where_the_path_is_in_scope_as_sent_and_as_resolved() {
+        let e = engine("exclusions:\n  - rule: 1\n    path: /fhir/*\n");
+        assert!(run(&e, b"/fhir/x?q=union%20select", &[], None)
+            .hits
+            .is_empty());
+        // An app that resolves the path routes these outside /fhir/: the rule still applies.
+        for target in [
+            &b"/fhir/../search?q=union%20select"[..],
+            b"/fhir/..;/search?q=union%20select",
+            b"/fhir/%2e%2e/search?q=union%20select",
+            b"/fhir//..//search?q=union%20select",
+        ] {
+            let v = run(&e, target, &[], None);
+            assert!(
+                ids(&v).contains(&1),
+                "{}: {v:#?}",
+                String::from_utf8_lossy(target)
+            );
+        }
     }
 
     #[test]

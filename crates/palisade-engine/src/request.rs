@@ -1,6 +1,9 @@
 //! The request model as the proxy hands it over: method, raw request-target and headers.
 
-use crate::transform::url_decode::url_decode_once;
+use std::borrow::Cow;
+
+use crate::transform::normalize_path::normalize_path;
+use crate::transform::url_decode::{url_decode, url_decode_once};
 
 /// A request head: what the proxy knows before the body.
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +70,43 @@ fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// The path percent-decoded once, as exclusions match it.
+/// The path percent-decoded once: the path as sent, to an app that does not resolve it.
 pub fn decoded_path(path: &[u8]) -> String {
     String::from_utf8_lossy(&url_decode_once(path, false)).into_owned()
+}
+
+/// The path as an app server that resolves paths routes it: `raw_path` (no query)
+/// percent-decoded, separators and look-alike encodings folded, `.` and `..` segments resolved
+/// (never above the root), so `/public/..%2fadmin` and `/public//../admin` are `/admin`. Access
+/// rules match it; exclusions apply only when it and [`decoded_path`] both match, since an app
+/// may take either.
+pub fn resolved_path(raw_path: &[u8]) -> Cow<'_, [u8]> {
+    let decoded = url_decode(raw_path);
+    let needs_decode = matches!(decoded, Cow::Owned(_));
+    let normalized = normalize_path(&decoded);
+    let has_dots = normalized.windows(2).any(|w| w == b"/.") || normalized.starts_with(b".");
+    if !needs_decode && !has_dots && matches!(normalized, Cow::Borrowed(_)) {
+        return Cow::Borrowed(raw_path);
+    }
+    let mut segments: Vec<&[u8]> = Vec::new();
+    for seg in normalized.split(|&b| b == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = Vec::with_capacity(normalized.len() + 1);
+    for s in &segments {
+        out.push(b'/');
+        out.extend_from_slice(s);
+    }
+    if out.is_empty() || normalized.ends_with(b"/") {
+        out.push(b'/');
+    }
+    Cow::Owned(out)
 }
 
 /// True when a `Host` value is a numeric IPv4 or bracketed IPv6 address (with optional port).
@@ -91,6 +128,16 @@ pub fn host_is_ip(host: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_like_a_server() {
+        assert_eq!(&*resolved_path(b"/admin/users"), b"/admin/users");
+        assert_eq!(&*resolved_path(b"/public/../admin/x"), b"/admin/x");
+        assert_eq!(&*resolved_path(b"/public/..%2fadmin"), b"/admin");
+        assert_eq!(&*resolved_path(b"//admin//x/"), b"/admin/x/");
+        assert_eq!(&*resolved_path(b"/../../etc"), b"/etc");
+        assert_eq!(&*resolved_path(b"/%61dmin"), b"/admin");
+    }
 
     #[test]
     fn target_forms() {

@@ -13,7 +13,6 @@ pub mod limits;
 pub mod pages;
 pub mod redirect;
 pub mod request_id;
-pub mod request_path;
 pub mod service;
 pub mod shedding;
 pub mod slow_client;

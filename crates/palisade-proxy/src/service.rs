@@ -28,7 +28,7 @@ use crate::inflight::{Inflight, InflightGuard};
 use crate::pages;
 use crate::redirect::{https_location, RedirectHosts};
 use crate::request_id::RequestId;
-use crate::request_path::resolved_path;
+use palisade_engine::request::resolved_path;
 
 mod direct_relay;
 mod hardening;
