@@ -749,6 +749,8 @@ impl<'e> Transaction<'e> {
         let mut host_seen = false;
         let mut content_lengths: Option<&[u8]> = None;
         let mut transfer_encoding = false;
+        let mut first_content_type: Option<&[u8]> = None;
+        let mut content_types_differ = false;
         // One buffer for every header's lowercased name.
         let mut lname = String::new();
         for &(name, value) in head.headers {
@@ -780,6 +782,13 @@ impl<'e> Transaction<'e> {
                 }
                 "transfer-encoding" => transfer_encoding = true,
                 "content-encoding" => self.content_coding = self.content_coding.and_field(value),
+                "content-type" => match first_content_type {
+                    Some(first) => {
+                        content_types_differ |=
+                            !decode::trim(first).eq_ignore_ascii_case(decode::trim(value));
+                    }
+                    None => first_content_type = Some(value),
+                },
                 // Upload helpers send the file name in a header; it is a file name to the rules.
                 "x-filename" | "x-file-name" | "x_filename" | "x.filename"
                 | "x-upload-filename" | "x_file_name" | "x.file_name" => {
@@ -802,6 +811,15 @@ impl<'e> Transaction<'e> {
                 value,
                 field: FieldKind::Generic,
             });
+        }
+        // Two different types matter only for a body (which one the app reads it as).
+        let has_body = transfer_encoding || content_lengths.is_some_and(|n| n != b"0");
+        if content_types_differ && has_body {
+            self.signal(
+                Signal::DuplicateContentType,
+                Location::Header,
+                "content-type",
+            );
         }
         if content_lengths.is_some() && transfer_encoding {
             self.signal(

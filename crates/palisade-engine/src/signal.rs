@@ -56,6 +56,10 @@ pub enum Signal {
     ContentEncodingMalformed,
     /// A `gzip` / `deflate` body that inflates past `max_inspect_body`.
     ContentEncodingTooLarge,
+    /// Two different `Content-Type` fields on a request with a body: apps differ on which one
+    /// they use (Node keeps the first, servers that join fields read a list), so the body may be
+    /// read unlike it was inspected.
+    DuplicateContentType,
 }
 
 impl Signal {
@@ -86,6 +90,7 @@ impl Signal {
         Signal::UnsupportedContentEncoding,
         Signal::ContentEncodingMalformed,
         Signal::ContentEncodingTooLarge,
+        Signal::DuplicateContentType,
     ];
 
     /// YAML name.
@@ -116,6 +121,7 @@ impl Signal {
             Signal::UnsupportedContentEncoding => "unsupported_content_encoding",
             Signal::ContentEncodingMalformed => "content_encoding_malformed",
             Signal::ContentEncodingTooLarge => "content_encoding_too_large",
+            Signal::DuplicateContentType => "duplicate_content_type",
         }
     }
 

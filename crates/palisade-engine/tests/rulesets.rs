@@ -211,6 +211,28 @@ fn scanners_and_protocol() {
         "--a\r\n",
     );
     assert_blocked_by(&v, 100340);
+    // Two different Content-Type fields on a body: an octet-stream label would hide the JSON
+    // from inspection. Without a body, or with the same type twice, there is nothing to misread.
+    let two_types = |second: &[u8], length: &[u8]| {
+        let h: [(&str, &[u8]); 4] = [
+            ("Host", b"app.example.org"),
+            ("Content-Type", b"application/octet-stream"),
+            ("Content-Type", second),
+            ("Content-Length", length),
+        ];
+        let mut tx = e.transaction();
+        tx.inspect_head(&RequestHead {
+            method: "POST",
+            target: b"/api",
+            headers: &h,
+        });
+        tx.into_verdict()
+    };
+    assert_blocked_by(&two_types(b"application/json", b"40"), 100380);
+    assert!(two_types(b"application/json", b"0").hits.is_empty());
+    assert!(two_types(b"Application/Octet-Stream", b"40")
+        .hits
+        .is_empty());
     let v = post(&e, "/api", "application/json", r#"{"a": [1, 2"#);
     assert!(
         fired(&v, 100300) && !v.blocked,

@@ -377,3 +377,26 @@ fn compressed_bodies_are_inspected_as_the_app_will_inflate_them() {
         .map(|kv| kv[1].clone());
     assert_eq!(coding, Some(serde_json::json!("gzip")), "{seen}");
 }
+
+#[test]
+fn two_content_types_are_refused() {
+    // Node keeps the first Content-Type, servers that join fields read a list: either way the app
+    // may read the body as another type than the one inspected.
+    let p = start(&[]);
+    let id = rid(700);
+    let body = r#"{"q":"<img src=x onerror=alert(1)>"}"#;
+    let raw = format!(
+        "POST /two-types HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let resp = send(&p, raw);
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    let ev = security_event(&p, &id).expect("security event");
+    assert!(
+        ev["rule.id"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|r| r == "100380")),
+        "{ev}"
+    );
+    assert!(!app_saw(&p, "/two-types"));
+}
