@@ -211,6 +211,18 @@ fn scanners_and_protocol() {
         "--a\r\n",
     );
     assert_blocked_by(&v, 100340);
+    // A part after the closing delimiter (PHP-style parsers read it; the epilogue is inspected).
+    let v = post(
+        &e,
+        "/up",
+        "multipart/form-data; boundary=a",
+        "--a\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nhello\r\n--a--\r\n--a\r\nContent-Disposition: form-data; name=\"z\"\r\n\r\n1' UNION SELECT password FROM users--\r\n--a--\r\n",
+    );
+    assert_blocked_by(&v, 100340);
+    assert!(
+        fired(&v, 240100),
+        "the epilogue's attack is named too: {v:#?}"
+    );
     // Two different Content-Type fields on a body: an octet-stream label would hide the JSON
     // from inspection. Without a body, or with the same type twice, there is nothing to misread.
     let two_types = |second: &[u8], length: &[u8]| {

@@ -74,6 +74,13 @@ pub fn decode_multipart(content_type: &[u8], body: &[u8], limits: Limits, sink: 
     loop {
         if body[pos..].starts_with(b"--") {
             closed = true;
+            // The epilogue is for parsers to ignore, and browsers send none. Content there
+            // (more parts, after the closing delimiter) is read by some parsers: judge it too.
+            let epilogue = trim(&body[pos + 2..]);
+            if !epilogue.is_empty() {
+                sink.signal(Signal::MultipartAmbiguous, Location::Multipart, "");
+                inspect_raw(epilogue, sink);
+            }
             break;
         }
         // Skip to the end of the delimiter line.
@@ -266,6 +273,21 @@ mod tests {
             let s = run(CT, part(cte).as_bytes(), false);
             assert!(s.signals.is_empty(), "{cte}: {:?}", s.signals);
         }
+    }
+
+    #[test]
+    fn content_after_the_closing_delimiter_is_ambiguous_and_inspected() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nhello\r\n--XyZ--\r\n--XyZ\r\nContent-Disposition: form-data; name=\"z\"\r\n\r\n' or 1=1--\r\n--XyZ--\r\n";
+        let s = run(CT, body, false);
+        assert_eq!(s.signals, vec![Signal::MultipartAmbiguous]);
+        assert!(s
+            .leaves
+            .iter()
+            .any(|(n, v, _)| n == "body" && v.windows(7).any(|w| w == b"or 1=1-")));
+        // Blank lines after the closing delimiter are nothing.
+        let clean =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nhello\r\n--XyZ--\r\n\r\n";
+        assert!(run(CT, clean, false).signals.is_empty());
     }
 
     #[test]
