@@ -70,22 +70,20 @@ pub fn inflate(coding: ContentCoding, body: &[u8], limit: usize, out: &mut Vec<u
     out.clear();
     // One byte past the limit tells "exactly the limit" from "more".
     let cap = limit as u64 + 1;
+    // Reads at most `cap` bytes; `rest` is the input the decoder left unread.
     let (read, rest) = match coding {
+        // Every member, as gunzip and Node's zlib read them: a second member is more content.
         ContentCoding::Gzip => {
-            // Every member, as gunzip and Node's zlib read them: a second member is more content.
             let mut d = flate2::bufread::MultiGzDecoder::new(body);
-            let read = (&mut d).take(cap).read_to_end(out);
-            (read, d.get_ref().len())
+            ((&mut d).take(cap).read_to_end(out), d.get_ref().len())
         }
         ContentCoding::Deflate if is_zlib_header(body) => {
             let mut d = flate2::bufread::ZlibDecoder::new(body);
-            let read = (&mut d).take(cap).read_to_end(out);
-            (read, d.get_ref().len())
+            ((&mut d).take(cap).read_to_end(out), d.get_ref().len())
         }
         ContentCoding::Deflate => {
             let mut d = flate2::bufread::DeflateDecoder::new(body);
-            let read = (&mut d).take(cap).read_to_end(out);
-            (read, d.get_ref().len())
+            ((&mut d).take(cap).read_to_end(out), d.get_ref().len())
         }
         ContentCoding::Identity | ContentCoding::Unsupported => return Inflated::Malformed,
     };
