@@ -106,7 +106,7 @@ fn run(engine: &Engine, rec: &serde_json::Value, n: usize) -> Verdict {
         target: path.as_bytes(),
         headers: &refs,
     });
-    if !body.is_empty() && engine.wants_body(ct) {
+    if !body.is_empty() {
         tx.inspect_body(ct, &body);
     }
     tx.into_verdict()

@@ -18,6 +18,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::config::{EngineConfig, MAX_HITS};
 use crate::decode::content_coding::{self, ContentCoding, Inflated};
+use crate::decode::sniff;
 use crate::decode::{self, Limits, Sink};
 use crate::detect;
 use crate::error::RuleError;
@@ -92,6 +93,17 @@ struct ViewGroup {
 /// Index into [`Engine::view_groups`].
 fn group_index(location: Location, field: FieldKind) -> usize {
     location.bit().trailing_zeros() as usize * 8 + field.bit().trailing_zeros() as usize
+}
+
+/// What a proxy does with a request body before the app sees it ([`Engine::body_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPlan {
+    /// Buffer it (up to `max_inspect_body`) and pass it to [`Transaction::inspect_body`].
+    Inspect,
+    /// Binary media: hold its first [`SNIFF_LEN`](crate::decode::sniff::SNIFF_LEN) bytes (or all
+    /// of a shorter body). When [`Engine::looks_like_text`] says they are text, buffer and
+    /// inspect it as [`BodyPlan::Inspect`] does; otherwise stream it uninspected.
+    Sniff,
 }
 
 /// A compiled, immutable rule engine. `Send + Sync`: share it in an `Arc` and swap it atomically
@@ -383,10 +395,23 @@ impl Engine {
         &self.config
     }
 
-    /// Whether a body of this content type is worth buffering: `false` for binary media
-    /// (images, PDF, archives, octet-stream), `true` otherwise (including no content type).
-    pub fn wants_body(&self, content_type: Option<&[u8]>) -> bool {
-        decode::body_kind(content_type) != decode::BodyKind::Binary
+    /// How a proxy treats a request body of this content type and `Content-Encoding` before
+    /// the app sees a byte of it. Binary media sent as is is sniffed (its first bytes decide);
+    /// everything else, compressed binary media included, is buffered and inspected.
+    pub fn body_plan(&self, content_type: Option<&[u8]>, coding: ContentCoding) -> BodyPlan {
+        if coding == ContentCoding::Identity
+            && decode::body_kind(content_type) == decode::BodyKind::Binary
+        {
+            BodyPlan::Sniff
+        } else {
+            BodyPlan::Inspect
+        }
+    }
+
+    /// Whether a binary-labelled body whose first bytes these are is text, to be inspected
+    /// (see [`BodyPlan::Sniff`]).
+    pub fn looks_like_text(&self, prefix: &[u8]) -> bool {
+        sniff::looks_like_text(prefix)
     }
 
     /// Starts inspecting one request.
@@ -872,8 +897,6 @@ impl<'e> Transaction<'e> {
         let inflated;
         let body = match self.content_coding {
             ContentCoding::Identity => body,
-            // Binary media is not inspected as text, compressed or not.
-            _ if kind == decode::BodyKind::Binary => body,
             ContentCoding::Unsupported => {
                 // Its content cannot be seen: the signal is all there is to judge.
                 self.signal(Signal::UnsupportedContentEncoding, Location::Body, "");
@@ -893,6 +916,12 @@ impl<'e> Transaction<'e> {
                 inflated = out;
                 &inflated[..]
             }
+        };
+        // Binary media is inspected only when it is text after all, as what it looks like.
+        let kind = match kind {
+            decode::BodyKind::Binary if !sniff::looks_like_text(body) => return,
+            decode::BodyKind::Binary => sniff::sniffed_kind(body),
+            kind => kind,
         };
         let limits = Limits {
             max_depth: self.engine.config.max_depth,

@@ -22,9 +22,8 @@
 //! let headers: [(&str, &[u8]); 2] = [("Host", b"app.example.org"), ("User-Agent", b"Mozilla/5.0")];
 //! let mut tx = engine.transaction();
 //! tx.inspect_head(&RequestHead { method: "GET", target: b"/search?q=%3Cscript%3Ealert(1)%3C/script%3E", headers: &headers });
-//! if engine.wants_body(None) {
-//!     tx.inspect_body(None, b"");
-//! }
+//! // A body goes to `inspect_body` whole, or first sniffed when `engine.body_plan` says so.
+//! tx.inspect_body(None, b"");
 //! let verdict = tx.verdict();
 //! assert!(verdict.blocked);
 //! for hit in &verdict.hits {
@@ -42,7 +41,7 @@
 //!   [`DEFAULT_ANOMALY_THRESHOLD`], …).
 //! * [`Engine::transaction`] → [`Transaction::inspect_head`], [`Transaction::inspect_body`],
 //!   [`Transaction::verdict`] → [`Verdict`] `{ score, blocked, hits: Vec<RuleHit> }`.
-//! * [`Engine::rule_count`], [`Engine::version`] for logs; [`Engine::wants_body`].
+//! * [`Engine::rule_count`], [`Engine::version`] for logs; [`Engine::body_plan`].
 //! * [`explain_raw`] / [`explain`] for `palisade explain`; [`parse_raw_request`].
 //!
 //! The rule format, id ranges, targets, transforms and exclusions are documented in
@@ -77,7 +76,8 @@ pub use config::{
     EngineConfig, DEFAULT_ANOMALY_THRESHOLD, DEFAULT_INSPECT_FILE_CONTENTS, DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_INSPECT_BODY, DEFAULT_MAX_LEAF_LEN, DEFAULT_MAX_LEAVES, DEFAULT_PARANOIA,
 };
-pub use engine::{Engine, Transaction};
+pub use decode::content_coding::ContentCoding;
+pub use engine::{BodyPlan, Engine, Transaction};
 pub use error::RuleError;
 pub use explain::{explain, explain_raw, Explanation};
 pub use raw::{parse_raw_request, RawRequest, RawRequestError};

@@ -473,10 +473,52 @@ fn compressed_bodies_are_inspected_as_the_app_inflates_them() {
     assert_blocked_by(&post_encoded(&e, form_ct, "gzip", sqli), 100360);
     let bomb = gzip(&vec![b'a'; EngineConfig::default().max_inspect_body + 1]);
     assert_blocked_by(&post_encoded(&e, "text/plain", "gzip", &bomb), 100370);
-    // Binary media stays uninspected, compressed or not.
-    assert!(post_encoded(&e, "image/png", "br", b"\x1b\x03\x00")
-        .hits
-        .is_empty());
+    // A compressed body is inflated whatever its label; what it inflates to decides the rest.
+    assert_blocked_by(
+        &post_encoded(&e, "image/png", "br", b"\x1b\x03\x00"),
+        100350,
+    );
+    assert_blocked_by(
+        &post_encoded(&e, "application/octet-stream", "gzip", &gzip(xss)),
+        230110,
+    );
+    assert!(
+        post_encoded(&e, "image/png", "gzip", &gzip(PNG_WITH_SCRIPT))
+            .hits
+            .is_empty()
+    );
+}
+
+/// A PNG signature and header chunk, then markup in a text chunk: media, not an app's input.
+const PNG_WITH_SCRIPT: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0tEXtComment\0<script>alert(1)</script>";
+
+#[test]
+fn binary_labels_do_not_hide_text_bodies() {
+    let e = engine();
+    // `identity`: the bytes as sent. An app that parses whatever it is sent reads these as JSON,
+    // a form and XML, so they are inspected as such whatever their label says.
+    let json_xss = br#"{"name":[{"given":["<img src=x onerror=alert(1)>"]}]}"#;
+    assert_blocked_by(&post_encoded(&e, "image/png", "identity", json_xss), 230110);
+    let form_sqli = b"id=1%20UNION%20ALL%20SELECT%20NULL,version()--";
+    assert_blocked_by(
+        &post_encoded(&e, "application/octet-stream", "identity", form_sqli),
+        240100,
+    );
+    let xxe =
+        br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+    let v = post_encoded(&e, "application/pdf", "identity", xxe);
+    assert!(v.blocked, "{v:#?}");
+    // Real media passes, even with markup inside it.
+    let v = post_encoded(&e, "image/png", "identity", PNG_WITH_SCRIPT);
+    assert!(v.hits.is_empty(), "{v:#?}");
+    let pdf = b"%PDF-1.4\n1 0 obj << /S /JavaScript /JS (app.alert('<script>')) >> endobj";
+    let v = post_encoded(&e, "application/pdf", "identity", pdf);
+    assert!(v.hits.is_empty(), "{v:#?}");
+    // Clinical text uploaded as octet-stream passes, as it does as text/plain.
+    let note = b"Discharge summary: patient to select follow-up; drop BP meds if < 100/60. Union of fracture confirmed.";
+    let v = post_encoded(&e, "application/octet-stream", "identity", note);
+    assert!(v.hits.is_empty(), "{v:#?}");
 }
 
 #[test]

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::header::{
-    HeaderName, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT,
+    HeaderName, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HOST, REFERER,
+    TRANSFER_ENCODING, USER_AGENT,
 };
 use palisade_access::{AccessControl, AccessDecision, AccessRequest, BlockRecord, HeaderLookup};
 use palisade_audit::{AccessEvent, Action, AuditSink, Control, RequestInfo, SecurityEvent};
-use palisade_engine::{Engine, RequestHead, Verdict};
+use palisade_engine::{BodyPlan, ContentCoding, Engine, RequestHead, Verdict};
 use palisade_policy::{LimitsPolicy, Mode, OversizeBody};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
@@ -28,6 +29,7 @@ use crate::inflight::{Inflight, InflightGuard};
 use crate::pages;
 use crate::redirect::{https_location, RedirectHosts};
 use crate::request_id::RequestId;
+use palisade_engine::decode::sniff::SNIFF_LEN;
 use palisade_engine::request::resolved_path;
 
 mod direct_relay;
@@ -115,6 +117,9 @@ pub struct PalisadeProxy {
 /// A body being held until it has been inspected.
 struct HeldBody {
     buf: BytesMut,
+    /// Binary media whose first bytes are still to be seen: it is released as it comes when they
+    /// are not text, and held whole for inspection like any other body when they are.
+    sniffing: bool,
 }
 
 /// Per-request state, dropped when Pingora is done with the request.
@@ -613,14 +618,23 @@ impl PalisadeProxy {
             .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
         let has_body = chunked || length.is_some_and(|n| n > 0);
-        let wants_body = has_body && engine.wants_body(content_type.as_deref());
+        let coding = req
+            .headers
+            .get_all(CONTENT_ENCODING)
+            .iter()
+            .fold(ContentCoding::Identity, |c, v| c.and_field(v.as_bytes()));
+        let plan = engine.body_plan(content_type.as_deref(), coding);
+        let wants_body = has_body && plan == BodyPlan::Inspect;
+        let sniff = has_body && plan == BodyPlan::Sniff;
 
         if wants_body && length.is_some_and(|n| n > self.settings.max_inspect_body) {
             if let Some(refused) = self.oversize(session, ctx).await? {
                 return Ok(refused);
             }
         }
-        let preread = wants_body && !chunked && length.is_some_and(|n| n <= PREREAD_BODY_LIMIT);
+        // A small body is read whole, to be inspected (or, when binary, sniffed) by the engine now.
+        let preread =
+            (wants_body || sniff) && !chunked && length.is_some_and(|n| n <= PREREAD_BODY_LIMIT);
         let mut body = BytesMut::new();
         if preread {
             if expects_continue(session.req_header()) {
@@ -673,9 +687,10 @@ impl PalisadeProxy {
             self.respond(session, ctx, 403, &[]).await?;
             return Ok(true);
         }
-        if wants_body && !preread {
+        if (wants_body || sniff) && !preread {
             ctx.held = Some(HeldBody {
                 buf: BytesMut::new(),
+                sniffing: sniff,
             });
         }
         ctx.engine = Some(engine);
@@ -864,6 +879,22 @@ impl ProxyHttp for PalisadeProxy {
         };
         if let Some(chunk) = body.take() {
             held.buf.extend_from_slice(&chunk);
+        }
+        if held.sniffing {
+            if held.buf.len() < SNIFF_LEN && !end_of_stream {
+                *body = Some(Bytes::new());
+                return Ok(());
+            }
+            let text = ctx
+                .engine
+                .as_ref()
+                .is_some_and(|e| e.looks_like_text(&held.buf));
+            if !text {
+                // Media, as labelled: streamed on uninspected, from the bytes held so far.
+                *body = ctx.held.take().map(|h| h.buf.freeze());
+                return Ok(());
+            }
+            held.sniffing = false;
         }
         if held.buf.len() > self.settings.max_inspect_body {
             let reject = self.settings.oversize_body == OversizeBody::Reject

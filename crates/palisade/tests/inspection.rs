@@ -190,13 +190,27 @@ fn bodies_over_the_inspection_limit() {
     let resp = send(&p, post("/too-big", "application/json", &body, &rid(4)));
     assert_eq!(resp.status, 413);
     // Binary uploads are not inspected and stream through whatever their size.
-    let bin = "z".repeat(2 << 20);
-    let resp = send(
-        &p,
-        post("/upload.bin", "application/octet-stream", &bin, &rid(5)),
+    let bin = media(2 << 20);
+    let resp = request(
+        p.addr(),
+        &post_bytes(
+            "/upload.bin",
+            "application/octet-stream",
+            "",
+            &bin,
+            false,
+            &rid(5),
+        ),
     );
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.json()["body_length"], 2 << 20);
+    assert_eq!(resp.json()["body_sha256"], sha256_hex(&bin));
+    // Text labelled as media is a body like any other: over the limit, refused.
+    let text = "z".repeat(2 << 20);
+    let resp = send(
+        &p,
+        post("/upload.txt", "application/octet-stream", &text, &rid(7)),
+    );
+    assert_eq!(resp.status, 413);
 
     let p = start(&[
         ("PALISADE_MAX_INSPECT_BODY", "16KiB"),
@@ -251,13 +265,26 @@ fn post_encoded(
     chunked: bool,
     rid: &str,
 ) -> Vec<u8> {
+    let extra = format!("Content-Encoding: {coding}\r\n");
+    post_bytes(path, ct, &extra, body, chunked, rid)
+}
+
+/// A POST of raw body bytes with extra header lines; chunked (one chunk) when asked.
+fn post_bytes(
+    path: &str,
+    ct: &str,
+    extra_headers: &str,
+    body: &[u8],
+    chunked: bool,
+    rid: &str,
+) -> Vec<u8> {
     let framing = if chunked {
         "Transfer-Encoding: chunked".to_string()
     } else {
         format!("Content-Length: {}", body.len())
     };
     let mut raw = format!(
-        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {ct}\r\nContent-Encoding: {coding}\r\n{framing}\r\nX-Request-Id: {rid}\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {ct}\r\n{extra_headers}{framing}\r\nX-Request-Id: {rid}\r\nConnection: close\r\n\r\n"
     )
     .into_bytes();
     if chunked {
@@ -376,6 +403,98 @@ fn compressed_bodies_are_inspected_as_the_app_will_inflate_them() {
         })
         .map(|kv| kv[1].clone());
     assert_eq!(coding, Some(serde_json::json!("gzip")), "{seen}");
+}
+
+/// `len` bytes of media: a PNG signature, then bytes of every value.
+fn media(len: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..len.saturating_sub(bytes.len())).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
+
+#[test]
+fn binary_labels_do_not_hide_text_bodies() {
+    // An app that parses whatever it is sent (`express.json({type: '*/*'})`, Flask's
+    // `get_json(force=True)`) reads a JSON attack labelled image/png as JSON.
+    let p = start(&[]);
+    let json_xss = br#"{"name":[{"given":["<img src=x onerror=alert(1)>"]}]}"#.to_vec();
+    let mut late = br#"{"note":""#.to_vec();
+    late.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    late.extend_from_slice(br#"","x":"<img src=x onerror=alert(1)>"}"#);
+    let form_sqli = b"id=1%20UNION%20ALL%20SELECT%20NULL,version()--".to_vec();
+    // (case, content type, body, chunked, rule): read whole by the lane, or by Pingora's path
+    // (chunked), where the first bytes are held, sniffed, and the rest held for inspection.
+    let cases = [
+        ("JSON as image/png", "image/png", &json_xss, false, 230110),
+        (
+            "JSON as image/png, chunked",
+            "image/png",
+            &json_xss,
+            true,
+            230110,
+        ),
+        (
+            "attack past 100 KiB, chunked",
+            "image/jpeg",
+            &late,
+            true,
+            230110,
+        ),
+        (
+            "form as octet-stream",
+            "application/octet-stream",
+            &form_sqli,
+            false,
+            240100,
+        ),
+    ];
+    for (i, (case, ct, body, chunked, rule)) in cases.into_iter().enumerate() {
+        let id = rid(800 + i as u32);
+        let path = format!("/sniff-{i}");
+        let resp = request(p.addr(), &post_bytes(&path, ct, "", body, chunked, &id));
+        assert_eq!(resp.status, 403, "{case}: {}", resp.text());
+        let ev = security_event(&p, &id).unwrap_or_else(|| panic!("{case}: no security event"));
+        let rule = rule.to_string();
+        assert!(
+            ev["rule.id"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|r| r.as_str() == Some(&rule))),
+            "{case}: rule {rule} not in {ev}"
+        );
+        assert!(
+            !app_saw(&p, &path),
+            "{case}: the app saw the blocked request"
+        );
+    }
+    // Media passes byte for byte on both paths, markup inside it or not, and so does clinical
+    // text labelled as media.
+    let mut png = media(64);
+    png.extend_from_slice(b"tEXtComment\0<script>alert(1)</script>");
+    let big = media(3 << 20);
+    let note = b"Discharge summary: select a follow-up slot; drop BP meds if < 100/60.".to_vec();
+    let passes = [
+        ("PNG with markup", "image/png", &png, false),
+        ("PNG with markup, chunked", "image/png", &png, true),
+        (
+            "3 MiB of media, chunked",
+            "application/octet-stream",
+            &big,
+            true,
+        ),
+        ("3 MiB of media", "application/octet-stream", &big, false),
+        (
+            "note as octet-stream",
+            "application/octet-stream",
+            &note,
+            false,
+        ),
+    ];
+    for (i, (case, ct, body, chunked)) in passes.into_iter().enumerate() {
+        let raw = post_bytes("/media", ct, "", body, chunked, &rid(820 + i as u32));
+        let resp = request(p.addr(), &raw);
+        assert_eq!(resp.status, 200, "{case}: {}", resp.text());
+        assert_eq!(resp.json()["body_sha256"], sha256_hex(body), "{case}");
+    }
 }
 
 #[test]

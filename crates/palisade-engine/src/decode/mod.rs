@@ -10,6 +10,7 @@ pub mod form;
 pub mod hl7;
 pub mod json;
 pub mod multipart;
+pub mod sniff;
 pub mod xml;
 
 /// Receives what a decoder finds.
@@ -42,7 +43,8 @@ pub enum BodyKind {
     Xml,
     /// HL7 v2 ER7.
     Hl7,
-    /// Binary media (images, PDF, archives): not inspected as text.
+    /// Binary media (images, PDF, archives, octet-stream): inspected only when its first bytes
+    /// are text ([`sniff::looks_like_text`]), then decoded as it looks ([`sniff::sniffed_kind`]).
     Binary,
     /// Anything else: inspected as one text leaf.
     Text,

@@ -221,10 +221,8 @@ impl PalisadeProxy {
                 headers: fields.get(..head.headers.len()).unwrap_or_default(),
             });
             if !body.is_empty() {
-                let content_type = head.first_header(&CONTENT_TYPE);
-                if engine.wants_body(content_type) {
-                    tx.inspect_body(content_type, body);
-                }
+                // The whole body is here: the engine sniffs binary media itself.
+                tx.inspect_body(head.first_header(&CONTENT_TYPE), body);
             }
             tx.into_verdict()
         };
