@@ -509,6 +509,12 @@ fn binary_labels_do_not_hide_text_bodies() {
         br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     let v = post_encoded(&e, "application/pdf", "identity", xxe);
     assert!(v.blocked, "{v:#?}");
+    // A multipart field part labelled as media is still the string the app reads.
+    let part = "--b\r\nContent-Disposition: form-data; name=\"id\"\r\nContent-Type: image/png\r\n\r\n1 UNION ALL SELECT NULL,version()--\r\n--b--\r\n";
+    assert_blocked_by(
+        &post(&e, "/upload", "multipart/form-data; boundary=b", part),
+        240100,
+    );
     // Real media passes, even with markup inside it.
     let v = post_encoded(&e, "image/png", "identity", PNG_WITH_SCRIPT);
     assert!(v.hits.is_empty(), "{v:#?}");

@@ -190,7 +190,9 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
     match kind {
         Some(super::BodyKind::Json) if json::decode_json(content, limits, sink) => {}
         Some(super::BodyKind::Xml) if xml::decode_xml(content, limits, sink) => {}
-        Some(super::BodyKind::Binary) => {}
+        // A part's type is the client's claim: frameworks hand a field part to the app as a
+        // string whatever it says, so only media that really is binary goes uninspected.
+        Some(super::BodyKind::Binary) if !super::sniff::looks_like_text(content) => {}
         _ => sink.leaf(Leaf {
             location: Location::Multipart,
             name: &name_str,
@@ -288,6 +290,21 @@ mod tests {
         let clean =
             b"--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nhello\r\n--XyZ--\r\n\r\n";
         assert!(run(CT, clean, false).signals.is_empty());
+    }
+
+    #[test]
+    fn a_field_labelled_as_media_is_inspected_unless_it_is_media() {
+        // Frameworks give the app a field part as a string, whatever its type says.
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: image/png\r\n\r\n1' union select 1--\r\n--XyZ\r\nContent-Disposition: form-data; name=\"img\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\0\0\0\rIHDR<x>\r\n--XyZ--";
+        let s = run(CT, body, false);
+        let names: Vec<&str> = s.leaves.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert!(
+            s.leaves
+                .iter()
+                .any(|(n, v, _)| n == "multipart:q" && v == b"1' union select 1--"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"multipart:img"), "{names:?}");
     }
 
     #[test]
