@@ -25,7 +25,8 @@ use crate::error::RuleError;
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::memo::{Lookup, ValueMemo};
 use crate::request::{
-    decoded_path, host_is_ip, resolved_path, split_target, RequestHead, TargetForm,
+    decoded_path, host_is_ip, method_overrides, override_method, resolved_path, split_target,
+    RequestHead, TargetForm, METHOD_OVERRIDE_FIELD,
 };
 use crate::rule::{parse_source, Matcher, Rule, RuleSource};
 use crate::signal::Signal;
@@ -423,6 +424,7 @@ impl Engine {
             leaves: 0,
             signals_seen: 0,
             content_coding: ContentCoding::Identity,
+            post: false,
             #[cfg(test)]
             reference: false,
         }
@@ -499,6 +501,8 @@ pub struct Transaction<'e> {
     signals_seen: u64,
     /// What the head's `Content-Encoding` fields say was done to the body.
     content_coding: ContentCoding,
+    /// The method is `POST`, so a `_method` field in the body may make it another.
+    post: bool,
     /// Tests: evaluate leaves the slow, obviously-correct way.
     #[cfg(test)]
     reference: bool,
@@ -731,21 +735,35 @@ impl<'e> Transaction<'e> {
     /// Inspects method, path, query, headers and cookies.
     pub fn inspect_head(&mut self, head: &RequestHead<'_>) {
         let (form, path, query) = split_target(head.target);
+        self.post = head.method.eq_ignore_ascii_case("POST");
+        let overrides = method_overrides(
+            head.method,
+            |name| {
+                head.headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|&(_, v)| v)
+            },
+            query,
+        );
         if !self.engine.exclusions.is_empty() {
             // An exclusion loosens inspection, so it applies only where the path is in its scope
-            // both as sent and as resolved: `/fhir/../search` is not under `/fhir/*` to an app
-            // that resolves it.
+            // both as sent and as resolved (`/fhir/../search` is not under `/fhir/*` to an app
+            // that resolves it), and the method as sent and as any override makes it.
             let sent = decoded_path(path);
             let resolved = resolved_path(path);
             let resolved = String::from_utf8_lossy(&resolved);
+            let methods =
+                || std::iter::once(head.method).chain(overrides.iter().map(String::as_str));
             self.buf.active_exclusions = self
                 .engine
                 .exclusions
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| {
-                    e.applies_to_request(head.method, &sent)
-                        && e.applies_to_request(head.method, &resolved)
+                    methods().all(|m| {
+                        e.applies_to_request(m, &sent) && e.applies_to_request(m, &resolved)
+                    })
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -756,6 +774,15 @@ impl<'e> Transaction<'e> {
             value: head.method.as_bytes(),
             field: FieldKind::Generic,
         });
+        // The method the app may act as is a method too (rule 100400, user rules on `method`).
+        for m in &overrides {
+            self.leaf(Leaf {
+                location: Location::Method,
+                name: "",
+                value: m.as_bytes(),
+                field: FieldKind::Generic,
+            });
+        }
         if form == TargetForm::Invalid {
             self.signal(Signal::InvalidTarget, Location::Path, "");
         }
@@ -938,6 +965,27 @@ impl<'e> Transaction<'e> {
     /// Consumes the transaction, returning the verdict.
     pub fn into_verdict(mut self) -> Verdict {
         std::mem::take(&mut self.verdict)
+    }
+
+    /// A `_method` form field (Rails, Rack, Laravel): the request is that method to the app, so
+    /// exclusions scoped to other methods stop applying, and the method is inspected as one.
+    /// (Leaves decoded before the field was reached were judged with the head's exclusions.)
+    fn body_method_override(&mut self, value: &[u8]) {
+        let Some(method) = override_method(value) else {
+            return;
+        };
+        let exclusions = &self.engine.exclusions;
+        self.buf.active_exclusions.retain(|&i| {
+            exclusions
+                .get(i)
+                .is_some_and(|e| e.applies_to_method(&method))
+        });
+        self.leaf(Leaf {
+            location: Location::Method,
+            name: "",
+            value: method.as_bytes(),
+            field: FieldKind::Generic,
+        });
     }
 
     fn excluded(&self, rule: &Rule, target: &str) -> bool {
@@ -1266,6 +1314,12 @@ fn confirm(
 
 impl Sink for Transaction<'_> {
     fn leaf(&mut self, leaf: Leaf<'_>) {
+        if self.post
+            && leaf.name.as_bytes() == METHOD_OVERRIDE_FIELD
+            && matches!(leaf.location, Location::Form | Location::Multipart)
+        {
+            self.body_method_override(leaf.value);
+        }
         self.leaves += 1;
         if self.leaves > self.engine.config.max_leaves {
             if self.leaves == self.engine.config.max_leaves + 1 {

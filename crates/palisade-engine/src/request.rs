@@ -109,6 +109,55 @@ pub fn resolved_path(raw_path: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Headers through which frameworks let a `POST` act as another method (Express's
+/// method-override, Rack::MethodOverride, Symfony and Laravel, Spring, ASP.NET).
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The query or form field through which frameworks let a `POST` act as another method (Rails
+/// and Rack read it from the form, Laravel and Symfony from the form or the query, Express's
+/// method-override from the query when so configured).
+pub const METHOD_OVERRIDE_FIELD: &[u8] = b"_method";
+
+/// The method an override value makes of a `POST`, as frameworks read it: trimmed and upper-cased
+/// (Rails forms send `_method=delete`). `None` for an empty value.
+pub fn override_method(value: &[u8]) -> Option<String> {
+    let value = crate::decode::trim(value);
+    (!value.is_empty()).then(|| String::from_utf8_lossy(value).to_ascii_uppercase())
+}
+
+/// Every other method a request may act as in the app: for a `POST` only (frameworks honour an
+/// override on nothing else), the values of the [`METHOD_OVERRIDE_HEADERS`] (`header` looks a
+/// lower-case name up) and of `_method` in the query. Empty, without allocating, for nearly
+/// every request. A scope that narrows what is checked (an exclusion) must cover all of them;
+/// one that adds checks (a rate limit) applies if it covers any.
+pub fn method_overrides<'h>(
+    method: &str,
+    header: impl Fn(&str) -> Option<&'h [u8]>,
+    query: Option<&[u8]>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if !method.eq_ignore_ascii_case("POST") {
+        return out;
+    }
+    for name in METHOD_OVERRIDE_HEADERS {
+        out.extend(header(name).and_then(override_method));
+    }
+    for pair in query.unwrap_or_default().split(|&b| b == b'&') {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => continue,
+        };
+        if url_decode_once(name, true).as_ref() == METHOD_OVERRIDE_FIELD {
+            out.extend(override_method(&url_decode_once(value, true)));
+        }
+    }
+    out
+}
+
 /// True when a `Host` value is a numeric IPv4 or bracketed IPv6 address (with optional port).
 pub fn host_is_ip(host: &[u8]) -> bool {
     if host.first() == Some(&b'[') {
@@ -152,6 +201,23 @@ mod tests {
         assert_eq!(split_target(b"*").0, TargetForm::Asterisk);
         assert_eq!(split_target(b"example.org:443").0, TargetForm::Authority);
         assert_eq!(split_target(b"foo bar").0, TargetForm::Invalid);
+    }
+
+    #[test]
+    fn a_post_may_stand_for_the_methods_its_overrides_name() {
+        let headers = |name: &str| match name {
+            "x-http-method-override" => Some(&b" delete "[..]),
+            _ => None,
+        };
+        assert_eq!(
+            method_overrides("POST", headers, Some(b"a=1&%5Fmethod=patch&_method=")),
+            vec!["DELETE", "PATCH"]
+        );
+        // Frameworks honour overrides on a POST only.
+        assert!(method_overrides("GET", headers, Some(b"_method=DELETE")).is_empty());
+        assert!(method_overrides("POST", |_| None, Some(b"method=DELETE&_methods=PUT")).is_empty());
+        assert_eq!(override_method(b"Put"), Some("PUT".into()));
+        assert_eq!(override_method(b"  "), None);
     }
 
     #[test]

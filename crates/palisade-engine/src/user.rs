@@ -89,9 +89,11 @@ impl Exclusion {
     }
 
     pub(crate) fn applies_to_request(&self, method: &str, path: &str) -> bool {
-        self.path.as_ref().is_none_or(|p| p.matches(path))
-            && (self.methods.is_empty()
-                || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+        self.path.as_ref().is_none_or(|p| p.matches(path)) && self.applies_to_method(method)
+    }
+
+    pub(crate) fn applies_to_method(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
     }
 
     pub(crate) fn covers_target(&self, target: &str) -> bool {

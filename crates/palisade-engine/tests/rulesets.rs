@@ -559,3 +559,90 @@ fn yaml_deserialization_tags() {
         assert!(post(&e, "/import", yaml, body).hits.is_empty(), "{body}");
     }
 }
+
+/// A request with its method, target, extra headers and an optional form body.
+fn request(
+    e: &Engine,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    form: &str,
+) -> Verdict {
+    let mut h: Vec<(&str, &[u8])> = vec![("Host", b"app.example.org")];
+    h.extend(headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+    let ct = b"application/x-www-form-urlencoded";
+    if !form.is_empty() {
+        h.push(("Content-Type", ct));
+    }
+    let mut tx = e.transaction();
+    tx.inspect_head(&RequestHead {
+        method,
+        target: target.as_bytes(),
+        headers: &h,
+    });
+    if !form.is_empty() {
+        tx.inspect_body(Some(ct), form.as_bytes());
+    }
+    tx.into_verdict()
+}
+
+#[test]
+fn a_post_is_also_the_method_its_override_names() {
+    let e = engine();
+    // Rack, Laravel and Express's method-override make a POST any method these name; the method
+    // allowlist (100400) holds for it too.
+    let header = [("X-HTTP-Method-Override", "TRACE")];
+    assert_blocked_by(&request(&e, "POST", "/api", &header, ""), 100400);
+    assert_blocked_by(&request(&e, "POST", "/api?_method=trace", &[], ""), 100400);
+    assert_blocked_by(
+        &request(&e, "POST", "/api", &[], "_method=CONNECT&x=1"),
+        100400,
+    );
+    // Rails forms send `_method=delete`; frameworks ignore overrides on anything but a POST.
+    assert!(request(
+        &e,
+        "POST",
+        "/records/7",
+        &[],
+        "_method=delete&authenticity_token=abc"
+    )
+    .hits
+    .is_empty());
+    assert!(request(&e, "GET", "/api", &header, "").hits.is_empty());
+
+    // An exclusion scoped to POST does not follow the request to the method the app runs.
+    let user = UserRules::from_palisade_yml(
+        "exclusions:\n  - category: sqli\n    path: /search\n    methods: [POST]\n",
+    )
+    .unwrap();
+    let e = Engine::compile(embedded_rulesets(), &user, &EngineConfig::default()).unwrap();
+    let sqli = "q=1%20UNION%20ALL%20SELECT%20NULL,version()--";
+    assert!(request(&e, "POST", &format!("/search?{sqli}"), &[], "")
+        .hits
+        .is_empty());
+    let delete = [("X-HTTP-Method-Override", "DELETE")];
+    assert_blocked_by(
+        &request(&e, "POST", &format!("/search?{sqli}"), &delete, ""),
+        240100,
+    );
+    assert_blocked_by(
+        &request(&e, "POST", &format!("/search?_method=PUT&{sqli}"), &[], ""),
+        240100,
+    );
+    assert_blocked_by(
+        &request(
+            &e,
+            "POST",
+            "/search",
+            &[],
+            &format!("_method=delete&{sqli}"),
+        ),
+        240100,
+    );
+    // `_method=post` keeps it a POST.
+    assert!(
+        request(&e, "POST", "/search", &[], &format!("_method=post&{sqli}"))
+            .hits
+            .is_empty()
+    );
+}
