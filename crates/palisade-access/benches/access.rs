@@ -107,6 +107,7 @@ fn bench_rate_limit(c: &mut Criterion) {
             let req = AccessRequest {
                 ip: clients[i],
                 method: "POST",
+                method_overrides: &[],
                 path: b"/login",
                 user_agent: Some(b"Mozilla/5.0"),
                 headers: &NoHeaders,
@@ -121,6 +122,7 @@ fn bench_rate_limit(c: &mut Criterion) {
     let req = AccessRequest {
         ip: "203.0.113.1".parse().unwrap(),
         method: "GET",
+        method_overrides: &[],
         path: b"/",
         user_agent: Some(b"Mozilla/5.0"),
         headers: &NoHeaders,
@@ -182,6 +184,7 @@ fn bench_full_check(c: &mut Criterion) {
             let req = AccessRequest {
                 ip: clients[i],
                 method: "GET",
+                method_overrides: &[],
                 path: b"/api/v1/patients/42",
                 user_agent: Some(b"Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"),
                 headers: &NoHeaders,

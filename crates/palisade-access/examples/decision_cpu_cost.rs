@@ -36,6 +36,7 @@ fn measure(name: &str, access: &AccessControl, method: &str, path: &[u8]) {
             let req = AccessRequest {
                 ip: clients[i % clients.len()],
                 method,
+                method_overrides: &[],
                 path,
                 user_agent: Some(b"Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"),
                 headers: &NoHeaders,

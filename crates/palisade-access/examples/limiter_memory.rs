@@ -38,6 +38,7 @@ fn main() {
         let req = AccessRequest {
             ip,
             method: "GET",
+            method_overrides: &[],
             path: b"/",
             user_agent: Some(b"Mozilla/5.0"),
             headers: &NoHeaders,

@@ -17,7 +17,7 @@
 //! let ip = proxies.resolve("10.1.2.3".parse().unwrap(), &[b"1.2.3.4, 203.0.113.9"]);
 //! assert_eq!(ip.to_string(), "203.0.113.9");
 //!
-//! let req = AccessRequest { ip, method: "POST", path: b"/login",
+//! let req = AccessRequest { ip, method: "POST", method_overrides: &[], path: b"/login",
 //!     user_agent: Some(b"Mozilla/5.0"), headers: &NoHeaders };
 //! for _ in 0..5 { assert!(access.check(&req).is_allow()); }
 //! assert!(matches!(access.check(&req), AccessDecision::Limit { status: 429, .. }));

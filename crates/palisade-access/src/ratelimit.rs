@@ -281,8 +281,20 @@ impl RateRule {
     /// True if the rule applies to this method and path.
     #[inline]
     pub fn applies(&self, method: &str, path: &[u8]) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
-            && self.pattern.matches(path)
+        self.covers_method(method) && self.pattern.matches(path)
+    }
+
+    /// True if the rule applies to this request: its path, and its method or any method an
+    /// override makes of it (a limit on `DELETE` also counts a `POST` the app runs as `DELETE`).
+    #[inline]
+    pub fn applies_to(&self, req: &crate::AccessRequest<'_>) -> bool {
+        (self.covers_method(req.method)
+            || req.method_overrides.iter().any(|m| self.covers_method(m)))
+            && self.pattern.matches(req.path)
+    }
+
+    fn covers_method(&self, method: &str) -> bool {
+        self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
     }
 }
 
@@ -357,6 +369,21 @@ mod tests {
         assert_eq!(r.limit.period, Duration::from_secs(10));
         assert_eq!(r.key, RateKey::Header("x-api-key".into()));
         assert!(r.applies("DELETE", b"/api/v1/x"));
+
+        let r = RateRule::parse("DELETE /records/* 2/minute").unwrap();
+        let overridden = |overrides: &[String]| {
+            r.applies_to(&crate::AccessRequest {
+                ip: std::net::IpAddr::from([192, 0, 2, 1]),
+                method: "POST",
+                method_overrides: overrides,
+                path: b"/records/7",
+                user_agent: None,
+                headers: &crate::NoHeaders,
+            })
+        };
+        assert!(overridden(&["DELETE".into()]));
+        assert!(!overridden(&["PUT".into()]));
+        assert!(!overridden(&[]));
 
         let r = RateRule::parse("GET|HEAD /export 1/h").unwrap();
         assert_eq!(r.methods, vec!["GET", "HEAD"]);

@@ -55,6 +55,10 @@ pub struct AccessRequest<'a> {
     pub ip: IpAddr,
     /// HTTP method, e.g. `POST`.
     pub method: &'a str,
+    /// Other methods the app may run the request as (a `POST`'s `X-HTTP-Method-Override` or
+    /// `_method`, upper-cased; see `palisade_engine::request::method_overrides`). A rate limit
+    /// scoped to methods applies when it covers the method or any of these.
+    pub method_overrides: &'a [String],
     /// Path, percent-decoded and normalised by the caller, without the query.
     pub path: &'a [u8],
     /// `User-Agent` value, if any.
@@ -68,6 +72,7 @@ impl fmt::Debug for AccessRequest<'_> {
         f.debug_struct("AccessRequest")
             .field("ip", &self.ip)
             .field("method", &self.method)
+            .field("method_overrides", &self.method_overrides)
             .field("path", &String::from_utf8_lossy(self.path))
             .finish_non_exhaustive()
     }

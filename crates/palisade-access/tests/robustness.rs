@@ -126,6 +126,7 @@ fn random_requests_never_panic() {
         let req = AccessRequest {
             ip,
             method: "POST",
+            method_overrides: &[],
             path: &path,
             user_agent: Some(&ua),
             headers: &NoHeaders,

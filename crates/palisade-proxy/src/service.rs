@@ -30,7 +30,7 @@ use crate::pages;
 use crate::redirect::{https_location, RedirectHosts};
 use crate::request_id::RequestId;
 use palisade_engine::decode::sniff::SNIFF_LEN;
-use palisade_engine::request::resolved_path;
+use palisade_engine::request::{method_overrides, resolved_path};
 
 mod direct_relay;
 mod hardening;
@@ -424,9 +424,15 @@ impl PalisadeProxy {
         let ip = ctx.client_ip?;
         let decision = {
             let path = resolved_path(req.path().as_bytes());
+            let overrides = method_overrides(
+                req.method(),
+                |name| lookup.header(name),
+                req.query().map(str::as_bytes),
+            );
             let areq = AccessRequest {
                 ip,
                 method: req.method(),
+                method_overrides: &overrides,
                 path: &path,
                 user_agent: req.first_header(&USER_AGENT),
                 headers: lookup,

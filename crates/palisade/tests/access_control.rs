@@ -417,6 +417,32 @@ fn login_rate_limit_answers_429_with_retry_after() {
 }
 
 #[test]
+fn a_method_scoped_limit_counts_posts_the_app_runs_as_that_method() {
+    // Express's method-override, Rack, Laravel: a POST with an override is a DELETE to the app.
+    let p = palisade(&[
+        ("DYNO", "web.1"),
+        ("PALISADE_RATE_LIMITS", "DELETE /records/* 2/minute"),
+    ]);
+    let a = "X-Forwarded-For: 198.51.100.21";
+    assert_passed(&p.send("DELETE", "/records/1", &[a]), "/records/1");
+    assert_passed(
+        &p.send("POST", "/records/2", &[a, "X-HTTP-Method-Override: DELETE"]),
+        "/records/2",
+    );
+    let resp = p.send("POST", "/records/3?_method=delete", &[a]);
+    assert_refused(&p, &resp, 429, "ratelimit", "198.51.100.21");
+    // A plain POST, and an override on a GET (which frameworks ignore), are not DELETEs.
+    let b = "X-Forwarded-For: 198.51.100.22";
+    for _ in 0..3 {
+        assert_passed(&p.send("POST", "/records/4", &[b]), "/records/4");
+        assert_passed(
+            &p.send("GET", "/records/5", &[b, "X-HTTP-Method-Override: DELETE"]),
+            "/records/5",
+        );
+    }
+}
+
+#[test]
 fn repeated_attacks_start_a_temporary_ban() {
     let yml = palisade_yml(
         "ban",

@@ -435,7 +435,7 @@ impl AccessControl {
         let ip_text = self.client_unit(req.ip).to_string();
         let mut rates: Vec<SharedRate> = Vec::with_capacity(self.rates.len() + 1);
         for r in &self.rates {
-            if r.rule.applies(req.method, req.path) {
+            if r.rule.applies_to(req) {
                 let key = match &r.rule.key {
                     RateKey::Header(h) => match req.headers.header(h) {
                         Some(v) => format!("h:{:016x}", fnv1a(v)),
@@ -612,7 +612,7 @@ impl AccessControl {
         ip_hash: u64,
     ) -> AccessDecision {
         for (index, r) in self.rates.iter().enumerate() {
-            if !r.rule.applies(req.method, req.path) {
+            if !r.rule.applies_to(req) {
                 continue;
             }
             // `index` < GLOBAL_RULE is checked in `with_shared`.

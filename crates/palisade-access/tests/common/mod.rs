@@ -37,6 +37,7 @@ pub fn req<'a>(ip: IpAddr, method: &'a str, path: &'a str) -> AccessRequest<'a> 
     AccessRequest {
         ip,
         method,
+        method_overrides: &[],
         path: path.as_bytes(),
         user_agent: Some(BROWSER),
         headers: &NoHeaders,
@@ -53,6 +54,7 @@ pub fn req_with<'a>(
     AccessRequest {
         ip,
         method,
+        method_overrides: &[],
         path: path.as_bytes(),
         user_agent,
         headers,
