@@ -646,3 +646,50 @@ fn a_post_is_also_the_method_its_override_names() {
             .is_empty()
     );
 }
+
+#[test]
+fn xml_is_read_in_the_encoding_it_declares() {
+    let e = engine();
+    let xxe = r#"<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+    // EBCDIC, which Xerces detects from the first bytes: opaque to a byte scanner.
+    let ebcdic: Vec<u8> = format!(r#"<?xml version="1.0" encoding="IBM037"?>{xxe}"#)
+        .chars()
+        .map(|c| match c {
+            'a'..='i' => 0x81 + (c as u8 - b'a'),
+            'j'..='r' => 0x91 + (c as u8 - b'j'),
+            's'..='z' => 0xA2 + (c as u8 - b's'),
+            'A'..='I' => 0xC1 + (c as u8 - b'A'),
+            'J'..='R' => 0xD1 + (c as u8 - b'J'),
+            'S'..='Z' => 0xE2 + (c as u8 - b'S'),
+            '0'..='9' => 0xF0 + (c as u8 - b'0'),
+            '<' => 0x4C,
+            '?' => 0x6F,
+            _ => 0x40,
+        })
+        .collect();
+    assert_eq!(&ebcdic[..4], b"\x4C\x6F\xA7\x94");
+    assert_blocked_by(
+        &post_encoded(&e, "application/xml", "identity", &ebcdic),
+        100100,
+    );
+    let utf7 = r#"<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE r+AD4-<r/>"#;
+    assert_blocked_by(&post(&e, "/soap", "text/xml", utf7), 100100);
+    // UTF-16 is refused as the same charset would be in a Content-Type, and its content is
+    // still inspected as the app reads it.
+    let utf16 = |doc: &str| -> Vec<u8> {
+        let mut b = vec![0xFF, 0xFE];
+        b.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
+        b
+    };
+    let v = post_encoded(&e, "application/xml", "identity", &utf16(xxe));
+    assert_blocked_by(&v, 100100);
+    assert!(fired(&v, 130100), "{v:#?}");
+    let user =
+        UserRules::from_palisade_yml("exclusions:\n  - rule: 100100\n    path: /api\n").unwrap();
+    let e = Engine::compile(embedded_rulesets(), &user, &EngineConfig::default()).unwrap();
+    let note = r#"<?xml version="1.0" encoding="UTF-16"?><Patient><name>Jane O'Reilly</name><note>select a follow-up; drop-in clinic</note></Patient>"#;
+    let v = post_encoded(&e, "application/xml", "identity", &utf16(note));
+    assert!(v.hits.is_empty(), "{v:#?}");
+    let v = post_encoded(&e, "application/xml", "identity", &utf16(xxe));
+    assert!(v.blocked && fired(&v, 130100), "{v:#?}");
+}

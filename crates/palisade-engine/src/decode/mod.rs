@@ -12,6 +12,7 @@ pub mod json;
 pub mod multipart;
 pub mod sniff;
 pub mod xml;
+pub mod xml_encoding;
 
 /// Receives what a decoder finds.
 pub trait Sink {

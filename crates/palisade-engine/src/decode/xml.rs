@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use super::xml_encoding::{self, XmlEncoding};
 use super::{Limits, Sink};
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
@@ -42,9 +43,24 @@ fn is_name_byte(b: u8) -> bool {
 }
 
 /// Scans an XML document, feeding leaves and signals. Returns `false` (after `xml_malformed`)
-/// when the body is not XML at all (no element), so the caller can inspect it as text.
+/// when the body is not XML at all (no element), so the caller can inspect it as text. A
+/// document in an encoding other than the allowed charsets raises `unsupported_charset`; a
+/// UTF-16 one is scanned as the UTF-8 it transcodes to ([`super::xml_encoding`]).
 pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
-    let s = body;
+    match xml_encoding::detect(body) {
+        XmlEncoding::AsciiCompatible => scan_xml(body, limits, sink),
+        XmlEncoding::Utf16 { big_endian } => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            scan_xml(&xml_encoding::utf16_to_utf8(body, big_endian), limits, sink)
+        }
+        XmlEncoding::Unsupported => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            scan_xml(body, limits, sink)
+        }
+    }
+}
+
+fn scan_xml(s: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
     let mut i = 0;
     let mut path = String::new();
     let mut stack: Vec<usize> = Vec::new(); // path lengths to restore on close
