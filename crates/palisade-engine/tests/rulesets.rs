@@ -693,3 +693,41 @@ fn xml_is_read_in_the_encoding_it_declares() {
     let v = post_encoded(&e, "application/xml", "identity", &utf16(xxe));
     assert!(v.blocked && fired(&v, 130100), "{v:#?}");
 }
+
+#[test]
+fn json_is_read_in_the_encoding_its_parser_detects() {
+    let e = engine();
+    let sqli = r#"{"q":"1 UNION ALL SELECT NULL,version()--"}"#;
+    let utf16: Vec<u8> = sqli.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let v = post_encoded(&e, "application/json", "identity", &utf16);
+    assert_blocked_by(&v, 100100);
+    assert!(
+        v.hits
+            .iter()
+            .any(|h| h.rule_id == 240100 && h.target == "json:$.q"),
+        "{v:#?}"
+    );
+    let utf32: Vec<u8> = sqli
+        .chars()
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect();
+    assert_blocked_by(
+        &post_encoded(&e, "application/json", "identity", &utf32),
+        100100,
+    );
+    // A UTF-8 byte-order mark is UTF-8: parsed as JSON, nothing about its charset fires.
+    let bom = [&b"\xEF\xBB\xBF"[..], sqli.as_bytes()].concat();
+    let v = post_encoded(&e, "application/json", "identity", &bom);
+    assert!(!fired(&v, 100100), "{v:#?}");
+    assert!(
+        v.hits
+            .iter()
+            .any(|h| h.rule_id == 240100 && h.target == "json:$.q"),
+        "{v:#?}"
+    );
+    let note = r#"{"resourceType":"Observation","note":[{"text":"select a follow-up; drop-in"}]}"#;
+    let bom = [&b"\xEF\xBB\xBF"[..], note.as_bytes()].concat();
+    assert!(post_encoded(&e, "application/fhir+json", "identity", &bom)
+        .hits
+        .is_empty());
+}

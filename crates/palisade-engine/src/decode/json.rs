@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use super::document_encoding::{self, DocumentEncoding};
 use super::{Limits, Sink};
 use crate::fields::classify;
 use crate::leaf::{FieldKind, Leaf, Location};
@@ -25,7 +26,29 @@ enum Stop {
 
 /// Parses a JSON document and feeds its leaves to `sink`. Returns `false` (after a
 /// `json_malformed` signal) when the body is not JSON, so the caller can inspect it as text.
+/// A document in UTF-16 or UTF-32 raises `unsupported_charset`; UTF-16 is parsed as the UTF-8
+/// it transcodes to ([`super::document_encoding`]).
 pub fn decode_json(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
+    match document_encoding::detect_json(body) {
+        DocumentEncoding::AsciiCompatible => {
+            parse_json(document_encoding::strip_utf8_bom(body), limits, sink)
+        }
+        DocumentEncoding::Utf16 { big_endian } => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            parse_json(
+                &document_encoding::utf16_to_utf8(body, big_endian),
+                limits,
+                sink,
+            )
+        }
+        DocumentEncoding::Unsupported => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            parse_json(body, limits, sink)
+        }
+    }
+}
+
+fn parse_json(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
     let mut p = Parser {
         s: body,
         i: 0,

@@ -6,13 +6,13 @@ use crate::leaf::{Leaf, Location};
 use crate::signal::Signal;
 
 pub mod content_coding;
+pub mod document_encoding;
 pub mod form;
 pub mod hl7;
 pub mod json;
 pub mod multipart;
 pub mod sniff;
 pub mod xml;
-pub mod xml_encoding;
 
 /// Receives what a decoder finds.
 pub trait Sink {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::xml_encoding::{self, XmlEncoding};
+use super::document_encoding::{self, DocumentEncoding};
 use super::{Limits, Sink};
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
@@ -45,15 +45,19 @@ fn is_name_byte(b: u8) -> bool {
 /// Scans an XML document, feeding leaves and signals. Returns `false` (after `xml_malformed`)
 /// when the body is not XML at all (no element), so the caller can inspect it as text. A
 /// document in an encoding other than the allowed charsets raises `unsupported_charset`; a
-/// UTF-16 one is scanned as the UTF-8 it transcodes to ([`super::xml_encoding`]).
+/// UTF-16 one is scanned as the UTF-8 it transcodes to ([`super::document_encoding`]).
 pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
-    match xml_encoding::detect(body) {
-        XmlEncoding::AsciiCompatible => scan_xml(body, limits, sink),
-        XmlEncoding::Utf16 { big_endian } => {
+    match document_encoding::detect(body) {
+        DocumentEncoding::AsciiCompatible => scan_xml(body, limits, sink),
+        DocumentEncoding::Utf16 { big_endian } => {
             sink.signal(Signal::UnsupportedCharset, Location::Body, "");
-            scan_xml(&xml_encoding::utf16_to_utf8(body, big_endian), limits, sink)
+            scan_xml(
+                &document_encoding::utf16_to_utf8(body, big_endian),
+                limits,
+                sink,
+            )
         }
-        XmlEncoding::Unsupported => {
+        DocumentEncoding::Unsupported => {
             sink.signal(Signal::UnsupportedCharset, Location::Body, "");
             scan_xml(body, limits, sink)
         }
