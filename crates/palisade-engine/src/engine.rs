@@ -841,6 +841,9 @@ impl<'e> Transaction<'e> {
                     }
                     None => first_content_type = Some(value),
                 },
+                "x-original-url" | "x-rewrite-url" => {
+                    self.signal(Signal::PathOverrideHeader, Location::Header, &lname);
+                }
                 // Upload helpers send the file name in a header; it is a file name to the rules.
                 "x-filename" | "x-file-name" | "x_filename" | "x.filename"
                 | "x-upload-filename" | "x_file_name" | "x.file_name" => {

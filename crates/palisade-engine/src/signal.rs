@@ -60,6 +60,10 @@ pub enum Signal {
     /// they use (Node keeps the first, servers that join fields read a list), so the body may be
     /// read unlike it was inspected.
     DuplicateContentType,
+    /// An `X-Original-URL` or `X-Rewrite-URL` header: Symfony and IIS-era stacks route by it
+    /// instead of the request line, past path-based access control (CVE-2018-14773). No browser
+    /// or router sends one.
+    PathOverrideHeader,
 }
 
 impl Signal {
@@ -91,6 +95,7 @@ impl Signal {
         Signal::ContentEncodingMalformed,
         Signal::ContentEncodingTooLarge,
         Signal::DuplicateContentType,
+        Signal::PathOverrideHeader,
     ];
 
     /// YAML name.
@@ -122,6 +127,7 @@ impl Signal {
             Signal::ContentEncodingMalformed => "content_encoding_malformed",
             Signal::ContentEncodingTooLarge => "content_encoding_too_large",
             Signal::DuplicateContentType => "duplicate_content_type",
+            Signal::PathOverrideHeader => "path_override_header",
         }
     }
 

@@ -204,6 +204,12 @@ fn scanners_and_protocol() {
     );
     let v = post(&e, "/", "text/plain; charset=utf-7", "+ADw-script+AD4-");
     assert_blocked_by(&v, 100100);
+    // Symfony and IIS-era stacks route by these instead of the request line.
+    assert_blocked_by(&with_header(&e, "X-Original-URL", "/admin/users"), 100390);
+    assert_blocked_by(&with_header(&e, "x-rewrite-url", "/admin"), 100390);
+    assert!(with_header(&e, "X-Original-Host", "app.example.org")
+        .hits
+        .is_empty());
     let v = post(
         &e,
         "/up",

@@ -244,6 +244,20 @@ fn admin_paths_are_allowlisted_from_palisade_yml() {
             "{path}: {ev}"
         );
     }
+    // Symfony and IIS-era stacks route by X-Original-URL / X-Rewrite-URL instead of the
+    // request line: the inspection engine refuses them (rule 100390).
+    for header in ["X-Original-URL: /admin/x", "X-Rewrite-URL: /admin"] {
+        let xff = format!("X-Forwarded-For: {other}");
+        let resp = p.send("GET", "/", &[&xff, header]);
+        assert_eq!(resp.status, 403, "{header}: {}", resp.text());
+        let events = p.security_events_for(&resp);
+        assert!(
+            events.iter().any(|e| e["rule.id"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|r| r == "100390"))),
+            "{header}: {events:?}"
+        );
+    }
 }
 
 /// A country database: 203.0.113.0/24 = KP, 198.51.100.0/24 = US, 2001:db8::/32 = DE.
