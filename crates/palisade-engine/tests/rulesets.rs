@@ -737,3 +737,35 @@ fn json_is_read_in_the_encoding_its_parser_detects() {
         .hits
         .is_empty());
 }
+
+#[test]
+fn prototype_pollution_in_every_shape_a_parser_merges() {
+    let e = engine();
+    assert_blocked_by(&get(&e, "/x?__proto__[isAdmin]=true"), 170180);
+    assert_blocked_by(&get(&e, "/x?constructor[prototype][isAdmin]=1"), 170180);
+    assert_blocked_by(&get(&e, "/x?a.constructor.prototype.isAdmin=1"), 170180);
+    let form = "application/x-www-form-urlencoded";
+    assert_blocked_by(
+        &post(&e, "/x", form, "a[constructor][prototype][isAdmin]=1"),
+        170180,
+    );
+    let json = "application/json";
+    assert_blocked_by(
+        &post(&e, "/x", json, r#"{"__proto__":{"isAdmin":true}}"#),
+        170180,
+    );
+    let v = post(
+        &e,
+        "/x",
+        json,
+        r#"{"a":{"constructor":{"prototype":{"isAdmin":true}}}}"#,
+    );
+    assert_blocked_by(&v, 170180);
+    // Either word alone is ordinary.
+    for body in [
+        r#"{"constructor":"Acme Builders","prototype":"v2 device"}"#,
+        r#"{"device":{"prototype":true},"note":"constructor visited"}"#,
+    ] {
+        assert!(post(&e, "/x", json, body).hits.is_empty(), "{body}");
+    }
+}

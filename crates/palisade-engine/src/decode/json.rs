@@ -169,12 +169,19 @@ impl<'a> Parser<'a, '_> {
                 Err(_) => String::from_utf8_lossy(&raw_key),
             };
             let saved = self.path.len();
+            // `{"constructor": {"prototype": …}}` pollutes a prototype as `__proto__` does
+            // (lodash's merge): that key is judged with its parent, as rules read it.
+            let value: &[u8] = if key == "prototype" && self.path.ends_with(".constructor") {
+                b"constructor.prototype"
+            } else {
+                key.as_bytes()
+            };
             self.path.push('.');
             self.path.push_str(&key);
             self.sink.leaf(Leaf {
                 location: Location::ArgName,
                 name: &self.path,
-                value: key.as_bytes(),
+                value,
                 field: FieldKind::Generic,
             });
             self.ws();
