@@ -1323,6 +1323,17 @@ impl Sink for Transaction<'_> {
         {
             self.body_method_override(leaf.value);
         }
+        // A token travels in a header, a cookie or a parameter, as itself or after `Bearer `;
+        // other values cost two comparisons.
+        if (decode::jwt::starts_like_a_jwt(leaf.value)
+            || leaf
+                .value
+                .get(7..)
+                .is_some_and(decode::jwt::starts_like_a_jwt))
+            && decode::jwt::is_unsigned_jwt(leaf.value)
+        {
+            self.signal(Signal::JwtAlgNone, leaf.location, leaf.name);
+        }
         self.leaves += 1;
         if self.leaves > self.engine.config.max_leaves {
             if self.leaves == self.engine.config.max_leaves + 1 {

@@ -64,6 +64,9 @@ pub enum Signal {
     /// instead of the request line, past path-based access control (CVE-2018-14773). No browser
     /// or router sends one.
     PathOverrideHeader,
+    /// A JSON Web Token whose header says `"alg": "none"`: unsigned, accepted as anyone's by
+    /// libraries that honour the token's own algorithm.
+    JwtAlgNone,
 }
 
 impl Signal {
@@ -96,6 +99,7 @@ impl Signal {
         Signal::ContentEncodingTooLarge,
         Signal::DuplicateContentType,
         Signal::PathOverrideHeader,
+        Signal::JwtAlgNone,
     ];
 
     /// YAML name.
@@ -128,6 +132,7 @@ impl Signal {
             Signal::ContentEncodingTooLarge => "content_encoding_too_large",
             Signal::DuplicateContentType => "duplicate_content_type",
             Signal::PathOverrideHeader => "path_override_header",
+            Signal::JwtAlgNone => "jwt_alg_none",
         }
     }
 

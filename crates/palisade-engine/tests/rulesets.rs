@@ -769,3 +769,21 @@ fn prototype_pollution_in_every_shape_a_parser_merges() {
         assert!(post(&e, "/x", json, body).hits.is_empty(), "{body}");
     }
 }
+
+#[test]
+fn unsigned_json_web_tokens_are_refused_wherever_they_travel() {
+    let e = engine();
+    // {"alg":"none","typ":"JWT"} . {"sub":"admin"} . (no signature)
+    let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhZG1pbiJ9.";
+    let bearer = format!("Bearer {unsigned}");
+    assert_blocked_by(&with_header(&e, "Authorization", &bearer), 100420);
+    assert_blocked_by(
+        &with_header(&e, "Cookie", &format!("session={unsigned}")),
+        100420,
+    );
+    assert_blocked_by(&get(&e, &format!("/cb?id_token={unsigned}")), 100420);
+    // An ordinary signed token (HS256) passes.
+    let signed = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    let v = with_header(&e, "Authorization", &format!("Bearer {signed}"));
+    assert!(v.hits.is_empty(), "{v:#?}");
+}

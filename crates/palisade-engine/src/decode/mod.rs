@@ -10,6 +10,7 @@ pub mod document_encoding;
 pub mod form;
 pub mod hl7;
 pub mod json;
+pub mod jwt;
 pub mod multipart;
 pub mod sniff;
 pub mod xml;
