@@ -97,7 +97,7 @@ settings! {
         "4MiB");
     /// What to do with bodies over the inspection limit.
     OVERSIZE_BODY = ("PALISADE_OVERSIZE_BODY", "oversize_body", "reject",
-        "Bodies over max_inspect_body: `reject` answers 413 (in block mode); `pass` forwards them uninspected (logged).",
+        "Bodies over max_inspect_body: `reject` answers 413 (in block mode); `pass` forwards them uninspected (logged). Binary media counts only if its first bytes are text. A compressed body that inflates past the limit is rule 100370 either way; exclude that rule where such bodies must pass.",
         "pass");
     /// HTTPS redirect.
     HTTPS_REDIRECT = ("PALISADE_HTTPS_REDIRECT", "https_redirect", "auto",
