@@ -102,7 +102,7 @@ pub enum BodyPlan {
     /// Buffer it (up to `max_inspect_body`) and pass it to [`Transaction::inspect_body`].
     Inspect,
     /// Binary media: hold its first [`SNIFF_LEN`](crate::decode::sniff::SNIFF_LEN) bytes (or all
-    /// of a shorter body). When [`Engine::looks_like_text`] says they are text, buffer and
+    /// of a shorter body). When [`sniff::looks_like_text`] says they are text, buffer and
     /// inspect it as [`BodyPlan::Inspect`] does; otherwise stream it uninspected.
     Sniff,
 }
@@ -407,12 +407,6 @@ impl Engine {
         } else {
             BodyPlan::Inspect
         }
-    }
-
-    /// Whether a binary-labelled body whose first bytes these are is text, to be inspected
-    /// (see [`BodyPlan::Sniff`]).
-    pub fn looks_like_text(&self, prefix: &[u8]) -> bool {
-        sniff::looks_like_text(prefix)
     }
 
     /// Starts inspecting one request.
@@ -768,20 +762,10 @@ impl<'e> Transaction<'e> {
                 .map(|(i, _)| i)
                 .collect();
         }
-        self.leaf(Leaf {
-            location: Location::Method,
-            name: "",
-            value: head.method.as_bytes(),
-            field: FieldKind::Generic,
-        });
+        self.method_leaf(head.method.as_bytes());
         // The method the app may act as is a method too (rule 100400, user rules on `method`).
         for m in &overrides {
-            self.leaf(Leaf {
-                location: Location::Method,
-                name: "",
-                value: m.as_bytes(),
-                field: FieldKind::Generic,
-            });
+            self.method_leaf(m.as_bytes());
         }
         if form == TargetForm::Invalid {
             self.signal(Signal::InvalidTarget, Location::Path, "");
@@ -983,10 +967,14 @@ impl<'e> Transaction<'e> {
                 .get(i)
                 .is_some_and(|e| e.applies_to_method(&method))
         });
+        self.method_leaf(method.as_bytes());
+    }
+
+    fn method_leaf(&mut self, method: &[u8]) {
         self.leaf(Leaf {
             location: Location::Method,
             name: "",
-            value: method.as_bytes(),
+            value: method,
             field: FieldKind::Generic,
         });
     }

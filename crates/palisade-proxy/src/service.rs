@@ -29,7 +29,7 @@ use crate::inflight::{Inflight, InflightGuard};
 use crate::pages;
 use crate::redirect::{https_location, RedirectHosts};
 use crate::request_id::RequestId;
-use palisade_engine::decode::sniff::SNIFF_LEN;
+use palisade_engine::decode::sniff::{looks_like_text, SNIFF_LEN};
 use palisade_engine::request::{method_overrides, resolved_path};
 
 mod direct_relay;
@@ -891,11 +891,7 @@ impl ProxyHttp for PalisadeProxy {
                 *body = Some(Bytes::new());
                 return Ok(());
             }
-            let text = ctx
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.looks_like_text(&held.buf));
-            if !text {
+            if !looks_like_text(&held.buf) {
                 // Media, as labelled: streamed on uninspected, from the bytes held so far.
                 *body = ctx.held.take().map(|h| h.buf.freeze());
                 return Ok(());
