@@ -10,6 +10,10 @@
 //! ([`super::ALLOWED_CHARSETS`]); anything else raises `unsupported_charset`. UTF-16, which
 //! .NET clients do send, is also transcoded so its content is inspected as the app reads it.
 
+use super::Sink;
+use crate::leaf::Location;
+use crate::signal::Signal;
+
 /// The encoding a document is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentEncoding {
@@ -63,6 +67,28 @@ pub fn detect_json(doc: &[u8]) -> DocumentEncoding {
 /// The document without a leading UTF-8 byte-order mark.
 pub fn strip_utf8_bom(doc: &[u8]) -> &[u8] {
     doc.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(doc)
+}
+
+/// Hands `parse` the document as its parser reads it, after raising `unsupported_charset` for
+/// anything but an allowed ASCII-compatible encoding: UTF-16 transcoded to UTF-8, an allowed one
+/// without its UTF-8 byte-order mark, anything else as it is (its ASCII may still tell).
+pub fn read_as_encoded(
+    encoding: DocumentEncoding,
+    doc: &[u8],
+    sink: &mut dyn Sink,
+    parse: impl FnOnce(&[u8], &mut dyn Sink) -> bool,
+) -> bool {
+    match encoding {
+        DocumentEncoding::AsciiCompatible => parse(strip_utf8_bom(doc), sink),
+        DocumentEncoding::Utf16 { big_endian } => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            parse(&utf16_to_utf8(doc, big_endian), sink)
+        }
+        DocumentEncoding::Unsupported => {
+            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
+            parse(doc, sink)
+        }
+    }
 }
 
 /// The encoding an ASCII-compatible document declares (`<?xml version="1.0" encoding="…"?>`).

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::document_encoding::{self, DocumentEncoding};
+use super::document_encoding;
 use super::{Limits, Sink};
 use crate::fields::classify;
 use crate::leaf::{FieldKind, Leaf, Location};
@@ -29,23 +29,10 @@ enum Stop {
 /// A document in UTF-16 or UTF-32 raises `unsupported_charset`; UTF-16 is parsed as the UTF-8
 /// it transcodes to ([`super::document_encoding`]).
 pub fn decode_json(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
-    match document_encoding::detect_json(body) {
-        DocumentEncoding::AsciiCompatible => {
-            parse_json(document_encoding::strip_utf8_bom(body), limits, sink)
-        }
-        DocumentEncoding::Utf16 { big_endian } => {
-            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
-            parse_json(
-                &document_encoding::utf16_to_utf8(body, big_endian),
-                limits,
-                sink,
-            )
-        }
-        DocumentEncoding::Unsupported => {
-            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
-            parse_json(body, limits, sink)
-        }
-    }
+    let encoding = document_encoding::detect_json(body);
+    document_encoding::read_as_encoded(encoding, body, sink, |doc, sink| {
+        parse_json(doc, limits, sink)
+    })
 }
 
 fn parse_json(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::document_encoding::{self, DocumentEncoding};
+use super::document_encoding;
 use super::{Limits, Sink};
 use crate::leaf::{FieldKind, Leaf, Location};
 use crate::signal::Signal;
@@ -47,21 +47,10 @@ fn is_name_byte(b: u8) -> bool {
 /// document in an encoding other than the allowed charsets raises `unsupported_charset`; a
 /// UTF-16 one is scanned as the UTF-8 it transcodes to ([`super::document_encoding`]).
 pub fn decode_xml(body: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
-    match document_encoding::detect(body) {
-        DocumentEncoding::AsciiCompatible => scan_xml(body, limits, sink),
-        DocumentEncoding::Utf16 { big_endian } => {
-            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
-            scan_xml(
-                &document_encoding::utf16_to_utf8(body, big_endian),
-                limits,
-                sink,
-            )
-        }
-        DocumentEncoding::Unsupported => {
-            sink.signal(Signal::UnsupportedCharset, Location::Body, "");
-            scan_xml(body, limits, sink)
-        }
-    }
+    let encoding = document_encoding::detect(body);
+    document_encoding::read_as_encoded(encoding, body, sink, |doc, sink| {
+        scan_xml(doc, limits, sink)
+    })
 }
 
 fn scan_xml(s: &[u8], limits: Limits, sink: &mut dyn Sink) -> bool {
