@@ -4,9 +4,11 @@
 
 use palisade_engine::{embedded_rulesets, Engine, EngineConfig, RequestHead, UserRules, Verdict};
 
-#[allow(dead_code)] // the benchmarks' request fixtures; these tests use the upload ones
+#[allow(dead_code)] // the benchmarks' request fixtures; these tests use the upload and compression ones
 #[path = "../benches/fixtures/mod.rs"]
 mod fixtures;
+
+use fixtures::{gzip, zlib};
 
 fn engine() -> Engine {
     Engine::compile(
@@ -437,20 +439,6 @@ fn post_encoded(e: &Engine, ct: &str, coding: &str, body: &[u8]) -> Verdict {
     });
     tx.inspect_body(Some(ct.as_bytes()), body);
     tx.into_verdict()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]
