@@ -9,6 +9,8 @@
 //!   attribute-value states, plus JavaScript-context breakouts.
 //! * [`shell`] — OS command injection (Unix shells, `cmd.exe`, PowerShell) after undoing the
 //!   usual evasions (quotes inside words, `$IFS`, brace lists, globs, `^`).
+//! * [`ssrf`] — server-side request forgery: a URL whose host is loopback, private, link-local
+//!   (cloud metadata) or a name resolving there, in every spelling URL parsers accept.
 //!
 //! The detectors are pure and synchronous, never panic, run in linear time and allocate at
 //! most one small buffer per call. Each has a cheap pre-filter (`*_candidate`) that rejects most
@@ -24,11 +26,13 @@ use std::ops::Range;
 mod ascii;
 pub mod shell;
 pub mod sqli;
+pub mod ssrf;
 mod wordmap;
 pub mod xss;
 
 pub use shell::{shell, shell_candidate};
 pub use sqli::{sqli, sqli_candidate};
+pub use ssrf::{ssrf, ssrf_candidate};
 pub use xss::{xss, xss_candidate};
 
 /// Which detector produced a [`Detection`].
@@ -40,6 +44,8 @@ pub enum DetectorKind {
     Xss,
     /// OS command injection ([`shell`]).
     Shell,
+    /// Server-side request forgery to an internal host ([`ssrf`]).
+    Ssrf,
 }
 
 impl DetectorKind {
@@ -49,6 +55,7 @@ impl DetectorKind {
             DetectorKind::Sqli => "sqli",
             DetectorKind::Xss => "xss",
             DetectorKind::Shell => "shell",
+            DetectorKind::Ssrf => "ssrf",
         }
     }
 }
@@ -93,12 +100,12 @@ impl fmt::Display for Detection {
     }
 }
 
-/// Runs all three detectors and returns every detection, in the order SQLi, XSS, shell.
+/// Runs all four detectors and returns every detection, in the order SQLi, XSS, shell, SSRF.
 ///
 /// Convenience for tools such as `palisade explain`; the engine normally calls the detectors
 /// it needs for a given field type one by one.
 pub fn detect_all(input: &str) -> Vec<Detection> {
-    [sqli(input), xss(input), shell(input)]
+    [sqli(input), xss(input), shell(input), ssrf(input)]
         .into_iter()
         .flatten()
         .collect()

@@ -853,3 +853,84 @@ fn ldap_filter_injection() {
         assert!(post(&e, "/notes", json, &body).hits.is_empty(), "{note}");
     }
 }
+
+#[test]
+fn internal_hosts_in_every_spelling_resolvers_accept() {
+    let e = engine();
+    for spelling in [
+        "http://127.1/",
+        "http://0177.0.0.1/",
+        "http://0x7f.1/",
+        "http://2130706433/",
+        "http://[::ffff:7f00:1]/",
+        "http://%2531%2532%2537.0.0.1/", // double-encoded: the app's URL parser decodes the host
+        "http://user@10.0.0.5:9200/_search",
+        "http://example.org%5c@127.0.0.1/", // a backslash ends the host for WHATWG only
+        "http:127.1/",
+        "http://127.0.0.1.nip.io/",
+    ] {
+        assert_blocked_by(&get(&e, &format!("/fetch?u={spelling}")), 180110);
+    }
+    assert_blocked_by(&get(&e, "/?next=http://files.intranet.corp/"), 180112);
+    // Public and unparsable addresses are not internal (140100 still calls a bare IP in a URL a
+    // remote file inclusion).
+    for public in ["http://8.8.8.8/", "http://1.2.3.4.5/", "http://0x08.8.8.8/"] {
+        assert!(
+            !fired(&get(&e, &format!("/?u={public}")), 180110),
+            "{public}"
+        );
+    }
+    assert_passes(&get(&e, "/?u=https://fhir.example.org/r4/Patient/1"));
+}
+
+#[test]
+fn internal_hosts_in_fhir_and_oauth_url_fields() {
+    let e = engine();
+    // A FHIR server delivers a Subscription's notifications to its endpoint: to Redis on the
+    // dyno here.
+    let subscription = r#"{"resourceType":"Subscription","status":"requested","criteria":"Observation?code=8867-4","channel":{"type":"rest-hook","endpoint":"http://127.0.0.1:6379/","payload":"application/fhir+json"}}"#;
+    assert_blocked_by(
+        &post(
+            &e,
+            "/fhir/Subscription",
+            "application/fhir+json",
+            subscription,
+        ),
+        180111,
+    );
+    // A private address in another spelling is an evasion, not an example server.
+    let evasive = subscription.replace("127.0.0.1:6379", "0xa.2.3.4");
+    assert_blocked_by(
+        &post(&e, "/fhir/Subscription", "application/fhir+json", &evasive),
+        180111,
+    );
+    // Dynamic client registration: the authorization server fetches the client's keys.
+    let registration = r#"{"client_name":"app","jwks_uri":"http://[::1]:8080/keys","redirect_uris":["https://app.example.org/cb"]}"#;
+    assert_blocked_by(
+        &post(&e, "/register", "application/json", registration),
+        180111,
+    );
+    // Loopback redirects are how native apps receive the code (RFC 8252); namespaces in
+    // `system` are never fetched; FHIR's own examples name servers by private dotted quads; a
+    // note quotes a URL.
+    assert_passes(&get(
+        &e,
+        "/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A51004%2Fcallback&state=x",
+    ));
+    let patient = r#"{"resourceType":"Patient","identifier":[{"system":"http://acme.local/mrn","value":"12345"}],"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Jane Doe</div>"}}"#;
+    assert_passes(&post(&e, "/fhir/Patient", "application/fhir+json", patient));
+    let capability = r#"{"resourceType":"CapabilityStatement","status":"active","kind":"instance","implementation":{"description":"main EHR","url":"http://10.2.3.4/fhir"},"fhirVersion":"4.0.1","format":["json"]}"#;
+    assert_passes(&post(
+        &e,
+        "/fhir/CapabilityStatement",
+        "application/fhir+json",
+        capability,
+    ));
+    let note = r#"{"resourceType":"Communication","payload":[{"contentString":"The kiosk at http://192.168.1.20/ is down again"}],"note":[{"text":"kiosk at http://192.168.1.20/ restarted"}]}"#;
+    assert_passes(&post(
+        &e,
+        "/fhir/Communication",
+        "application/fhir+json",
+        note,
+    ));
+}

@@ -15,11 +15,13 @@ pub enum DetectorKind {
     Xss,
     /// OS command injection.
     Shell,
+    /// A URL to a host inside the dyno's network (server-side request forgery).
+    Ssrf,
 }
 
 impl DetectorKind {
     /// Names accepted in YAML.
-    pub const NAMES: &'static [&'static str] = &["sqli", "xss", "shell"];
+    pub const NAMES: &'static [&'static str] = &["sqli", "xss", "shell", "ssrf"];
 
     /// Parses a YAML name.
     pub fn from_name(s: &str) -> Option<DetectorKind> {
@@ -27,6 +29,7 @@ impl DetectorKind {
             "sqli" => Some(DetectorKind::Sqli),
             "xss" => Some(DetectorKind::Xss),
             "shell" => Some(DetectorKind::Shell),
+            "ssrf" => Some(DetectorKind::Ssrf),
             _ => None,
         }
     }
@@ -47,6 +50,7 @@ pub fn run(kind: DetectorKind, input: &str) -> Option<Finding> {
         DetectorKind::Sqli => palisade_detect::sqli(input),
         DetectorKind::Xss => palisade_detect::xss(input),
         DetectorKind::Shell => palisade_detect::shell(input),
+        DetectorKind::Ssrf => palisade_detect::ssrf(input),
     }?;
     Some(Finding {
         fingerprint: d.fingerprint,
@@ -93,16 +97,22 @@ mod tests {
             "1' union select password from users--",
             "<script>alert(1)</script>",
             "; cat /etc/passwd",
+            "http://127.1/",
         ];
         for _ in 0..3 {
             for v in values {
-                for kind in [DetectorKind::Sqli, DetectorKind::Xss, DetectorKind::Shell] {
+                for kind in [
+                    DetectorKind::Sqli,
+                    DetectorKind::Xss,
+                    DetectorKind::Shell,
+                    DetectorKind::Ssrf,
+                ] {
                     assert_eq!(memo.run(kind, v), run(kind, v), "{kind:?} {v}");
                 }
             }
         }
         // One entry per (detector, value), however often each was asked.
-        assert_eq!(memo.0.len(), values.len() * 3);
+        assert_eq!(memo.0.len(), values.len() * 4);
     }
 
     #[test]
