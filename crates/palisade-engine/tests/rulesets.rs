@@ -934,3 +934,36 @@ fn internal_hosts_in_fhir_and_oauth_url_fields() {
         note,
     ));
 }
+
+#[test]
+fn header_injection_needs_header_syntax_not_header_words() {
+    let e = engine();
+    let form = |body: &str| post(&e, "/intake", "application/x-www-form-urlencoded", body);
+    for attack in [
+        "r=x%0d%0aSet-Cookie:%20sid=attacker",
+        "r=x%0d%0aLocation:%20https://evil.example/",
+        "r=x%0d%0aLocation:%20//evil.example/",
+        "r=x%0d%0aX-XSS-Protection:%200",
+        "r=x%0d%0aContent-Type:%20text/html",
+        "r=x%0d%0aRefresh:%200;url=https://evil.example/",
+        "r=x%0d%0a%0d%0aHTTP/1.1%20200%20OK",
+        "r=x%0d%0aRemote-Addr:%20127.0.0.1",
+    ] {
+        assert_blocked_by(&form(attack), 220100);
+    }
+    // Lines of an intake form's text area, in fields with generic names.
+    for line in [
+        "symptoms=Pain+since+Monday.%0d%0aLocation:+left+knee,+worse+on+stairs",
+        "imaging=Chest%0d%0aX-ray:+no+acute+findings",
+        "plan=Diet%0d%0aConnection+with+dietitian+arranged",
+        "reason=Follow-up%0ahost+family+visiting,+needs+interpreter",
+        "history=Father:+MI+at+60%0d%0aLink+to+prior+records+requested",
+        "referral=Dr+Lee%0d%0aCc:+Dr+Smith,+primary+care",
+    ] {
+        assert_passes(&form(line));
+    }
+    // A contact form's address field becomes a header of the mail the app sends.
+    assert_blocked_by(&form("email=a%40example.org%0d%0aBcc:+list%40evil.example"), 220105);
+    assert_blocked_by(&form("email=a%40example.org%0aCc:+x%40evil.example"), 220105);
+    assert_blocked_by(&form("subject=Hello%0d%0abcc:+x%40evil.example"), 220105);
+}
