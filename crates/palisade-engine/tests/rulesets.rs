@@ -963,7 +963,72 @@ fn header_injection_needs_header_syntax_not_header_words() {
         assert_passes(&form(line));
     }
     // A contact form's address field becomes a header of the mail the app sends.
-    assert_blocked_by(&form("email=a%40example.org%0d%0aBcc:+list%40evil.example"), 220105);
-    assert_blocked_by(&form("email=a%40example.org%0aCc:+x%40evil.example"), 220105);
+    assert_blocked_by(
+        &form("email=a%40example.org%0d%0aBcc:+list%40evil.example"),
+        220105,
+    );
+    assert_blocked_by(
+        &form("email=a%40example.org%0aCc:+x%40evil.example"),
+        220105,
+    );
     assert_blocked_by(&form("subject=Hello%0d%0abcc:+x%40evil.example"), 220105);
+}
+
+/// Intake and messaging forms name their text areas anything (`symptoms`, `details`, `plan`),
+/// so field typing cannot call them free text: the rules themselves must tell prose from syntax.
+#[test]
+fn clinical_prose_in_fields_with_generic_names_passes() {
+    let e = engine();
+    for text in [
+        "BP stable; echo shows EF 35%",
+        "Fell at home; head CT negative",
+        "Abd pain; cat scan ordered for tomorrow",
+        "Anxious; sleep poor, 4-5h/night",
+        "Numbness; touch sensation decreased L hand",
+        "Will check TSH; id band verified",
+        "Rash; tail of eyebrow thinning",
+        "Pain 6/10 | sleep poor | mood ok",
+        "Plan: diuresis & echo in AM",
+        "Refill sent; call pharmacy to confirm",
+        "Plan: rest; begin PT next week",
+        "Labs drawn; copy results to PCP",
+        "Allergy noted; insert into chart",
+        "Done; delete from my list please",
+        "Seen today; exec summary sent to Dr. O'Brien & the care team (cc: nursing)",
+        "Discussed; update chart set to reflect new dose",
+        "Ok; grant access to daughter",
+        "Union Hospital discharge summary attached; select records from 2019-2022 requested from Mercy.",
+        "Mental status: A&Ox3; mood 'down'; affect flat; sleep 4-5h/night",
+    ] {
+        let form = format!(
+            "details={}",
+            text.replace('%', "%25")
+                .replace('&', "%26")
+                .replace(';', "%3B")
+                .replace(' ', "+")
+        );
+        assert_passes(&post(
+            &e,
+            "/intake",
+            "application/x-www-form-urlencoded",
+            &form,
+        ));
+        let json = format!(r#"{{"details":{}}}"#, json_string(text));
+        assert_passes(&post(&e, "/api/intake", "application/json", &json));
+    }
+    // The same words with shell or SQL syntax in the same fields.
+    for (attack, rule) in [
+        ("details=x%3Bcat+/etc/passwd", 150100),
+        ("details=x%3B+sleep+5", 150100),
+        ("details=x%3B+echo+$PATH", 150100),
+        ("details=x%3B+id", 150100),
+        ("details=x'%3B+update+users+set+role%3D'admin'--", 240150),
+        ("details=1%3B+insert+into+users+values('a','b')--", 240150),
+        ("details=1%3B+call+proc(1)", 240150),
+    ] {
+        assert_blocked_by(
+            &post(&e, "/intake", "application/x-www-form-urlencoded", attack),
+            rule,
+        );
+    }
 }

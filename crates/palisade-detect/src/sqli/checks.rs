@@ -482,7 +482,11 @@ fn select_columns(c: &Ctx, mut j: usize, strict: bool) -> Option<usize> {
             || (a.class == Class::Keyword
                 && matches!(a.kw, Kw::Into | Kw::Union | Kw::Limit | Kw::Order))
             // `… select col from` cut off, or `from users`; not "select 'x' from the list".
-            || (a.is_kw(Kw::From) && c.get(j + 2).is_none_or(|t| !is_determiner(c.text(t))))
+            // A number after `from` is never a table ("select records from 2019-2022").
+            || (a.is_kw(Kw::From)
+                && c.get(j + 2).is_none_or(|t| {
+                    !is_determiner(c.text(t)) && t.class != Class::Num
+                }))
     }) || first.has(COMMENT_AFTER);
     match first.class {
         Class::Num | Class::Str | Class::Word => ends_column.then_some(j),
@@ -635,10 +639,20 @@ fn statement(c: &Ctx, j: usize) -> Option<usize> {
     match tok.class {
         Class::Keyword => match tok.kw {
             Kw::Select => select_columns(c, j + 1, j == 0),
-            Kw::Insert => c.is_kw(j + 1, Kw::Into).then_some(j + 1),
-            Kw::Update => {
-                (c.class(j + 1) == Some(Class::Word) && c.is_kw(j + 2, Kw::Set)).then_some(j + 2)
-            }
+            // `insert into users values (…)` / `(cols)` / `select …`, not "insert into chart".
+            Kw::Insert => (c.is_kw(j + 1, Kw::Into)
+                && matches!(c.class(j + 2), Some(Class::Word | Class::Func))
+                && (c.class(j + 3) == Some(Class::LParen)
+                    || c.is_kw(j + 3, Kw::Values)
+                    || c.is_kw(j + 3, Kw::Select)
+                    || c.is_kw(j + 3, Kw::Set)))
+            .then_some(j + 3),
+            // `update users set role=…`, not "update chart set to reflect".
+            Kw::Update => (c.class(j + 1) == Some(Class::Word)
+                && c.is_kw(j + 2, Kw::Set)
+                && matches!(c.class(j + 3), Some(Class::Word | Class::Var))
+                && c.class(j + 4) == Some(Class::Cmp))
+            .then_some(j + 4),
             Kw::Delete => {
                 if !c.is_kw(j + 1, Kw::From) {
                     return None;

@@ -47,6 +47,28 @@ fn stacked_queries() {
         "sqli:stacked-query",
     );
     attack("1; declare @q varchar(99)", "sqli:stacked-query");
+    attack("'; update users set role='admin'--", "sqli:stacked-query");
+    attack(
+        "1; insert into users(name) values('x')",
+        "sqli:stacked-query",
+    );
+    attack(
+        "1; insert into audit select * from users--",
+        "sqli:stacked-query",
+    );
+}
+
+#[test]
+fn statement_words_in_intake_form_prose_are_not_stacked_queries() {
+    for text in [
+        "Allergy noted; insert into chart",
+        "Discussed; update chart set to reflect new dose",
+        "Union Hospital summary attached; select records from 2019-2022 requested",
+        "Done; delete from my list please",
+        "Pt to pick a slot; select morning from the options",
+    ] {
+        assert_eq!(sqli(text), None, "{text}");
+    }
 }
 
 #[test]
