@@ -999,6 +999,8 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         "Ok; grant access to daughter",
         "Union Hospital discharge summary attached; select records from 2019-2022 requested from Mercy.",
         "Mental status: A&Ox3; mood 'down'; affect flat; sleep 4-5h/night",
+        "Sleep(8h) improved; energy better",
+        "Document.write-up by RN pending",
     ] {
         let form = format!(
             "details={}",
@@ -1025,6 +1027,7 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         ("details=x'%3B+update+users+set+role%3D'admin'--", 240150),
         ("details=1%3B+insert+into+users+values('a','b')--", 240150),
         ("details=1%3B+call+proc(1)", 240150),
+        ("details=%22%3Bdocument.write(document.domain)//", 230140),
     ] {
         assert_blocked_by(
             &post(&e, "/intake", "application/x-www-form-urlencoded", attack),
