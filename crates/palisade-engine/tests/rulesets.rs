@@ -1035,3 +1035,38 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         );
     }
 }
+
+#[test]
+fn server_configuration_uploads_pickles_and_dotnet_class_names() {
+    let e = engine();
+    let upload = |filename: &str| {
+        let body = format!("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\nAddType application/x-httpd-php .png\r\n--b--\r\n");
+        post(&e, "/upload", "multipart/form-data; boundary=b", &body)
+    };
+    for name in [
+        ".htaccess",
+        "uploads/.htaccess",
+        ".user.ini",
+        "web.config",
+        ".HTACCESS.",
+    ] {
+        assert_blocked_by(&upload(name), 160165);
+    }
+    for name in ["htaccess-notes.txt", "my.htaccess.txt", "web.config.pdf"] {
+        assert!(!fired(&upload(name), 160165), "{name}");
+    }
+    // A protocol-4 pickle of os.system("id") as a cookie and a parameter.
+    let pickle = "gASVHQAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==";
+    assert_blocked_by(
+        &with_header(&e, "Cookie", &format!("session={pickle}")),
+        170165,
+    );
+    assert_blocked_by(&get(&e, &format!("/?state={pickle}")), 170165);
+    // Case matters in base64: the same letters in another case are another value.
+    assert!(!fired(&get(&e, "/?state=GASVHQAAAAAAAACM"), 170165));
+    assert!(!fired(&get(&e, "/?token=x.gASVHQAAAAAAAACM"), 170165));
+    assert_blocked_by(
+        &get(&e, "/?q=@(System.Diagnostics.Process.Start(%22cmd.exe%22))"),
+        170195,
+    );
+}
