@@ -173,6 +173,51 @@ fn clinical_traffic_passes() {
     assert_eq!(resp.status, 200, "SMART authorize: {}", resp.text());
 }
 
+/// Intake forms name their text areas anything, so the rules must tell prose from syntax: these
+/// lines were blocked before (150100, 240150, 240170, 220100), and reach the app whole now. A FHIR
+/// Subscription whose endpoint is the dyno's own Redis is refused by 180111.
+#[test]
+fn intake_prose_reaches_the_app_and_a_subscription_to_loopback_does_not() {
+    let p = start(&[]);
+    let form =
+        "symptoms=BP+stable%3B+echo+shows+EF+35%25%0D%0ALocation%3A+left+knee%2C+worse+on+stairs\
+        &plan=Refill+sent%3B+call+pharmacy+to+confirm%3B+begin+PT+next+week\
+        &details=Union+Hospital+summary+attached%3B+select+records+from+2019-2022+requested\
+        &imaging=Chest%0D%0AX-ray%3A+no+acute+findings%3B+cat+scan+ordered";
+    let json = r#"{"reason":"Anxious; sleep poor, 4-5h/night","message":"Seen today; exec summary sent to Dr. O'Brien & the care team","other":"Allergy noted; insert into chart"}"#;
+    for (i, (path, ct, body)) in [
+        ("/intake", "application/x-www-form-urlencoded", form),
+        ("/api/intake", "application/json", json),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let resp = send(&p, post(path, ct, body, &rid(600 + i as u32)));
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+        assert_eq!(resp.json()["body_length"], body.len());
+    }
+    let subscription = r#"{"resourceType":"Subscription","status":"requested","criteria":"Observation?code=8867-4","channel":{"type":"rest-hook","endpoint":"http://0x7f.1:6379/","payload":"application/fhir+json"}}"#;
+    let id = rid(610);
+    let resp = send(
+        &p,
+        post(
+            "/fhir/Subscription",
+            "application/fhir+json",
+            subscription,
+            &id,
+        ),
+    );
+    assert_eq!(resp.status, 403, "{}", resp.text());
+    let ev = security_event(&p, &id).expect("security event");
+    let rules: Vec<&str> = ev["rule.id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(rules.contains(&"180111"), "{ev}");
+}
+
 #[test]
 fn monitor_mode_logs_but_forwards() {
     let p = start(&[("PALISADE_MODE", "monitor")]);
