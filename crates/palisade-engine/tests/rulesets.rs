@@ -926,6 +926,9 @@ fn internal_hosts_in_fhir_and_oauth_url_fields() {
         "application/fhir+json",
         capability,
     ));
+    // A bundle exported from a FHIR server on a developer's machine names its resources there.
+    let bundle = r#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"http://localhost:8080/fhir/Patient/123","resource":{"resourceType":"Patient","id":"123"}},{"fullUrl":"http://127.0.0.1:8080/fhir/Observation/9/_history/2","resource":{"resourceType":"Observation","id":"9","status":"final","code":{"text":"HR"},"subject":{"reference":"http://localhost:8080/fhir/Patient/123"}}}]}"#;
+    assert_passes(&post(&e, "/fhir", "application/fhir+json", bundle));
     let note = r#"{"resourceType":"Communication","payload":[{"contentString":"The kiosk at http://192.168.1.20/ is down again"}],"note":[{"text":"kiosk at http://192.168.1.20/ restarted"}]}"#;
     assert_passes(&post(
         &e,
