@@ -60,7 +60,11 @@ impl PathPattern {
             ));
         }
         let mut segments = Vec::new();
-        let body = &pattern[1..];
+        // Folded as paths are ([`fold_unicode_case`]), so `/\u{212a}eys` and `/keys` are one pattern.
+        let folded = fold_unicode_case(pattern.as_bytes())
+            .and_then(|f| String::from_utf8(f).ok())
+            .unwrap_or_else(|| pattern.to_owned());
+        let body = &folded[1..];
         let body = body.strip_suffix('/').unwrap_or(body);
         if !body.is_empty() {
             for seg in body.split('/').filter(|s| !s.is_empty()) {
@@ -91,6 +95,18 @@ impl PathPattern {
 
     /// True if `path` (decoded, normalised, without query) matches.
     pub fn matches(&self, path: &[u8]) -> bool {
+        // Java's `equalsIgnoreCase`, .NET's `OrdinalIgnoreCase` and Python's `upper()` compare
+        // `admın` (dotless ı), `ſ` and the Kelvin sign as `admin`, `s`, `k`: a route matched
+        // without case is reached through them.
+        if let Some(folded) = fold_unicode_case(path) {
+            if self.matches_folded(&folded) {
+                return true;
+            }
+        }
+        self.matches_folded(path)
+    }
+
+    fn matches_folded(&self, path: &[u8]) -> bool {
         let body = path.strip_prefix(b"/").unwrap_or(path);
         let body = body.strip_suffix(b"/").unwrap_or(body);
         // Segments are matched against a split iterator collected lazily into a small stack buffer
@@ -160,12 +176,43 @@ fn match_segments(pattern: &[Segment], path: &[&[u8]]) -> bool {
     pattern[p..].iter().all(|seg| *seg == Segment::AnySegments)
 }
 
-/// A path segment as a server may route it: cut at a `;` (path parameters) or a NUL, without
-/// trailing dots, spaces or tabs.
+/// `path` with the characters whose upper or lower case is an ASCII letter replaced by that
+/// letter (ı U+0131 → i, ſ U+017F → s, K U+212A → k), or `None` when it has none of them.
+fn fold_unicode_case(path: &[u8]) -> Option<Vec<u8>> {
+    const FOLDS: [(&[u8], u8); 3] = [
+        (&[0xc4, 0xb1], b'i'),
+        (&[0xc5, 0xbf], b's'),
+        (&[0xe2, 0x84, 0xaa], b'k'),
+    ];
+    if !path.iter().any(|&b| matches!(b, 0xc4 | 0xc5 | 0xe2)) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(path.len());
+    let mut i = 0;
+    let mut changed = false;
+    'bytes: while i < path.len() {
+        for (from, to) in FOLDS {
+            if path[i..].starts_with(from) {
+                out.push(to);
+                i += from.len();
+                changed = true;
+                continue 'bytes;
+            }
+        }
+        out.push(path[i]);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// A path segment as a server may route it: cut at a `;` (path parameters), a NUL, or a decoded
+/// `?` or `#` (a server that decodes the path and then parses it as a URL again, as Apache's
+/// rewrite confusion did, routes `/admin%3Fx` to `/admin`), without trailing dots, spaces or
+/// tabs.
 fn routed(segment: &[u8]) -> &[u8] {
     let end = segment
         .iter()
-        .position(|&b| b == b';' || b == 0)
+        .position(|&b| matches!(b, b';' | 0 | b'?' | b'#'))
         .unwrap_or(segment.len());
     let mut s = &segment[..end];
     while let [rest @ .., b'.' | b' ' | b'\t'] = s {
@@ -289,9 +336,17 @@ mod tests {
             "/admin\0.jpg",
             "/admin.json",
             "/ADMIN.html/x",
+            "/admin?/x",
+            "/admin#",
+            "/admin?.php",
+            "/adm\u{131}n/users",
         ] {
             assert!(m("/admin/**", path), "{path:?}");
         }
+        assert!(m("/\u{212a}eys/**", "/keys/x"));
+        assert!(m("/keys/**", "/\u{212a}eys/x"));
+        assert!(m("/session/**", "/\u{17f}e\u{17f}\u{17f}ion"));
+        assert!(!m("/admin/**", "/adm\u{e9}n"));
         assert!(m("/login", "/login.json"));
         assert!(m("/login", "/login;a=b"));
         assert!(m("/login", "/login."));

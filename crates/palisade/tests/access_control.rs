@@ -236,6 +236,11 @@ fn admin_paths_are_allowlisted_from_palisade_yml() {
         "/admin%20",
         "/admin%09/x",
         "/admin.json",
+        // A decoded `?` or `#` (a server that parses the decoded path as a URL again), and a
+        // dotless ı that Java's equalsIgnoreCase and .NET's OrdinalIgnoreCase read as `i`.
+        "/admin%3Fx.php",
+        "/admin%23",
+        "/adm%C4%B1n/x",
     ] {
         let resp = p.get_via(path, other);
         let ev = assert_refused(&p, &resp, 403, "ip", other);
