@@ -155,35 +155,39 @@ fn judge(host: &[u8]) -> Option<Internal> {
     let mut ascii = [0u8; MAX_HOST];
     let mut m = 0;
     for c in std::str::from_utf8(&decoded[..n]).ok()?.chars() {
-        let mapped = idna_ascii(c)?;
-        let out = ascii.get_mut(m..m + mapped.len())?;
-        out.copy_from_slice(mapped.as_bytes());
-        m += mapped.len();
+        let (first, second) = idna_ascii(c)?;
+        for b in std::iter::once(first).chain(second) {
+            *ascii.get_mut(m)? = b;
+            m += 1;
+        }
     }
     host::classify(&ascii[..m])
 }
 
 /// The ASCII a character becomes in a host name under IDNA mapping (UTS #46), for the
 /// characters that spell addresses and short names: ASCII itself (lower-cased), full-width
-/// forms, circled digits and letters, and the ideographic full stops. `None` for any other
-/// character: such a host is a real internationalised name, never an internal one.
-fn idna_ascii(c: char) -> Option<&'static str> {
-    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-    const ASCII: &str = " !\"#$%&'()*+,-./0123456789:;<=>?@abcdefghijklmnopqrstuvwxyz[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-    const CIRCLED_NUMBERS: [&str; 20] = [
-        "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
-        "17", "18", "19", "20",
-    ];
+/// forms, circled digits, numbers and letters, and the ideographic full stops. `None` for any
+/// other character: such a host is a real internationalised name, never an internal one.
+fn idna_ascii(c: char) -> Option<(u8, Option<u8>)> {
     let cp = u32::from(c);
-    let at = |s: &'static str, i: u32| s.get(i as usize..i as usize + 1);
+    let one = |b: u32| Some((b as u8, None));
     match cp {
-        0x20..=0x7e => at(ASCII, cp - 0x20),
-        0xff01..=0xff5e => at(ASCII, cp - 0xff01 + 1),
-        0x3002 | 0xff61 => Some("."),
-        0x2460..=0x2473 => CIRCLED_NUMBERS.get((cp - 0x2460) as usize).copied(),
-        0x24ea => Some("0"),
-        0x24b6..=0x24cf => at(LOWER, cp - 0x24b6),
-        0x24d0..=0x24e9 => at(LOWER, cp - 0x24d0),
+        0x00..=0x7f => one(u32::from(c.to_ascii_lowercase())),
+        0xff01..=0xff5e => one(u32::from(char::from_u32(cp - 0xfee0)?.to_ascii_lowercase())),
+        0x3002 | 0xff61 => one(u32::from(b'.')),
+        // ① … ⑳ are the numbers 1 to 20.
+        0x2460..=0x2473 => {
+            let n = cp - 0x2460 + 1;
+            let digit = |d: u32| b'0' + d as u8;
+            Some(if n < 10 {
+                (digit(n), None)
+            } else {
+                (digit(n / 10), Some(digit(n % 10)))
+            })
+        }
+        0x24ea => one(u32::from(b'0')),
+        0x24b6..=0x24cf => one(u32::from(b'a') + cp - 0x24b6),
+        0x24d0..=0x24e9 => one(u32::from(b'a') + cp - 0x24d0),
         _ => None,
     }
 }
