@@ -273,13 +273,7 @@ fn clinical_text_keywords_pass() {
         "If not resolved, repeat CBC. Sleep (8 hours) advised.",
         "O'Brien said: 'I feel fine' or so he claims = stable",
     ] {
-        let body = format!(
-            "note={}",
-            note.replace('%', "%25")
-                .replace('&', "%26")
-                .replace(';', "%3B")
-                .replace(' ', "+")
-        );
+        let body = format!("note={}", form_value(note));
         assert_passes(&post(
             &e,
             "/notes",
@@ -297,6 +291,14 @@ fn clinical_text_keywords_pass() {
             &json,
         ));
     }
+}
+
+/// `s` as a form field's value (the characters these tests' texts need escaped).
+fn form_value(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('&', "%26")
+        .replace(';', "%3B")
+        .replace(' ', "+")
 }
 
 fn json_string(s: &str) -> String {
@@ -1005,13 +1007,7 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         "Sleep(8h) improved; energy better",
         "Document.write-up by RN pending",
     ] {
-        let form = format!(
-            "details={}",
-            text.replace('%', "%25")
-                .replace('&', "%26")
-                .replace(';', "%3B")
-                .replace(' ', "+")
-        );
+        let form = format!("details={}", form_value(text));
         assert_passes(&post(
             &e,
             "/intake",
