@@ -1069,3 +1069,24 @@ fn server_configuration_uploads_pickles_and_dotnet_class_names() {
         170195,
     );
 }
+
+#[test]
+fn a_doctype_inside_a_base64_saml_response_is_xxe() {
+    let e = engine();
+    let response = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0" Destination="https://portal.example.org/saml/acs"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">http://www.okta.com/exk1</saml:Issuer><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_2"><saml:Subject><saml:NameID>dr.jane@example.org</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"#;
+    let evil = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>{response}"#
+    );
+    let form = |xml: &str| {
+        let b64 = fixtures::base64(xml.as_bytes(), 0);
+        let body = format!(
+            "SAMLResponse={}&RelayState=%2Fdashboard",
+            b64.replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        );
+        post(&e, "/saml/acs", "application/x-www-form-urlencoded", &body)
+    };
+    assert_blocked_by(&form(&evil), 190135);
+    assert_passes(&form(response));
+}
