@@ -1006,6 +1006,8 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         "Mental status: A&Ox3; mood 'down'; affect flat; sleep 4-5h/night",
         "Sleep(8h) improved; energy better",
         "Document.write-up by RN pending",
+        "HEENT; head/neck normal; OD 20/40, OS 20/30",
+        "Plan; echo c/w LVH, see Dr.Smith's note",
     ] {
         let form = format!("details={}", form_value(text));
         assert_passes(&post(
@@ -1023,6 +1025,10 @@ fn clinical_prose_in_fields_with_generic_names_passes() {
         ("details=x%3B+sleep+5", 150100),
         ("details=x%3B+echo+$PATH", 150100),
         ("details=x%3B+id", 150100),
+        ("details=x%3B+cat+flag.txt", 150100),
+        ("details=x+%7C+cat+config/database.yml", 150100),
+        ("details=x%3B+cat+.env", 150100),
+        ("details=x%3B+dd+if%3D/dev/zero+of%3Dx", 150100),
         ("details=x'%3B+update+users+set+role%3D'admin'--", 240150),
         ("details=1%3B+insert+into+users+values('a','b')--", 240150),
         ("details=1%3B+call+proc(1)", 240150),
