@@ -26,6 +26,9 @@ pub(crate) struct ValueMemo<T> {
     /// with key 0 is empty. A general-purpose hash map cost more than the rest of looking a
     /// short value up (every leaf of a request is looked up: ~5,000 in a 100 KB FHIR bundle).
     slots: Vec<(u64, u32)>,
+    /// The slots in use, so that clearing a memo that remembered a few values (a GET's
+    /// handful) zeroes those slots, not all of them.
+    used: Vec<u32>,
     /// Range of each remembered value in `values`, and its result.
     entries: Vec<(Range<usize>, T)>,
     values: Vec<u8>,
@@ -35,6 +38,7 @@ impl<T> Default for ValueMemo<T> {
     fn default() -> Self {
         ValueMemo {
             slots: Vec::new(),
+            used: Vec::new(),
             entries: Vec::new(),
             values: Vec::new(),
         }
@@ -97,15 +101,23 @@ impl<T> ValueMemo<T> {
         let start = self.values.len();
         self.values.extend_from_slice(value);
         *slot = (key, self.entries.len() as u32);
+        self.used.push(i as u32);
         self.entries.push((start..self.values.len(), result));
     }
 
     /// Forgets every value, keeping the allocations; the stored value bytes are zeroed first,
     /// so nothing of a request's values stays behind in a reused buffer.
     pub(crate) fn clear(&mut self) {
-        if !self.entries.is_empty() {
+        if self.used.len() * 8 < SLOTS {
+            for &i in &self.used {
+                if let Some(slot) = self.slots.get_mut(i as usize) {
+                    *slot = (0, 0);
+                }
+            }
+        } else {
             self.slots.fill((0, 0));
         }
+        self.used.clear();
         self.values.fill(0);
         self.values.clear();
         self.entries.clear();
@@ -125,6 +137,7 @@ impl<T> ValueMemo<T> {
             i = (i + 1) & (SLOTS - 1);
         }
         self.slots[i] = (key, 0);
+        self.used.push(i as u32);
     }
 }
 
@@ -254,6 +267,28 @@ mod tests {
                 key(3, &vec![0; len + 1]),
                 "len {len}"
             );
+        }
+    }
+
+    #[test]
+    fn clearing_empties_every_slot_whether_few_or_many_were_used() {
+        for n in [1, 5, SLOTS / 8 - 1, SLOTS / 8, MAX_ENTRIES] {
+            let mut m = ValueMemo::default();
+            let values: Vec<String> = (0..n).map(|i| format!("value-{i}")).collect();
+            for v in &values {
+                if let Lookup::Miss(k) = m.get(1, v.as_bytes()) {
+                    m.insert(k, v.as_bytes(), 1u8);
+                }
+            }
+            m.clear();
+            assert!(m.slots.iter().all(|&(k, _)| k == 0), "{n} values");
+            assert!(m.values.is_empty() && m.used.is_empty());
+            for v in &values {
+                assert!(
+                    matches!(m.get(1, v.as_bytes()), Lookup::Miss(_)),
+                    "{n}: {v}"
+                );
+            }
         }
     }
 
