@@ -184,25 +184,29 @@ fn fold_unicode_case(path: &[u8]) -> Option<Vec<u8>> {
         (&[0xc5, 0xbf], b's'),
         (&[0xe2, 0x84, 0xaa], b'k'),
     ];
-    if !path.iter().any(|&b| matches!(b, 0xc4 | 0xc5 | 0xe2)) {
+    // Most paths are ASCII, and an en dash or a curly quote (also led by 0xe2) folds nothing:
+    // copy only when a fold is there to make.
+    let folds_at = |i: usize| {
+        matches!(path[i], 0xc4 | 0xc5 | 0xe2)
+            && FOLDS.iter().any(|(from, _)| path[i..].starts_with(from))
+    };
+    if !(0..path.len()).any(folds_at) {
         return None;
     }
     let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
-    let mut changed = false;
     'bytes: while i < path.len() {
         for (from, to) in FOLDS {
             if path[i..].starts_with(from) {
                 out.push(to);
                 i += from.len();
-                changed = true;
                 continue 'bytes;
             }
         }
         out.push(path[i]);
         i += 1;
     }
-    changed.then_some(out)
+    Some(out)
 }
 
 /// A path segment as a server may route it: cut at a `;` (path parameters), a NUL, or a decoded
@@ -347,6 +351,12 @@ mod tests {
         assert!(m("/keys/**", "/\u{212a}eys/x"));
         assert!(m("/session/**", "/\u{17f}e\u{17f}\u{17f}ion"));
         assert!(!m("/admin/**", "/adm\u{e9}n"));
+        // An en dash or curly quote shares the Kelvin sign's lead byte but folds nothing.
+        assert_eq!(fold_unicode_case("/a\u{2013}b/\u{2019}".as_bytes()), None);
+        assert_eq!(
+            fold_unicode_case("/\u{212a}ey\u{2013}".as_bytes()).as_deref(),
+            Some("/key\u{2013}".as_bytes())
+        );
         assert!(m("/login", "/login.json"));
         assert!(m("/login", "/login;a=b"));
         assert!(m("/login", "/login."));

@@ -126,13 +126,11 @@ fn is_or_under(name: &[u8], suffix: &[u8]) -> bool {
 /// numeric labels (`app.10.0.0.1`), a dashed label (`app-10-0-0-1`), or eight hex digits
 /// (`0a000001`) — the three forms nip.io and sslip.io answer.
 fn embedded_address(labels: &[u8]) -> Option<Ipv4Addr> {
-    let dotted: Vec<&[u8]> = labels.rsplit(|&b| b == b'.').take(4).collect();
-    if let Some(ip) = octets(dotted.iter().rev().copied()) {
+    if let Some(ip) = last_four_octets(labels, b'.') {
         return Some(ip);
     }
     let last = labels.rsplit(|&b| b == b'.').next()?;
-    let dashed: Vec<&[u8]> = last.rsplit(|&b| b == b'-').take(4).collect();
-    if let Some(ip) = octets(dashed.iter().rev().copied()) {
+    if let Some(ip) = last_four_octets(last, b'-') {
         return Some(ip);
     }
     let hex = last.rsplit(|&b| b == b'-').next()?;
@@ -143,17 +141,18 @@ fn embedded_address(labels: &[u8]) -> Option<Ipv4Addr> {
     None
 }
 
-fn octets<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Option<Ipv4Addr> {
+/// The address spelt by the last four `sep`-separated parts of `s`, each 1–3 decimal digits.
+fn last_four_octets(s: &[u8], sep: u8) -> Option<Ipv4Addr> {
     let mut o = [0u8; 4];
-    let mut n = 0;
-    for part in parts {
-        if n == 4 || part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+    let mut parts = s.rsplit(|&b| b == sep);
+    for slot in o.iter_mut().rev() {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        o[n] = std::str::from_utf8(part).ok()?.parse().ok()?;
-        n += 1;
+        *slot = std::str::from_utf8(part).ok()?.parse().ok()?;
     }
-    (n == 4).then(|| Ipv4Addr::from(o))
+    Some(Ipv4Addr::from(o))
 }
 
 #[cfg(test)]
